@@ -1,1 +1,170 @@
-pub fn _x(){}
+//! The identity service (OpenStack Identity API v3, Keystone's job).
+//!
+//! Layout: `model` (entities and their JSON), `store` (SQL), `token` (Fernet
+//! keys, payloads, issue/validate/revoke with a validation cache), `auth`
+//! (password, token and application-credential methods, scoping),
+//! `policy` (Keystone's default rules), `api` (routes and thin handlers),
+//! `bootstrap` (the idempotent first-start setup).
+
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod model;
+pub mod policy;
+pub mod roles;
+pub mod store;
+pub mod token;
+pub mod validator;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use rustack_common::config::Config;
+use rustack_common::Error;
+use rustack_db::Db;
+
+use crate::store::Store;
+use crate::token::fernet_keys::{self, Keys};
+use crate::token::revocation::RevocationList;
+use crate::token::TokenCache;
+
+/// Everything the identity service needs to start.
+#[derive(Clone)]
+pub struct IdentityOptions {
+    pub config: Config,
+    pub data_dir: PathBuf,
+    /// The base URL of the public endpoint, e.g. `http://127.0.0.1:5000`; used
+    /// in `links` and version discovery.
+    pub public_url: String,
+}
+
+/// The identity service; cheap to clone.
+#[derive(Clone)]
+pub struct Identity {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub store: Store,
+    pub config: Config,
+    pub public_url: String,
+    pub key_dir: PathBuf,
+    pub keys: RwLock<Arc<Keys>>,
+    pub policy: rustack_policy::Policy,
+    pub revocations: RwLock<RevocationList>,
+    pub cache: TokenCache,
+    /// Bumped by every change that can alter a token's validity or content;
+    /// cached validations from an older generation are recomputed.
+    pub generation: AtomicU64,
+}
+
+impl Identity {
+    /// Opens the service on `db`: applies migrations, creates the Fernet keys
+    /// if absent, loads the policy and the revocation list.
+    pub async fn open(db: Db, opts: IdentityOptions) -> Result<Identity, StartError> {
+        let store = Store::new(db);
+        store.migrate().await.map_err(StartError::Db)?;
+        let key_dir = key_repository(&opts.config, &opts.data_dir);
+        fernet_keys::setup(&key_dir).map_err(StartError::Keys)?;
+        let keys = fernet_keys::load(&key_dir).map_err(StartError::Keys)?;
+        let policy = policy::load(&opts.config).map_err(StartError::Policy)?;
+        let identity = Identity {
+            inner: Arc::new(Inner {
+                store,
+                config: opts.config,
+                public_url: opts.public_url.trim_end_matches('/').to_string(),
+                key_dir,
+                keys: RwLock::new(Arc::new(keys)),
+                policy,
+                revocations: RwLock::new(RevocationList::default()),
+                cache: TokenCache::default(),
+                generation: AtomicU64::new(0),
+            }),
+        };
+        identity.refresh_revocations().await.map_err(StartError::Db)?;
+        Ok(identity)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
+    }
+
+    pub(crate) fn keys(&self) -> Arc<Keys> {
+        self.inner.keys.read().unwrap().clone()
+    }
+
+    /// Re-reads the Fernet keys (after `rustack token rotate`).
+    pub fn reload_keys(&self) -> Result<(), Error> {
+        let k = fernet_keys::load(&self.inner.key_dir).map_err(|e| Error::internal(&e))?;
+        *self.inner.keys.write().unwrap() = Arc::new(k);
+        self.changed();
+        Ok(())
+    }
+
+    /// Something that tokens depend on changed: forget cached validations.
+    pub(crate) fn changed(&self) {
+        self.inner.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::SeqCst)
+    }
+
+    /// Loads revocation events written since the last load (by this process
+    /// or another node sharing the database).
+    pub async fn refresh_revocations(&self) -> Result<usize, Error> {
+        let since = self.inner.revocations.read().unwrap().newest.clone();
+        let new = self.inner.store.list_revocations(since.as_deref()).await?;
+        let n = new.len();
+        if n > 0 {
+            let mut l = self.inner.revocations.write().unwrap();
+            for e in new {
+                if !l.contains(&e.id) {
+                    l.add(e);
+                }
+            }
+            drop(l);
+            self.changed();
+        }
+        Ok(n)
+    }
+
+    /// Periodic work: pick up revocations made by other nodes. Idempotent.
+    pub fn spawn_reconciler(&self) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                if let Err(e) = me.refresh_revocations().await {
+                    tracing::warn!(error = %e, "revocation refresh failed");
+                }
+            }
+        })
+    }
+}
+
+/// Where the Fernet keys live.
+pub fn key_repository(config: &Config, data_dir: &std::path::Path) -> PathBuf {
+    config.fernet_key_repository.clone().unwrap_or_else(|| data_dir.join("fernet-keys"))
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Db(Error),
+    #[error("{0}")]
+    Keys(fernet_keys::KeyError),
+    #[error("policy: {0}")]
+    Policy(rustack_policy::PolicyError),
+}

@@ -1,0 +1,172 @@
+//! The identity tables (SQL through rustack-db; portable between SQLite and
+//! PostgreSQL). One file per group of entities; each function is one
+//! statement or one transaction.
+
+mod app_creds;
+pub mod assignments;
+mod catalog;
+mod groups;
+mod projects;
+mod revocations;
+mod roles;
+mod users;
+
+pub use revocations::RevocationEvent;
+
+use rustack_common::Error;
+use rustack_db::sqlx::any::{AnyArguments, AnyRow};
+use rustack_db::sqlx::query::Query;
+use rustack_db::sqlx::{self, Any, Row};
+use rustack_db::{Db, Migration};
+
+use crate::model::Extra;
+
+pub static MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "identity core",
+    sql: include_str!("../../migrations/0001_identity_core.sql"),
+}];
+
+/// The identity service's storage.
+#[derive(Clone)]
+pub struct Store {
+    pub db: Db,
+}
+
+impl Store {
+    pub fn new(db: Db) -> Self {
+        Store { db }
+    }
+
+    pub async fn migrate(&self) -> Result<usize, Error> {
+        self.db.migrate("identity", MIGRATIONS).await.map_err(db_err)
+    }
+}
+
+/// Maps a database error: a unique violation is a 409, the rest are 500s.
+pub fn db_err(e: sqlx::Error) -> Error {
+    if rustack_db::is_unique_violation(&e) {
+        Error::conflict("Conflict occurred attempting to store the entity: it already exists.")
+    } else {
+        Error::internal(&e)
+    }
+}
+
+/// A 409 in Keystone's words for a duplicate `entity` named `name`.
+pub fn duplicate<'a>(entity: &'a str, name: &'a str) -> impl Fn(sqlx::Error) -> Error + 'a {
+    move |e| {
+        if rustack_db::is_unique_violation(&e) {
+            Error::conflict(format!("Conflict occurred attempting to store {entity} - Duplicate entry found with name {name}."))
+        } else {
+            Error::internal(&e)
+        }
+    }
+}
+
+pub(crate) fn s(r: &AnyRow, c: &str) -> String {
+    r.try_get::<Option<String>, _>(c).ok().flatten().unwrap_or_default()
+}
+
+pub(crate) fn os(r: &AnyRow, c: &str) -> Option<String> {
+    r.try_get::<Option<String>, _>(c).ok().flatten()
+}
+
+pub(crate) fn b(r: &AnyRow, c: &str) -> bool {
+    r.try_get::<i64, _>(c).map(|v| v != 0).unwrap_or(false)
+}
+
+pub(crate) fn extra(r: &AnyRow) -> Extra {
+    serde_json::from_str(&s(r, "extra")).unwrap_or_default()
+}
+
+pub(crate) fn extra_text(e: &Extra) -> String {
+    serde_json::to_string(e).expect("a JSON map serializes")
+}
+
+/// A value bound to a statement.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// A SELECT with equality filters, built up at run time.
+pub struct Select {
+    sql: String,
+    args: Vec<Arg>,
+    has_where: bool,
+}
+
+impl Select {
+    pub fn new(base: &str) -> Self {
+        Select { sql: base.to_string(), args: Vec::new(), has_where: false }
+    }
+
+    fn clause(&mut self) {
+        self.sql.push_str(if self.has_where { " AND " } else { " WHERE " });
+        self.has_where = true;
+    }
+
+    /// `col = value`
+    pub fn eq(&mut self, col: &str, v: Arg) -> &mut Self {
+        self.clause();
+        self.args.push(v);
+        self.sql.push_str(&format!("{col} = ${}", self.args.len()));
+        self
+    }
+
+    pub fn eq_opt(&mut self, col: &str, v: Option<&str>) -> &mut Self {
+        if let Some(v) = v {
+            self.eq(col, Arg::Text(v.to_string()));
+        }
+        self
+    }
+
+    pub fn raw(&mut self, cond: &str) -> &mut Self {
+        self.clause();
+        self.sql.push_str(cond);
+        self
+    }
+
+    pub fn order(&mut self, by: &str) -> &mut Self {
+        self.sql.push_str(" ORDER BY ");
+        self.sql.push_str(by);
+        self
+    }
+
+    pub async fn fetch(&self, db: &Db) -> Result<Vec<AnyRow>, Error> {
+        let mut q: Query<'_, Any, AnyArguments<'_>> = sqlx::query(&self.sql);
+        for a in &self.args {
+            q = match a {
+                Arg::Text(t) => q.bind(t.clone()),
+                Arg::Int(i) => q.bind(*i),
+            };
+        }
+        q.fetch_all(db.pool()).await.map_err(db_err)
+    }
+}
+
+/// Keystone's inexact list filters on a text field, checked in Rust so both
+/// backends agree on case: `name__contains`, `__icontains`, `__startswith`,
+/// `__istartswith`, `__endswith`, `__iendswith`, `__equals`, `__iequals`.
+pub fn inexact_match(field: &str, value: &str, query: &std::collections::HashMap<String, String>) -> bool {
+    let lower = value.to_lowercase();
+    query.iter().all(|(k, want)| {
+        let Some(op) = k.strip_prefix(field).and_then(|r| r.strip_prefix("__")) else {
+            return true;
+        };
+        let (v, w) = if op.starts_with('i') { (lower.clone(), want.to_lowercase()) } else { (value.to_string(), want.clone()) };
+        match op.trim_start_matches('i') {
+            "contains" => v.contains(&w),
+            "startswith" => v.starts_with(&w),
+            "endswith" => v.ends_with(&w),
+            "equals" => v == w,
+            _ => true,
+        }
+    })
+}
+
+/// A `bool` to the 0/1 stored in BIGINT columns.
+pub fn int(v: bool) -> i64 {
+    v as i64
+}
