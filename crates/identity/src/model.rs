@@ -25,12 +25,20 @@ pub struct Domain {
 
 impl Domain {
     pub fn to_json(&self, base: &str) -> Value {
-        with_extra(
-            json!({"id": self.id, "name": self.name, "description": self.description,
-                   "enabled": self.enabled, "tags": [],
-                   "links": {"self": format!("{base}/v3/domains/{}", self.id)}}),
-            &self.extra,
-        )
+        // Keystone's domain response allows no other attributes
+        json!({"id": self.id, "name": self.name, "description": self.description,
+               "enabled": self.enabled, "tags": [], "options": {},
+               "links": {"self": format!("{base}/v3/domains/{}", self.id)}})
+    }
+}
+
+impl Domain {
+    /// A domain as `GET /v3/projects?is_domain=true` shows it.
+    pub fn as_project_json(&self, base: &str) -> Value {
+        json!({"id": self.id, "name": self.name, "domain_id": null, "parent_id": null,
+               "description": self.description, "enabled": self.enabled, "is_domain": true,
+               "tags": [], "options": {},
+               "links": {"self": format!("{base}/v3/projects/{}", self.id)}})
     }
 }
 
@@ -52,7 +60,8 @@ impl Project {
         with_extra(
             json!({"id": self.id, "name": self.name, "domain_id": self.domain_id,
                    "parent_id": parent, "description": self.description,
-                   "enabled": self.enabled, "is_domain": false, "tags": [],
+                   "enabled": self.enabled, "is_domain": false,
+                   "tags": self.extra.get("tags").cloned().unwrap_or_else(|| json!([])),
                    "options": {},
                    "links": {"self": format!("{base}/v3/projects/{}", self.id)}}),
             &self.extra,

@@ -29,7 +29,7 @@ pub fn defaults() -> Vec<(&'static str, String)> {
         ("identity:validate_token", format!("{asr} or rule:service_role or rule:token_subject")),
         ("identity:revoke_token", "rule:admin_required or rule:service_role or rule:token_subject".into()),
         // domains
-        ("identity:get_domain", format!("{asr} or token.project.domain.id:%(target.domain.id)s or domain_id:%(target.domain.id)s")),
+        ("identity:get_domain", format!("{asr} or project_domain_id:%(target.domain.id)s or domain_id:%(target.domain.id)s")),
         ("identity:list_domains", asr.clone()),
         ("identity:create_domain", a.clone()),
         ("identity:update_domain", a.clone()),

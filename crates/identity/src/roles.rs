@@ -58,4 +58,21 @@ impl Identity {
         roles.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(roles)
     }
+
+    /// Targets of `kind` the user holds any role on, directly or via a group.
+    pub async fn scopable_targets(&self, user_id: &str, target: TargetKind) -> Result<Vec<String>, Error> {
+        let store = self.store();
+        let mut actors = vec![user_id.to_string()];
+        actors.extend(store.groups_of_user(user_id).await?.into_iter().map(|g| g.id));
+        let f = AssignmentFilter {
+            kinds: Some(vec![AssignmentKind::of(false, target), AssignmentKind::of(true, target)]),
+            actor_ids: Some(actors),
+            ..Default::default()
+        };
+        let mut ids: Vec<String> =
+            store.list_assignments(&f).await?.into_iter().filter(|a| !a.inherited).map(|a| a.target_id).collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
 }

@@ -6,7 +6,7 @@ mod app_creds;
 pub mod assignments;
 mod catalog;
 mod groups;
-mod projects;
+pub mod projects;
 mod revocations;
 mod roles;
 mod users;

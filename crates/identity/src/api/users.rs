@@ -1,0 +1,207 @@
+//! `/v3/users`, the user's own password change, and the user's projects and groups.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rustack_common::{new_id, Error};
+use rustack_http::token_layer::Authenticated;
+use rustack_http::{ApiResult, JsonBody};
+use rustack_policy::Target;
+use serde_json::{json, Value};
+
+use super::body::Body;
+use super::{created, list_response, no_content, ok, projects, query_bool, Query};
+use crate::model::{TargetKind, User};
+use crate::Identity;
+
+pub(super) fn routes() -> Router<Identity> {
+    Router::new()
+        .route("/v3/users", get(list).post(create))
+        .route("/v3/users/{user_id}", get(show).patch(update).delete(delete))
+        .route("/v3/users/{user_id}/password", post(change_password))
+        .route("/v3/users/{user_id}/projects", get(user_projects))
+        .route("/v3/users/{user_id}/groups", get(user_groups))
+}
+
+pub(crate) async fn find(id: &Identity, user_id: &str) -> Result<User, Error> {
+    id.store().get_user(user_id).await?.ok_or_else(|| Error::not_found_entity("user", user_id))
+}
+
+pub(crate) fn target(u: &User) -> Target {
+    Target::new()
+        .with("target.user.id", u.id.as_str())
+        .with("target.user.domain_id", u.domain_id.as_str())
+        .with("user_id", u.id.as_str())
+}
+
+async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
+    let t = match q.get("domain_id") {
+        Some(d) => Target::new().with("target.domain_id", d.as_str()),
+        None => Target::new(),
+    };
+    id.enforce("identity:list_users", &ctx, t)?;
+    let domain = ctx.domain_id().map(String::from).or_else(|| q.get("domain_id").cloned());
+    let users = id
+        .store()
+        .list_users(q.get("name").map(String::as_str), domain.as_deref(), query_bool(&q, "enabled"))
+        .await?;
+    let items = users
+        .iter()
+        .filter(|u| crate::store::inexact_match("name", &u.name, &q))
+        .map(|u| u.to_json(id.public_url()))
+        .collect();
+    Ok(list_response(&id, "users", "users", &q, items))
+}
+
+async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+    let mut b = Body::new(v, "user")?;
+    let name = b.name("name", 255, true)?.expect("required");
+    let domain_id = b.id("domain_id")?.unwrap_or_else(|| projects::default_domain(&ctx));
+    let password = b.string("password", usize::MAX, true)?;
+    let mut u = User {
+        id: new_id(),
+        name,
+        domain_id,
+        enabled: b.boolean("enabled", true)?.unwrap_or(true),
+        default_project_id: b.id("default_project_id")?,
+        password_hash: None,
+        password_expires_at: None,
+        extra: Default::default(),
+    };
+    b.forbid("id")?;
+    b.take("options");
+    u.extra = b.extra();
+    id.enforce("identity:create_user", &ctx, target(&u))?;
+    id.store().get_domain(&u.domain_id).await?.ok_or_else(|| Error::not_found_entity("domain", &u.domain_id))?;
+    if let Some(pid) = &u.default_project_id {
+        let p = id.store().get_project(pid).await?.ok_or_else(|| Error::not_found_entity("project", pid))?;
+        if p.domain_id != u.domain_id {
+            return Err(Error::bad_request("Invalid input for field 'user.default_project_id': the project must be in the user's domain.").into());
+        }
+    }
+    if let Some(pw) = &password {
+        id.check_password_policy(pw)?;
+        u.password_hash = Some(id.hash_password(pw).await?);
+    }
+    id.store().create_user(&u).await?;
+    Ok(created("user", u.to_json(id.public_url())))
+}
+
+async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>) -> ApiResult<Response> {
+    let u = find(&id, &uid).await?;
+    id.enforce("identity:get_user", &ctx, target(&u))?;
+    Ok(ok("user", u.to_json(id.public_url())))
+}
+
+async fn update(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(uid): Path<String>,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
+    let mut u = find(&id, &uid).await?;
+    id.enforce("identity:update_user", &ctx, target(&u))?;
+    let mut b = Body::new(v, "user")?;
+    if let Some(bid) = b.take("id") {
+        if bid.as_str() != Some(u.id.as_str()) {
+            return Err(Error::bad_request("Invalid input for field 'user.id': the id cannot be changed.").into());
+        }
+    }
+    if let Some(d) = b.take("domain_id") {
+        if d.as_str() != Some(u.domain_id.as_str()) {
+            return Err(Error::bad_request("Invalid input for field 'user.domain_id': a user cannot move to another domain.").into());
+        }
+    }
+    if let Some(n) = b.name("name", 255, false)? {
+        u.name = n;
+    }
+    let was_enabled = u.enabled;
+    if let Some(e) = b.boolean("enabled", true)? {
+        u.enabled = e;
+    }
+    if b.has("default_project_id") {
+        u.default_project_id = b.id("default_project_id")?;
+    }
+    let password = b.string("password", usize::MAX, true)?;
+    b.take("options");
+    for (k, v) in b.extra() {
+        u.extra.insert(k, v);
+    }
+    id.store().update_user(&u).await?;
+    if let Some(pw) = &password {
+        id.check_password_policy(pw)?;
+        let h = id.hash_password(pw).await?;
+        id.store().set_password(&u.id, Some(&h)).await?;
+    }
+    if (was_enabled && !u.enabled) || password.is_some() {
+        id.revoke_user_tokens(&u.id).await?;
+    }
+    id.changed();
+    Ok(ok("user", u.to_json(id.public_url())))
+}
+
+async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>) -> ApiResult<Response> {
+    let u = find(&id, &uid).await?;
+    id.enforce("identity:delete_user", &ctx, target(&u))?;
+    id.store().delete_user(&u.id).await?;
+    id.revoke_user_tokens(&u.id).await?;
+    Ok(no_content())
+}
+
+/// `POST /v3/users/{id}/password`: the user changes their own password,
+/// proving it with the original one. Not policy-checked, as in Keystone.
+async fn change_password(State(id): State<Identity>, Path(uid): Path<String>, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+    let mut b = Body::new(v, "user")?;
+    let original = b
+        .string("original_password", usize::MAX, false)?
+        .ok_or_else(|| Error::bad_request("Invalid input for field 'user': 'original_password' is a required property."))?;
+    let new = b
+        .string("password", usize::MAX, false)?
+        .ok_or_else(|| Error::bad_request("Invalid input for field 'user': 'password' is a required property."))?;
+    let u = id.store().get_user(&uid).await?.ok_or_else(|| Error::unauthorized("The request you have made requires authentication."))?;
+    let ok = match &u.password_hash {
+        Some(h) => id.verify_password(&original, h).await?,
+        None => false,
+    };
+    if !ok || !u.enabled {
+        return Err(Error::unauthorized("The request you have made requires authentication.").into());
+    }
+    id.check_password_policy(&new)?;
+    let h = id.hash_password(&new).await?;
+    id.store().set_password(&u.id, Some(&h)).await?;
+    id.revoke_user_tokens(&u.id).await?;
+    Ok(no_content())
+}
+
+async fn user_projects(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+    let u = find(&id, &uid).await?;
+    id.enforce("identity:list_user_projects", &ctx, target(&u))?;
+    let ids = id.scopable_targets(&u.id, TargetKind::Project).await?;
+    let f = crate::store::projects::ProjectFilter {
+        name: q.get("name").map(String::as_str),
+        domain_id: q.get("domain_id").map(String::as_str),
+        enabled: query_bool(&q, "enabled"),
+        ids: Some(&ids),
+        ..Default::default()
+    };
+    let out = id.store().list_projects(&f).await?.iter().map(|p| p.to_json(id.public_url())).collect();
+    Ok(list_response(&id, "projects", &format!("users/{uid}/projects"), &q, out))
+}
+
+async fn user_groups(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+    let u = find(&id, &uid).await?;
+    id.enforce("identity:list_groups_for_user", &ctx, target(&u))?;
+    let items = id
+        .store()
+        .groups_of_user(&u.id)
+        .await?
+        .iter()
+        .map(|g| {
+            let mut v = g.to_json(id.public_url());
+            v["membership_expires_at"] = json!(null);
+            v
+        })
+        .collect();
+    Ok(list_response(&id, "groups", &format!("users/{uid}/groups"), &q, items))
+}
