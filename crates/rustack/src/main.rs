@@ -1,1 +1,158 @@
-fn main(){}
+//! `rustack`: OpenStack rebuilt in Rust, as one binary. See `rustack --help`
+//! and docs/operations.md.
+
+mod app;
+mod cli;
+mod files;
+mod logging;
+mod server;
+mod services;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use rustack_common::config::ConfigError;
+use rustack_identity::token::fernet_keys;
+
+use crate::app::App;
+use crate::cli::{Cli, Command, DbCommand, TokenCommand};
+use crate::server::Listening;
+use crate::services::Service;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Version = cli.command {
+        println!("rustack {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let config = match app::load_config(&cli) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    logging::init(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(&anyhow::Error::new(e).context("cannot start the async runtime")),
+    };
+    let result = runtime.block_on(async {
+        let app = App::start(&cli, config)?;
+        run(&app, cli.command).await
+    });
+    // do not wait for background tasks (the reconciler) to notice
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Prints `rustack: <error>: <cause>…`; exit status 2 for a bad
+/// configuration, 1 otherwise.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("rustack: {e:#}");
+    if e.downcast_ref::<ConfigError>().is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+async fn run(app: &App, command: Command) -> Result<()> {
+    match command {
+        Command::Up(args) => {
+            let host = app.listen_host(&args.bind.bind);
+            start(app, &host, Service::ALL, true).await
+        }
+        Command::Serve(args) => {
+            let services = services::parse(&args.services)?;
+            let host = app.listen_host(&args.bind.bind);
+            start(app, &host, &services, false).await
+        }
+        Command::Bootstrap(args) => {
+            let host = app.listen_host(&args.bind);
+            let public_url = app.public_url(&host, app.config.identity_port);
+            let identity = app.open_identity(app.open_db().await?, &public_url).await?;
+            app.bootstrap(&identity, &public_url).await?;
+            app.print_usage(&public_url, false);
+            Ok(())
+        }
+        Command::Db { command: DbCommand::Sync } => {
+            let host = app.listen_host(&None);
+            let public_url = app.public_url(&host, app.config.identity_port);
+            app.open_identity(app.open_db().await?, &public_url).await?;
+            println!("database {} is up to date", app::redact_url(&app.database_url()));
+            Ok(())
+        }
+        Command::Token { command: TokenCommand::Rotate } => rotate_keys(app),
+        Command::Version => unreachable!("handled before start"),
+    }
+}
+
+/// `up` and `serve`: open the services, bootstrap when asked, serve.
+async fn start(app: &App, host: &str, services: &[Service], bootstrap: bool) -> Result<()> {
+    let mut listening = Vec::new();
+    let mut keys = None;
+    let mut public_urls = Vec::new();
+    let db = app.open_db().await?;
+    for &service in services {
+        match service {
+            Service::Identity => {
+                let port = app.config.identity_port;
+                // listen first: a port in use fails fast, before any work
+                let listener = server::bind(host, port, service.name()).await?;
+                let public_url = app.public_url(host, port);
+                let identity = app.open_identity(db.clone(), &public_url).await?;
+                if bootstrap {
+                    app.bootstrap(&identity, &public_url).await?;
+                }
+                identity.spawn_reconciler();
+                keys = Some((identity.clone(), app::key_dir(&app.config, &app.data_dir)));
+                listening.push(Listening { name: service.name(), listener, router: identity.router() });
+                public_urls.push(public_url);
+            }
+        }
+    }
+    for l in &listening {
+        let addr = l.listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tracing::info!(service = l.name, %addr, "listening");
+    }
+    tracing::info!(
+        startup_ms = app.started.elapsed().as_millis() as u64,
+        data_dir = %app.data_dir.display(),
+        "rustack ready"
+    );
+    if bootstrap {
+        if let Some(url) = public_urls.first() {
+            app.print_usage(url, true);
+        }
+    }
+    server::serve_all(listening, keys).await
+}
+
+/// `token rotate`: set the repository up if absent, then rotate it.
+fn rotate_keys(app: &App) -> Result<()> {
+    let dir = app::key_dir(&app.config, &app.data_dir);
+    if fernet_keys::setup(&dir)? {
+        println!("created the Fernet key repository {}", dir.display());
+    }
+    fernet_keys::rotate(&dir, app.config.fernet_max_active_keys as usize)
+        .with_context(|| format!("cannot rotate the keys in {}", dir.display()))?;
+    let mut ids: Vec<u64> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    let primary = ids.iter().copied().max().unwrap_or(0);
+    let described: Vec<String> = ids
+        .iter()
+        .map(|&n| match n {
+            0 => "0 (staged)".to_string(),
+            n if n == primary => format!("{n} (primary)"),
+            n => format!("{n} (secondary)"),
+        })
+        .collect();
+    println!("rotated the Fernet keys in {}: {}", dir.display(), described.join(", "));
+    println!("running servers load them within 5 s (or at once on SIGHUP); copy the directory to every other node");
+    Ok(())
+}

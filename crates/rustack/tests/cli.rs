@@ -1,0 +1,313 @@
+//! The `rustack` binary as an operator runs it: a temporary data dir, a
+//! temporary config file, free ports. Identity's API itself is tested in
+//! crates/identity.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("rustack-cli-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A temp dir holding `rustack.conf` (with `extra` appended to a config
+/// using a free identity port and cheap bcrypt) and a `data` dir.
+struct Env {
+    dir: TempDir,
+    port: u16,
+}
+
+impl Env {
+    fn new(tag: &str, extra: &str) -> Env {
+        let dir = TempDir::new(tag);
+        let port = free_port();
+        let conf = format!("[identity]\nport = {port}\npassword_hash_rounds = 4\n{extra}");
+        std::fs::write(dir.path().join("rustack.conf"), conf).unwrap();
+        Env { dir, port }
+    }
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rustack"));
+        c.arg("--config").arg(self.dir.path().join("rustack.conf")).arg("--data-dir").arg(self.data());
+        c.args(args).env_remove("RUST_LOG");
+        c
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ok(o: &Output) {
+    assert!(o.status.success(), "status {:?}\nstdout: {}\nstderr: {}", o.status, text(&o.stdout), text(&o.stderr));
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn version_prints_the_package_version() {
+    let o = Command::new(env!("CARGO_BIN_EXE_rustack")).arg("version").output().unwrap();
+    ok(&o);
+    assert_eq!(text(&o.stdout).trim(), format!("rustack {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in [&["up"][..], &["serve"], &["db", "sync"], &["bootstrap"], &["token", "rotate"], &["version"]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_rustack")).args(sub).arg("--help").output().unwrap();
+        ok(&o);
+        assert!(text(&o.stdout).contains("Usage: rustack"), "{sub:?}: {}", text(&o.stdout));
+    }
+}
+
+#[test]
+fn a_bad_config_names_file_line_and_option() {
+    let dir = TempDir::new("badconf");
+    let conf = dir.path().join("bad.conf");
+    std::fs::write(&conf, "[token]\nexpiration = soon\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rustack"))
+        .arg("--config")
+        .arg(&conf)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["db", "sync"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains(&format!("{}:2", conf.display())), "{err}");
+    assert!(err.contains("[token] expiration"), "{err}");
+    assert!(err.contains("soon"), "{err}");
+    assert!(!dir.path().join("data").exists(), "nothing is created before the config is valid");
+}
+
+#[test]
+fn a_missing_explicit_config_is_an_error() {
+    let dir = TempDir::new("noconf");
+    let missing = dir.path().join("nope.conf");
+    let o = Command::new(env!("CARGO_BIN_EXE_rustack"))
+        .arg("--config")
+        .arg(&missing)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["db", "sync"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("nope.conf"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn unknown_services_are_refused_with_the_known_list() {
+    let env = Env::new("services", "");
+    let o = env.run(&["serve", "--services", "identity,compute-typo"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("compute-typo") && err.contains("known services: identity"), "{err}");
+}
+
+#[test]
+fn an_unusable_data_dir_is_reported() {
+    let dir = TempDir::new("baddata");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rustack"))
+        .arg("--data-dir")
+        .arg(file.join("sub"))
+        .args(["db", "sync"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("data dir"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn db_sync_creates_the_schema() {
+    let env = Env::new("dbsync", "");
+    let o = env.run(&["db", "sync"]);
+    ok(&o);
+    assert!(env.data().join("rustack.db").exists());
+    assert_eq!(mode(&env.data()), 0o700);
+    ok(&env.run(&["db", "sync"]));
+}
+
+#[test]
+fn bootstrap_is_idempotent_and_keeps_the_generated_passwords() {
+    let env = Env::new("bootstrap", "");
+    let first = env.run(&["bootstrap"]);
+    ok(&first);
+    assert!(text(&first.stdout).contains("openstack --os-cloud rustack-admin token issue"));
+    let data = env.data();
+    let passwords = std::fs::read_to_string(data.join("passwords")).unwrap();
+    let clouds = std::fs::read_to_string(data.join("clouds.yaml")).unwrap();
+    for f in ["passwords", "clouds.yaml", "admin-openrc.sh", "demo-openrc.sh"] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+    let admin = passwords.lines().find_map(|l| l.strip_prefix("admin=")).expect("admin password").to_string();
+    assert_eq!(admin.len(), 20);
+    assert!(clouds.contains("rustack-admin:") && clouds.contains("rustack-demo:"), "{clouds}");
+    assert!(clouds.contains(&format!("auth_url: 'http://127.0.0.1:{}/v3'", env.port)), "{clouds}");
+    assert!(clouds.contains(&admin));
+    let openrc = std::fs::read_to_string(data.join("admin-openrc.sh")).unwrap();
+    assert!(openrc.contains(&format!("export OS_PASSWORD='{admin}'")), "{openrc}");
+
+    ok(&env.run(&["bootstrap"]));
+    assert_eq!(std::fs::read_to_string(data.join("passwords")).unwrap(), passwords);
+    assert_eq!(std::fs::read_to_string(data.join("clouds.yaml")).unwrap(), clouds);
+}
+
+#[test]
+fn configured_passwords_are_used_and_not_written_to_the_passwords_file() {
+    let env = Env::new("confpw", "admin_password = s3cr'et\n");
+    ok(&env.run(&["bootstrap"]));
+    let clouds = std::fs::read_to_string(env.data().join("clouds.yaml")).unwrap();
+    assert!(clouds.contains("password: 's3cr''et'"), "{clouds}");
+    let passwords = std::fs::read_to_string(env.data().join("passwords")).unwrap();
+    assert!(!passwords.contains("admin=") && passwords.contains("demo="), "{passwords}");
+}
+
+fn key_ids(dir: &Path) -> Vec<u64> {
+    let mut v: Vec<u64> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn token_rotate_promotes_the_staged_key() {
+    let env = Env::new("rotate", "[fernet_tokens]\nmax_active_keys = 3\n");
+    let keys = env.data().join("fernet-keys");
+    let o = env.run(&["token", "rotate"]);
+    ok(&o);
+    assert_eq!(key_ids(&keys), vec![0, 1, 2]);
+    let staged = std::fs::read_to_string(keys.join("0")).unwrap();
+    ok(&env.run(&["token", "rotate"]));
+    assert_eq!(key_ids(&keys), vec![0, 2, 3], "the oldest secondary goes beyond max_active_keys");
+    assert_eq!(std::fs::read_to_string(keys.join("3")).unwrap(), staged, "the staged key became primary");
+    assert_eq!(mode(&keys.join("3")), 0o600);
+}
+
+/// `GET path` over plain HTTP/1.1; the status code, or None if nothing answers.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\nConnection: close\r\n\r\n").ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let resp = text(&buf);
+    let code = resp.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, resp))
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let t = Instant::now();
+    while t.elapsed() < within {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// Kills the server if the test fails half-way.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn up_serves_identity_and_stops_on_sigterm() {
+    let env = Env::new("up", "");
+    let log = env.dir.path().join("up.log");
+    let out = env.dir.path().join("up.out");
+    let child = env
+        .cmd(&["up", "--bind", "127.0.0.1"])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let started = Instant::now();
+    let mut last = None;
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Some(st) = server.0.try_wait().unwrap() {
+            panic!("rustack up exited early: {st}\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        }
+        last = http_get(env.port, "/v3");
+        if last.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+    let (code, body) = last.unwrap_or_else(|| panic!("nothing answered on port {}\n{}", env.port, logs()));
+    assert_eq!(code, 200, "GET /v3:\n{body}\n{}", logs());
+    assert!(body.contains("v3."), "{body}");
+    assert!(body.to_ascii_lowercase().contains("x-openstack-request-id"), "{body}");
+    eprintln!("first 200 after {:?} (debug build, first start)", started.elapsed());
+    let printed = std::fs::read_to_string(&out).unwrap();
+    assert!(printed.contains("openstack --os-cloud rustack-admin token issue"), "{printed}");
+    assert!(env.data().join("clouds.yaml").exists());
+
+    let st = Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    let status = wait_exit(&mut server.0, Duration::from_secs(15)).expect("rustack up did not stop on SIGTERM");
+    assert!(status.success(), "exit status {status}\n{}", logs());
+    assert!(logs().contains("SIGTERM"), "{}", logs());
+    assert!(http_get(env.port, "/v3").is_none(), "the port is closed after shutdown");
+}
+
+#[test]
+fn a_busy_port_fails_fast() {
+    let holder = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let env = Env::new("busy", "");
+    std::fs::write(env.dir.path().join("rustack.conf"), format!("[identity]\nport = {port}\n")).unwrap();
+    let mut child = env.cmd(&["up"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let status = wait_exit(&mut child, Duration::from_secs(15)).expect("up should exit when its port is taken");
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("port {port}")), "{err}");
+}
