@@ -47,7 +47,8 @@ impl ErrorStyle {
 
     /// Writes the body of an error response; also gives axum's own bodiless
     /// 404/405 answers the API's shape.
-    pub fn render(self, mut resp: axum::response::Response) -> axum::response::Response {
+    /// `www_authenticate` is sent with every 401 (Keystone names its own URL there).
+    pub fn render(self, mut resp: axum::response::Response, www_authenticate: &HeaderValue) -> axum::response::Response {
         let err = match resp.extensions_mut().remove::<Error>() {
             Some(e) => e,
             None => match resp.status() {
@@ -65,8 +66,9 @@ impl ErrorStyle {
         let (mut parts, _) = resp.into_parts();
         parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         parts.headers.remove(header::CONTENT_LENGTH);
-        if err.kind == ErrorKind::Unauthorized && !parts.headers.contains_key(header::WWW_AUTHENTICATE) {
-            parts.headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Keystone uri=\"\""));
+
+        if err.kind == ErrorKind::Unauthorized {
+            parts.headers.insert(header::WWW_AUTHENTICATE, www_authenticate.clone());
         }
         Response::from_parts(parts, Body::from(body))
     }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -35,18 +36,24 @@ fn wants_catalog(q: &Q) -> bool {
     !q.contains_key("nocatalog")
 }
 
-async fn token_body(id: &Identity, t: &ValidToken, with_catalog: bool) -> Result<Value, Error> {
+async fn token_body(id: &Identity, t: &ValidToken, with_catalog: bool) -> Result<Bytes, Error> {
+    let slot = &t.rendered[with_catalog as usize];
+    if let Some(b) = slot.get() {
+        return Ok(b.clone());
+    }
     let catalog = if with_catalog && !matches!(t.scope, crate::token::TokenScope::Unscoped) {
         Some(id.catalog(t.project_id()).await?)
     } else {
         None
     };
-    Ok(json!({"token": t.to_json(catalog)}))
+    let body = Bytes::from(serde_json::to_vec(&json!({"token": t.to_json(catalog)})).expect("token serializes"));
+    let _ = slot.set(body.clone());
+    Ok(body)
 }
 
-fn with_subject(status: StatusCode, token: &str, body: Option<Value>) -> Response {
+fn with_subject(status: StatusCode, token: &str, body: Option<Bytes>) -> Response {
     let mut r = match body {
-        Some(b) => (status, Json(b)).into_response(),
+        Some(b) => (status, [(header::CONTENT_TYPE, "application/json")], b).into_response(),
         None => status.into_response(),
     };
     if let Ok(v) = HeaderValue::from_str(token) {

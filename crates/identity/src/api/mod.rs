@@ -48,8 +48,13 @@ impl Identity {
             .fallback(|| async { rustack_http::ApiError(Error::not_found("The resource could not be found.")) })
             .with_state(self.clone());
         let api = rustack_http::token_layer::with_validator(api, self.validator());
+        let www = axum::http::HeaderValue::from_str(&format!("Keystone uri=\"{}/v3\"", self.public_url()))
+            .unwrap_or_else(|_| axum::http::HeaderValue::from_static("Keystone"));
         api.layer(DefaultBodyLimit::max(self.config().max_request_body_size))
-            .layer(middleware::map_response(|r: Response| async move { ErrorStyle::Keystone.render(r) }))
+            .layer(middleware::map_response(move |r: Response| {
+                let www = www.clone();
+                async move { ErrorStyle::Keystone.render(r, &www) }
+            }))
             .layer(middleware::from_fn(|req, next| rustack_http::request_log::log_requests("identity", req, next)))
     }
 

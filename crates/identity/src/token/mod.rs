@@ -49,6 +49,9 @@ pub struct ValidToken {
     pub issued_at: Timestamp,
     pub expires_at: Timestamp,
     pub context: Arc<RequestContext>,
+    /// The rendered validation body, without and with the catalog, made on
+    /// first use: a cached token is served without rebuilding JSON.
+    pub rendered: [std::sync::OnceLock<axum::body::Bytes>; 2],
 }
 
 fn ts(secs: f64) -> Timestamp {
@@ -292,7 +295,19 @@ impl Identity {
         let issued = ts(p.issued_at);
         let expires = ts(p.expires_at);
         let ctx = context(&user, &user_domain, &scope, &roles, &p, issued, expires, admin_project);
-        Ok(ValidToken { id, payload: p, user, user_domain, scope, roles, app_cred, issued_at: issued, expires_at: expires, context: Arc::new(ctx) })
+        Ok(ValidToken {
+            id,
+            payload: p,
+            user,
+            user_domain,
+            scope,
+            roles,
+            app_cred,
+            issued_at: issued,
+            expires_at: expires,
+            context: Arc::new(ctx),
+            rendered: Default::default(),
+        })
     }
 
     /// Records a revocation event and drops cached validations.
