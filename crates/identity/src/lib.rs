@@ -110,9 +110,20 @@ impl Identity {
         Ok(())
     }
 
-    /// Something that tokens depend on changed: forget cached validations.
+    /// Something that tokens depend on changed: forget cached validations,
+    /// here and (through the database) on the other nodes.
     pub(crate) fn changed(&self) {
         self.inner.generation.fetch_add(1, Ordering::SeqCst);
+        if self.inner.store.db.backend() == rustack_db::Backend::Postgres {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let store = self.inner.store.clone();
+                rt.spawn(async move {
+                    if let Err(e) = store.bump_shared_generation().await {
+                        tracing::warn!(error = %e, "could not publish an identity change");
+                    }
+                });
+            }
+        }
     }
 
     pub(crate) fn generation(&self) -> u64 {
@@ -138,19 +149,53 @@ impl Identity {
         Ok(n)
     }
 
-    /// Periodic work: pick up revocations made by other nodes. Idempotent.
+    /// One pass of the periodic work, idempotent: pick up revocations and
+    /// changes made by other nodes, and Fernet keys rotated on disk.
+    pub async fn reconcile(&self, state: &mut ReconcileState) {
+        if let Err(e) = self.refresh_revocations().await {
+            tracing::warn!(error = %e, "revocation refresh failed");
+        }
+        if self.inner.store.db.backend() == rustack_db::Backend::Postgres {
+            match self.inner.store.shared_generation().await {
+                Ok(g) if Some(g) != state.shared_generation => {
+                    if state.shared_generation.is_some() {
+                        self.inner.generation.fetch_add(1, Ordering::SeqCst);
+                    }
+                    state.shared_generation = Some(g);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not read the shared generation"),
+            }
+        }
+        let sig = fernet_keys::signature(&self.inner.key_dir);
+        if state.key_signature.as_ref().is_some_and(|s| *s != sig) {
+            match self.reload_keys() {
+                Ok(()) => tracing::info!(dir = %self.inner.key_dir.display(), "reloaded rotated Fernet keys"),
+                Err(e) => tracing::warn!(error = %e, "could not reload Fernet keys"),
+            }
+        }
+        state.key_signature = Some(sig);
+    }
+
+    /// Runs [`Identity::reconcile`] every 2 seconds.
     pub fn spawn_reconciler(&self) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            let mut state = ReconcileState::default();
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
             loop {
                 tick.tick().await;
-                if let Err(e) = me.refresh_revocations().await {
-                    tracing::warn!(error = %e, "revocation refresh failed");
-                }
+                me.reconcile(&mut state).await;
             }
         })
     }
+}
+
+/// What the reconciler remembers between passes.
+#[derive(Default)]
+pub struct ReconcileState {
+    shared_generation: Option<i64>,
+    key_signature: Option<Vec<(String, u64)>>,
 }
 
 /// Where the Fernet keys live.

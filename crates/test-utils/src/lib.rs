@@ -173,6 +173,11 @@ impl TestCloud {
         self.project_token("demo", DEMO_PASSWORD, "demo").await
     }
 
+    /// The data dir (Fernet keys live under it).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.data_dir.clone()
+    }
+
     /// The id of a global role by name.
     pub async fn role_id(&self, name: &str) -> String {
         self.identity.store().get_role_by_name(name, None).await.unwrap().expect("role exists").id

@@ -21,11 +21,10 @@ use rustack_db::{Db, Migration};
 
 use crate::model::Extra;
 
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "identity core",
-    sql: include_str!("../../migrations/0001_identity_core.sql"),
-}];
+pub static MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "identity core", sql: include_str!("../../migrations/0001_identity_core.sql") },
+    Migration { version: 2, name: "shared generation", sql: include_str!("../../migrations/0002_generation.sql") },
+];
 
 /// The identity service's storage.
 #[derive(Clone)]
@@ -40,6 +39,23 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<usize, Error> {
         self.db.migrate("identity", MIGRATIONS).await.map_err(db_err)
+    }
+
+    /// The shared change counter (see migration 2).
+    pub async fn shared_generation(&self) -> Result<i64, Error> {
+        let r = sqlx::query("SELECT value FROM identity_generation WHERE id = 1")
+            .fetch_one(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        Ok(r.try_get::<i64, _>(0).unwrap_or(0))
+    }
+
+    pub async fn bump_shared_generation(&self) -> Result<(), Error> {
+        sqlx::query("UPDATE identity_generation SET value = value + 1 WHERE id = 1")
+            .execute(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
 }
 

@@ -112,6 +112,25 @@ pub fn rotate(dir: &Path, max_active: usize) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// Names and sizes+mtimes of the key files: changes when keys are rotated.
+pub fn signature(dir: &Path) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = key_files(dir)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(n, p)| {
+            let m = fs::metadata(&p).ok();
+            let stamp = m
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            (n.to_string(), stamp)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// Loads every key, primary (highest number) first, staged (`0`) last.
 pub fn load(dir: &Path) -> Result<Keys, KeyError> {
     let mut files = key_files(dir)?;
