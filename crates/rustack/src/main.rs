@@ -92,7 +92,7 @@ async fn run(app: &App, command: Command) -> Result<()> {
 /// `up` and `serve`: open the services, bootstrap when asked, serve.
 async fn start(app: &App, host: &str, services: &[Service], bootstrap: bool) -> Result<()> {
     let mut listening = Vec::new();
-    let mut keys = None;
+    let mut served_identity = None;
     let mut public_urls = Vec::new();
     let db = app.open_db().await?;
     for &service in services {
@@ -107,7 +107,7 @@ async fn start(app: &App, host: &str, services: &[Service], bootstrap: bool) -> 
                     app.bootstrap(&identity, &public_url).await?;
                 }
                 identity.spawn_reconciler();
-                keys = Some((identity.clone(), app::key_dir(&app.config, &app.data_dir)));
+                served_identity = Some(identity.clone());
                 listening.push(Listening { name: service.name(), listener, router: identity.router() });
                 public_urls.push(public_url);
             }
@@ -127,7 +127,7 @@ async fn start(app: &App, host: &str, services: &[Service], bootstrap: bool) -> 
             app.print_usage(url, true);
         }
     }
-    server::serve_all(listening, keys).await
+    server::serve_all(listening, served_identity).await
 }
 
 /// `token rotate`: set the repository up if absent, then rotate it.
@@ -153,6 +153,6 @@ fn rotate_keys(app: &App) -> Result<()> {
         })
         .collect();
     println!("rotated the Fernet keys in {}: {}", dir.display(), described.join(", "));
-    println!("running servers load them within 5 s (or at once on SIGHUP); copy the directory to every other node");
+    println!("running servers load them within seconds (at once on SIGHUP); copy the directory to every other node");
     Ok(())
 }

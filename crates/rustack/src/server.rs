@@ -1,10 +1,8 @@
 //! Serving: one listener per service on its usual port, graceful shutdown
-//! on SIGINT/SIGTERM, Fernet keys reloaded on SIGHUP or when the key
-//! repository changes on disk (after `rustack token rotate` or a copy from
-//! another node).
+//! on SIGINT/SIGTERM, Fernet keys reloaded at once on SIGHUP (identity's
+//! reconciler also picks up a changed key repository within seconds).
 
-use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use rustack_identity::Identity;
@@ -15,8 +13,6 @@ use tokio::task::JoinSet;
 
 /// How long in-flight requests get to finish after a stop signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often the Fernet key repository is checked for changes.
-const KEY_POLL: Duration = Duration::from_secs(5);
 
 /// One service ready to serve.
 pub struct Listening {
@@ -32,9 +28,9 @@ pub async fn bind(host: &str, port: u16, service: &str) -> Result<TcpListener> {
 }
 
 /// Serves every listener until SIGINT or SIGTERM, then drains.
-/// `keys` is the identity service and its Fernet key repository, when
-/// identity is served here.
-pub async fn serve_all(servers: Vec<Listening>, keys: Option<(Identity, PathBuf)>) -> Result<()> {
+/// `identity` is the identity service when it is served here (SIGHUP
+/// reloads its Fernet keys).
+pub async fn serve_all(servers: Vec<Listening>, identity: Option<Identity>) -> Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut set = JoinSet::new();
     for s in servers {
@@ -50,19 +46,17 @@ pub async fn serve_all(servers: Vec<Listening>, keys: Option<(Identity, PathBuf)
     let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-    let mut watcher = keys.map(|(identity, dir)| KeyWatcher::new(identity, dir));
-    let mut poll = tokio::time::interval(KEY_POLL);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let outcome: Result<()> = loop {
         tokio::select! {
             _ = int.recv() => { tracing::info!("SIGINT received: shutting down"); break Ok(()); }
             _ = term.recv() => { tracing::info!("SIGTERM received: shutting down"); break Ok(()); }
             _ = hup.recv() => {
                 tracing::info!("SIGHUP received: reloading Fernet keys");
-                if let Some(w) = watcher.as_mut() { w.reload(); }
-            }
-            _ = poll.tick() => {
-                if let Some(w) = watcher.as_mut() { w.check(); }
+                match identity.as_ref().map(|i| i.reload_keys()) {
+                    Some(Ok(())) => tracing::info!("Fernet keys reloaded"),
+                    Some(Err(e)) => tracing::error!(error = %e, "cannot reload the Fernet keys; keeping the old ones"),
+                    None => {}
+                }
             }
             Some(done) = set.join_next() => {
                 break Err(match done {
@@ -88,51 +82,4 @@ pub async fn serve_all(servers: Vec<Listening>, keys: Option<(Identity, PathBuf)
         tracing::info!("stopped");
     }
     outcome
-}
-
-/// Reloads identity's Fernet keys when the files in the repository change.
-struct KeyWatcher {
-    identity: Identity,
-    dir: PathBuf,
-    seen: Vec<(String, u64, Option<SystemTime>)>,
-}
-
-impl KeyWatcher {
-    fn new(identity: Identity, dir: PathBuf) -> KeyWatcher {
-        let mut w = KeyWatcher { identity, dir, seen: Vec::new() };
-        w.seen = w.fingerprint();
-        w
-    }
-
-    fn fingerprint(&self) -> Vec<(String, u64, Option<SystemTime>)> {
-        let Ok(rd) = std::fs::read_dir(&self.dir) else { return Vec::new() };
-        let mut v: Vec<_> = rd
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_str().is_some_and(|n| n.parse::<u64>().is_ok()))
-            .filter_map(|e| {
-                let m = e.metadata().ok()?;
-                Some((e.file_name().to_string_lossy().into_owned(), m.len(), m.modified().ok()))
-            })
-            .collect();
-        v.sort();
-        v
-    }
-
-    fn check(&mut self) {
-        let now = self.fingerprint();
-        if !now.is_empty() && now != self.seen {
-            tracing::info!(dir = %self.dir.display(), "Fernet key repository changed: reloading keys");
-            self.reload();
-        }
-    }
-
-    fn reload(&mut self) {
-        match self.identity.reload_keys() {
-            Ok(()) => {
-                self.seen = self.fingerprint();
-                tracing::info!(keys = self.seen.len(), "Fernet keys reloaded");
-            }
-            Err(e) => tracing::error!(error = %e, "cannot reload the Fernet keys; keeping the old ones"),
-        }
-    }
 }
