@@ -143,7 +143,7 @@ impl Db {
                 continue;
             }
             let mut w = self.begin_write().await?;
-            for stmt in m.sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            for stmt in m.sql.split(';').map(str::trim).filter(|s| !is_only_comments(s)) {
                 w.execute(stmt).await?;
             }
             sqlx::query("INSERT INTO rustack_migrations (service, version, name) VALUES ($1, $2, $3)")
@@ -162,6 +162,11 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// A chunk of a migration between semicolons that holds no SQL.
+fn is_only_comments(chunk: &str) -> bool {
+    chunk.lines().map(str::trim).all(|l| l.is_empty() || l.starts_with("--"))
 }
 
 /// True when an error is a violated UNIQUE or PRIMARY KEY constraint.

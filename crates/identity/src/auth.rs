@@ -36,6 +36,18 @@ pub struct AuthIdentity {
     pub token: Option<TokenMethod>,
     #[serde(default)]
     pub application_credential: Option<AppCredMethod>,
+    /// OS-OAUTH1: the body part is empty; the signed request carries the proof.
+    #[serde(default)]
+    pub oauth1: Option<serde_json::Value>,
+}
+
+/// What of the HTTP request an authentication method may need besides the body
+/// (OAuth1 signs the method, URL and Authorization header).
+#[derive(Debug, Clone, Default)]
+pub struct AuthHttp {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +131,9 @@ struct Proven {
     expires_at: Option<rustack_common::time::Timestamp>,
     app_cred: Option<AppCred>,
     base_token: Option<Arc<ValidToken>>,
+    access_token_id: Option<String>,
+    /// Set by a method that fixes the scope itself (OAuth1 access tokens).
+    forced_scope: Option<PayloadScope>,
 }
 
 impl Identity {
@@ -222,13 +237,20 @@ impl Identity {
         Ok((user, cred))
     }
 
-    async fn prove(&self, id: &AuthIdentity) -> Result<Proven, Error> {
+    async fn prove(&self, id: &AuthIdentity, http: &AuthHttp) -> Result<Proven, Error> {
         if id.methods.is_empty() {
             return Err(Error::bad_request("Invalid input for field 'identity.methods': at least one method is required."));
         }
         let mut proven: Option<Proven> = None;
+        let mut oauth: Option<crate::oauth1::OAuthProof> = None;
         for m in &id.methods {
             let (user, bit, base, app_cred) = match m.as_str() {
+                "oauth1" => {
+                    let proof = crate::oauth1::prove(self, http).await?;
+                    let user = proof.user.clone();
+                    oauth = Some(proof);
+                    (user, payload::METHOD_OAUTH1, None, None)
+                }
                 "password" => {
                     let pm = id.password.as_ref().ok_or_else(|| Error::bad_request("Invalid input for field 'identity': 'password' is listed in methods but missing."))?;
                     (self.password_method(pm).await?, payload::METHOD_PASSWORD, None, None)
@@ -253,7 +275,16 @@ impl Identity {
             };
             match &mut proven {
                 None => {
-                    proven = Some(Proven { user, methods: bit, audit_ids: Vec::new(), expires_at: None, app_cred, base_token: base })
+                    proven = Some(Proven {
+                        user,
+                        methods: bit,
+                        audit_ids: Vec::new(),
+                        expires_at: None,
+                        app_cred,
+                        base_token: base,
+                        access_token_id: None,
+                        forced_scope: None,
+                    })
                 }
                 Some(p) => {
                     if p.user.id != user.id {
@@ -270,6 +301,11 @@ impl Identity {
             }
         }
         let mut p = proven.expect("methods is not empty");
+        if let Some(o) = oauth {
+            p.access_token_id = Some(o.access_token_id);
+            p.forced_scope = Some(PayloadScope::Project(o.project_id));
+            p.expires_at = o.expires_at;
+        }
         p.audit_ids = vec![payload::new_audit_id()];
         if let Some(t) = &p.base_token {
             // a token made from a token keeps its expiry and its audit chain
@@ -297,7 +333,7 @@ impl Identity {
             return Err(Error::bad_request("Specify only one of project, domain, system or trust as the scope."));
         }
         if s.trust.is_some() {
-            return Err(Error::not_implemented("Trust-scoped tokens are not served yet."));
+            return Err(Error::bad_request("A trust scope is resolved by authenticate(), not here."));
         }
         if let Some(p) = &s.project {
             let project = match (&p.id, &p.name) {
@@ -328,9 +364,22 @@ impl Identity {
     }
 
     /// Authenticates and issues a token.
-    pub async fn authenticate(&self, req: &AuthRequest) -> Result<Arc<ValidToken>, Error> {
-        let p = self.prove(&req.auth.identity).await?;
-        let scope = if let Some(c) = &p.app_cred {
+    pub async fn authenticate(&self, req: &AuthRequest, http: &AuthHttp) -> Result<Arc<ValidToken>, Error> {
+        let p = self.prove(&req.auth.identity, http).await?;
+        let mut trust_id = None;
+        let scope = if let Some(s) = &p.forced_scope {
+            if req.auth.scope.is_some() {
+                return Err(Error::forbidden("This token's scope is fixed by its OAuth access token."));
+            }
+            s.clone()
+        } else if let Some(trust) = req.auth.scope.as_ref().and_then(|s| s.trust.as_ref()) {
+            if p.app_cred.is_some() {
+                return Err(Error::forbidden("An application credential cannot be used to get a trust-scoped token."));
+            }
+            let (scope, tid) = crate::trusts::resolve_trust_scope(self, &p.user, trust).await?;
+            trust_id = Some(tid);
+            scope
+        } else if let Some(c) = &p.app_cred {
             // an application credential's token is scoped to its project, always
             let own = PayloadScope::Project(c.project_id.clone().ok_or_else(unauthorized)?);
             if let Some(s) = &req.auth.scope {
@@ -356,6 +405,8 @@ impl Identity {
             audit_ids: p.audit_ids,
             expires_at: p.expires_at,
             app_cred: p.app_cred,
+            trust_id,
+            access_token_id: p.access_token_id,
         })
         .await
     }

@@ -10,10 +10,12 @@ pub mod api;
 pub mod auth;
 pub mod bootstrap;
 pub mod model;
+pub mod oauth1;
 pub mod policy;
 pub mod roles;
 pub mod store;
 pub mod token;
+pub mod trusts;
 pub mod validator;
 
 use std::path::PathBuf;

@@ -113,6 +113,7 @@ pub fn defaults() -> Vec<(&'static str, String)> {
         ("identity:create_application_credential", "rule:owner".into()),
         ("identity:delete_application_credential", format!("{a} or rule:owner")),
     ];
+    v.extend(crate::api::extension_rules().map(|(n, c, _)| (*n, c.to_string())));
     v.sort_by(|x, y| x.0.cmp(y.0));
     v
 }

@@ -16,7 +16,7 @@ use rustack_policy::Target;
 use serde_json::{json, Value};
 
 use super::{list_response, Query as Q};
-use crate::auth::AuthRequest;
+use crate::auth::{AuthHttp, AuthRequest};
 use crate::model::{TargetKind, SYSTEM_TARGET};
 use crate::token::ValidToken;
 use crate::Identity;
@@ -62,8 +62,20 @@ fn with_subject(status: StatusCode, token: &str, body: Option<Bytes>) -> Respons
     r
 }
 
-async fn issue(State(id): State<Identity>, q: Q, JsonBody(req): JsonBody<AuthRequest>) -> ApiResult<Response> {
-    let t = id.authenticate(&req).await?;
+async fn issue(
+    State(id): State<Identity>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    q: Q,
+    JsonBody(req): JsonBody<AuthRequest>,
+) -> ApiResult<Response> {
+    let http = AuthHttp {
+        method: method.to_string(),
+        url: format!("{}{}", id.public_url(), uri.path()),
+        headers: headers.iter().filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))).collect(),
+    };
+    let t = id.authenticate(&req, &http).await?;
     let body = token_body(&id, &t, wants_catalog(&q)).await?;
     Ok(with_subject(StatusCode::CREATED, &t.id, Some(body)))
 }

@@ -2,16 +2,26 @@
 //! store or service, render. Errors are rendered once, in Keystone's shape, by
 //! the layer installed in [`Identity::router`].
 
+mod access_rules;
 mod app_creds;
 mod auth;
 mod body;
 mod catalog;
+mod credentials;
 mod discovery;
+mod domain_config;
 mod domains;
+mod ec2;
+mod endpoint_filter;
 mod grants;
 mod groups;
+mod inherit;
+mod limits;
+mod oauth1;
+mod policies;
 mod projects;
 mod roles;
+mod trusts;
 mod users;
 
 use std::collections::HashMap;
@@ -45,6 +55,16 @@ impl Identity {
             .merge(grants::routes())
             .merge(catalog::routes())
             .merge(app_creds::routes())
+            .merge(inherit::routes())
+            .merge(domain_config::routes())
+            .merge(policies::routes())
+            .merge(limits::routes())
+            .merge(credentials::routes())
+            .merge(ec2::routes())
+            .merge(oauth1::routes())
+            .merge(endpoint_filter::routes())
+            .merge(trusts::routes())
+            .merge(access_rules::routes())
             .fallback(|| async { rustack_http::ApiError(Error::not_found("The resource could not be found.")) })
             .with_state(self.clone());
         let api = rustack_http::token_layer::with_validator(api, self.validator());
@@ -121,10 +141,31 @@ const NOT_FOR_DOMAIN_SCOPE: &[&str] = &[
     "identity:delete_application_credential",
 ];
 
+/// The policy rules the extension APIs add to the core ones.
+pub(crate) fn extension_rules() -> impl Iterator<Item = &'static (&'static str, &'static str, bool)> {
+    [
+        inherit::RULES,
+        domain_config::RULES,
+        policies::RULES,
+        limits::RULES,
+        credentials::RULES,
+        ec2::RULES,
+        oauth1::RULES,
+        endpoint_filter::RULES,
+        trusts::RULES,
+        access_rules::RULES,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// oslo.policy's scope check: an unscoped token counts as project scope.
 fn scope_allowed(rule: &str, scope: &Scope) -> bool {
+    let ext_not_for_domain = || extension_rules().any(|(n, _, dom)| *n == rule && !dom);
     match scope {
-        Scope::Domain { .. } => rule != "identity:create_application_credential" && !NOT_FOR_DOMAIN_SCOPE.contains(&rule),
+        Scope::Domain { .. } => {
+            rule != "identity:create_application_credential" && !NOT_FOR_DOMAIN_SCOPE.contains(&rule) && !ext_not_for_domain()
+        }
         Scope::System => rule != "identity:create_application_credential",
         Scope::Project { .. } | Scope::Unscoped => true,
     }

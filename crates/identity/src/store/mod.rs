@@ -2,13 +2,21 @@
 //! PostgreSQL). One file per group of entities; each function is one
 //! statement or one transaction.
 
+pub mod access_rules;
 mod app_creds;
 pub mod assignments;
 mod catalog;
+pub mod credentials;
+pub mod domain_config;
+pub mod endpoint_filter;
 mod groups;
+pub mod limits;
+pub mod oauth1;
+pub mod policies;
 pub mod projects;
 mod revocations;
 mod roles;
+pub mod trusts;
 mod users;
 
 pub use revocations::RevocationEvent;
@@ -24,6 +32,10 @@ use crate::model::Extra;
 pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "identity core", sql: include_str!("../../migrations/0001_identity_core.sql") },
     Migration { version: 2, name: "shared generation", sql: include_str!("../../migrations/0002_generation.sql") },
+    Migration { version: 3, name: "resource extras", sql: include_str!("../../migrations/0003_resource_extras.sql") },
+    Migration { version: 4, name: "credentials, oauth1, endpoint filter", sql: include_str!("../../migrations/0004_credentials_oauth_endpoint_filter.sql") },
+    Migration { version: 5, name: "trusts and access rules", sql: include_str!("../../migrations/0005_trusts_access_rules.sql") },
+    Migration { version: 6, name: "security compliance", sql: include_str!("../../migrations/0006_security_compliance.sql") },
 ];
 
 /// The identity service's storage.

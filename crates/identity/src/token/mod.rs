@@ -170,6 +170,8 @@ pub struct NewToken {
     pub audit_ids: Vec<String>,
     pub expires_at: Option<Timestamp>,
     pub app_cred: Option<AppCred>,
+    pub trust_id: Option<String>,
+    pub access_token_id: Option<String>,
 }
 
 impl Identity {
@@ -193,6 +195,8 @@ impl Identity {
             expires_at: secs(&expires),
             audit_ids: n.audit_ids,
             app_cred_id: n.app_cred.as_ref().map(|a| a.id.clone()),
+            trust_id: n.trust_id,
+            access_token_id: n.access_token_id,
         };
         let id = self.keys().encrypt(&payload.encode());
         let t = self.build(id, payload, Some(n.user), n.app_cred).await.map_err(|e| match e.kind {
@@ -288,6 +292,12 @@ impl Identity {
             // an application credential carries at most the roles it was made with
             let granted = self.expand_implied(&a.role_ids).await?;
             roles.retain(|r| granted.iter().any(|g| g.id == r.id));
+        }
+        if let Some(tid) = &p.trust_id {
+            roles = crate::trusts::token_roles(self, tid, roles).await?;
+        }
+        if let Some(aid) = &p.access_token_id {
+            roles = crate::oauth1::token_roles(self, aid, roles).await?;
         }
         if !matches!(scope, TokenScope::Unscoped) && roles.is_empty() {
             return Err(Error::unauthorized(format!("User {} has no access to the requested scope.", user.id)));

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 pub const METHOD_PASSWORD: u8 = 1;
 pub const METHOD_TOKEN: u8 = 2;
 pub const METHOD_APP_CRED: u8 = 4;
+pub const METHOD_OAUTH1: u8 = 8;
+pub const METHOD_EC2: u8 = 16;
 
 pub fn method_names(bits: u8) -> Vec<String> {
     let mut v = Vec::new();
@@ -19,6 +21,12 @@ pub fn method_names(bits: u8) -> Vec<String> {
     }
     if bits & METHOD_APP_CRED != 0 {
         v.push("application_credential".to_string());
+    }
+    if bits & METHOD_OAUTH1 != 0 {
+        v.push("oauth1".to_string());
+    }
+    if bits & METHOD_EC2 != 0 {
+        v.push("ec2credential".to_string());
     }
     v
 }
@@ -43,6 +51,10 @@ pub struct Payload {
     pub expires_at: f64,
     pub audit_ids: Vec<String>,
     pub app_cred_id: Option<String>,
+    /// The trust a trust-scoped token acts under (OS-TRUST).
+    pub trust_id: Option<String>,
+    /// The OAuth1 access token an oauth1 token was made with (OS-OAUTH1).
+    pub access_token_id: Option<String>,
 }
 
 pub const VERSION: u8 = 1;
@@ -81,6 +93,8 @@ mod tests {
             expires_at: 1.7e9 + 3600.0,
             audit_ids: vec![new_audit_id()],
             app_cred_id: None,
+            trust_id: None,
+            access_token_id: None,
         };
         assert_eq!(Payload::decode(&p.encode()), Some(p.clone()));
         let mut other = p;

@@ -1,0 +1,1 @@
+-- project tags, OS-INHERIT, domain configuration, policies, limits (to be written)

@@ -1,0 +1,1 @@
+-- credentials, EC2, OAuth1, endpoint filter (to be written)

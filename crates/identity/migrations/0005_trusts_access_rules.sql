@@ -1,0 +1,1 @@
+-- trusts and access rules (to be written)

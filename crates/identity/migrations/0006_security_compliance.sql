@@ -1,0 +1,1 @@
+-- security compliance: password history, failed attempts, user options (to be written)
