@@ -51,6 +51,15 @@ pub static OPTIONS: &[OptSpec] = &[
     opt!("token", "cache_time", Int, "300", "How long a remote token validation stays cached by the other services, in seconds (revocations seen in-process clear it at once)."),
     opt!("fernet_tokens", "key_repository", Str, "", "Directory of Fernet keys; empty: `<data dir>/fernet-keys`."),
     opt!("fernet_tokens", "max_active_keys", Int, "3", "Keys kept by `rustack token rotate` (staged + primary + secondaries)."),
+    opt!("security_compliance", "lockout_failure_attempts", Int, "0", "Failed password authentications after which a user is locked out; 0: never (Keystone's option)."),
+    opt!("security_compliance", "lockout_duration", Int, "1800", "Seconds a locked-out user stays locked."),
+    opt!("security_compliance", "disable_user_account_days_inactive", Int, "0", "Days without authenticating after which a user is disabled; 0: never."),
+    opt!("security_compliance", "password_expires_days", Int, "0", "Days a password stays valid; 0: forever."),
+    opt!("security_compliance", "unique_last_password_count", Int, "0", "How many of a user's last passwords (the current one included) a new self-chosen password must differ from; 0: no check."),
+    opt!("security_compliance", "minimum_password_age", Int, "0", "Days a user must keep a password before changing it again themselves."),
+    opt!("security_compliance", "password_regex", Str, "", "A regular expression every new password must match; empty: none."),
+    opt!("security_compliance", "password_regex_description", Str, "", "What `password_regex` requires, in words, shown when a password is refused."),
+    opt!("security_compliance", "change_password_upon_first_use", Bool, "false", "A password set by an administrator (new user or reset) must be changed by the user before it can be used to authenticate."),
     opt!("oslo_policy", "policy_file", Str, "", "A JSON or YAML file of policy rules overriding the defaults; empty: `/etc/rustack/policy.yaml` if present."),
 ];
 
@@ -287,6 +296,21 @@ pub struct Config {
     pub fernet_key_repository: Option<PathBuf>,
     pub fernet_max_active_keys: u32,
     pub policy_file: Option<PathBuf>,
+    pub security: SecurityCompliance,
+}
+
+/// Keystone's `[security_compliance]` options.
+#[derive(Debug, Clone, Default)]
+pub struct SecurityCompliance {
+    pub lockout_failure_attempts: u32,
+    pub lockout_duration: u64,
+    pub disable_user_account_days_inactive: u32,
+    pub password_expires_days: u32,
+    pub unique_last_password_count: u32,
+    pub minimum_password_age: u32,
+    pub password_regex: Option<String>,
+    pub password_regex_description: Option<String>,
+    pub change_password_upon_first_use: bool,
 }
 
 impl Default for Config {
@@ -358,6 +382,17 @@ impl Config {
             fernet_key_repository: ini.str("fernet_tokens", "key_repository").map(PathBuf::from),
             fernet_max_active_keys: keys as u32,
             policy_file: ini.str("oslo_policy", "policy_file").map(PathBuf::from),
+            security: SecurityCompliance {
+                lockout_failure_attempts: ini.int("security_compliance", "lockout_failure_attempts")? as u32,
+                lockout_duration: ini.int("security_compliance", "lockout_duration")?,
+                disable_user_account_days_inactive: ini.int("security_compliance", "disable_user_account_days_inactive")? as u32,
+                password_expires_days: ini.int("security_compliance", "password_expires_days")? as u32,
+                unique_last_password_count: ini.int("security_compliance", "unique_last_password_count")? as u32,
+                minimum_password_age: ini.int("security_compliance", "minimum_password_age")? as u32,
+                password_regex: ini.str("security_compliance", "password_regex"),
+                password_regex_description: ini.str("security_compliance", "password_regex_description"),
+                change_password_upon_first_use: ini.bool("security_compliance", "change_password_upon_first_use")?,
+            },
             ini,
         })
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use rustack_common::{Error, ErrorKind};
+use rustack_common::Error;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
@@ -157,15 +157,6 @@ impl Identity {
             .map_err(|e| Error::internal(&e))
     }
 
-    /// Checks that a password may be set (length), returning a 400 otherwise.
-    pub fn check_password_policy(&self, password: &str) -> Result<(), Error> {
-        let max = self.config().max_password_length;
-        if password.len() > max {
-            return Err(Error::bad_request(format!("Invalid input for field 'password': longer than {max} characters.")));
-        }
-        Ok(())
-    }
-
     pub(crate) async fn resolve_domain(&self, d: &DomainRef) -> Result<Option<crate::model::Domain>, Error> {
         match (&d.id, &d.name) {
             (Some(id), _) => self.store().get_domain(id).await,
@@ -201,14 +192,15 @@ impl Identity {
     async fn password_method(&self, m: &PasswordMethod) -> Result<User, Error> {
         let password = m.user.password.as_deref().ok_or_else(|| Error::bad_request("Invalid input for field 'password': the password is required."))?;
         let user = self.resolve_user(&m.user).await?;
+        self.check_not_locked(&user)?;
         let ok = match &user.password_hash {
             Some(h) => self.verify_password(password, h).await?,
             None => false,
         };
         if !ok {
             tracing::info!(user_id = %user.id, "password authentication failed");
-            return Err(unauthorized());
         }
+        self.after_password_check(&user, ok, false).await?;
         self.check_user_usable(&user).await?;
         Ok(user)
     }
@@ -257,10 +249,8 @@ impl Identity {
                 }
                 "token" => {
                     let tm = id.token.as_ref().ok_or_else(|| Error::bad_request("Invalid input for field 'identity': 'token' is listed in methods but missing."))?;
-                    let t = self.validate_token(&tm.id).await.map_err(|e| match e.kind {
-                        ErrorKind::NotFound => unauthorized(),
-                        _ => e,
-                    })?;
+                    // an invalid token is a 404 here too, as Keystone answers
+                    let t = self.validate_token(&tm.id).await?;
                     if t.app_cred.is_some() {
                         return Err(Error::forbidden("Tokens made with an application credential cannot be rescoped."));
                     }

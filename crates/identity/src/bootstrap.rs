@@ -178,6 +178,8 @@ impl Identity {
             password_hash: Some(hash),
             password_expires_at: None,
             extra: Map::new(),
+            options: Map::new(),
+            security: Default::default(),
         };
         self.store().create_user(&u).await?;
         Ok(u)

@@ -9,10 +9,12 @@
 pub mod api;
 pub mod auth;
 pub mod bootstrap;
+pub mod credential_keys;
 pub mod model;
 pub mod oauth1;
 pub mod policy;
 pub mod roles;
+pub mod security;
 pub mod store;
 pub mod token;
 pub mod trusts;

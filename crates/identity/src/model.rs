@@ -79,13 +79,30 @@ pub struct User {
     pub password_hash: Option<String>,
     pub password_expires_at: Option<String>,
     pub extra: Extra,
+    /// Keystone's user options (`ignore_lockout_failure_attempts`, …).
+    pub options: Extra,
+    pub security: UserSecurity,
+}
+
+/// What security compliance keeps about a user.
+#[derive(Debug, Clone, Default)]
+pub struct UserSecurity {
+    pub failed_auth_count: i64,
+    pub failed_auth_at: Option<String>,
+    pub last_active_at: Option<String>,
+    pub password_created_at: Option<String>,
 }
 
 impl User {
+    /// A boolean user option, false when unset.
+    pub fn option(&self, name: &str) -> bool {
+        self.options.get(name).and_then(Value::as_bool).unwrap_or(false)
+    }
+
     pub fn to_json(&self, base: &str) -> Value {
         let mut v = json!({"id": self.id, "name": self.name, "domain_id": self.domain_id,
                            "enabled": self.enabled, "password_expires_at": self.password_expires_at,
-                           "options": {},
+                           "options": self.options,
                            "links": {"self": format!("{base}/v3/users/{}", self.id)}});
         if let Some(p) = &self.default_project_id {
             v["default_project_id"] = json!(p);

@@ -68,9 +68,13 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, J
         password_hash: None,
         password_expires_at: None,
         extra: Default::default(),
+        options: Default::default(),
+        security: Default::default(),
     };
     b.forbid("id")?;
-    b.take("options");
+    if let Some(o) = b.take("options") {
+        u.options = crate::security::merge_user_options(&Default::default(), &o)?;
+    }
     u.extra = b.extra();
     id.enforce("identity:create_user", &ctx, target(&u))?;
     id.store().get_domain(&u.domain_id).await?.ok_or_else(|| Error::not_found_entity("domain", &u.domain_id))?;
@@ -81,8 +85,9 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, J
         }
     }
     if let Some(pw) = &password {
-        id.check_password_policy(pw)?;
+        id.check_password_rules(pw)?;
         u.password_hash = Some(id.hash_password(pw).await?);
+        u.password_expires_at = id.password_expiry(&u, true);
     }
     id.store().create_user(&u).await?;
     Ok(created("user", u.to_json(id.public_url())))
@@ -124,17 +129,22 @@ async fn update(
         u.default_project_id = b.id("default_project_id")?;
     }
     let password = b.string("password", usize::MAX, true)?;
-    b.take("options");
+    if let Some(pw) = &password {
+        id.check_password_rules(pw)?;
+    }
+    if let Some(o) = b.take("options") {
+        u.options = crate::security::merge_user_options(&u.options, &o)?;
+    }
     for (k, v) in b.extra() {
         u.extra.insert(k, v);
     }
     id.store().update_user(&u).await?;
     if let Some(pw) = &password {
-        id.check_password_policy(pw)?;
-        let h = id.hash_password(pw).await?;
-        id.store().set_password(&u.id, Some(&h)).await?;
+        // an administrator's reset: not held to the history or minimum age
+        id.set_user_password(&u, pw, false).await?;
+        u = find(&id, &u.id).await?;
     }
-    if (was_enabled && !u.enabled) || password.is_some() {
+    if was_enabled && !u.enabled {
         id.revoke_user_tokens(&u.id).await?;
     }
     id.changed();
@@ -160,17 +170,17 @@ async fn change_password(State(id): State<Identity>, Path(uid): Path<String>, Js
         .string("password", usize::MAX, false)?
         .ok_or_else(|| Error::bad_request("Invalid input for field 'user': 'password' is a required property."))?;
     let u = id.store().get_user(&uid).await?.ok_or_else(|| Error::unauthorized("The request you have made requires authentication."))?;
+    if !u.enabled {
+        return Err(Error::unauthorized("The request you have made requires authentication.").into());
+    }
+    id.check_not_locked(&u)?;
     let ok = match &u.password_hash {
         Some(h) => id.verify_password(&original, h).await?,
         None => false,
     };
-    if !ok || !u.enabled {
-        return Err(Error::unauthorized("The request you have made requires authentication.").into());
-    }
-    id.check_password_policy(&new)?;
-    let h = id.hash_password(&new).await?;
-    id.store().set_password(&u.id, Some(&h)).await?;
-    id.revoke_user_tokens(&u.id).await?;
+    // an expired password may still be used to change it
+    id.after_password_check(&u, ok, true).await?;
+    id.set_user_password(&u, &new, true).await?;
     Ok(no_content())
 }
 

@@ -4,7 +4,9 @@ use rustack_common::Error;
 use rustack_db::sqlx::{self, any::AnyRow};
 
 use super::{b, db_err, duplicate, extra, extra_text, int, os, s, Arg, Select, Store};
-use crate::model::User;
+use rustack_db::sqlx::Row;
+
+use crate::model::{User, UserSecurity};
 
 pub(super) fn user(r: &AnyRow) -> User {
     User {
@@ -16,6 +18,13 @@ pub(super) fn user(r: &AnyRow) -> User {
         password_hash: os(r, "password_hash"),
         password_expires_at: os(r, "password_expires_at"),
         extra: extra(r),
+        options: serde_json::from_str(&s(r, "options")).unwrap_or_default(),
+        security: UserSecurity {
+            failed_auth_count: r.try_get::<i64, _>("failed_auth_count").unwrap_or(0),
+            failed_auth_at: os(r, "failed_auth_at"),
+            last_active_at: os(r, "last_active_at"),
+            password_created_at: os(r, "password_created_at"),
+        },
     }
 }
 
@@ -24,7 +33,7 @@ impl Store {
         let now = rustack_common::time::iso_micro(&rustack_common::time::now());
         sqlx::query(
             "INSERT INTO identity_user (id, name, domain_id, enabled, default_project_id, password_hash, \
-             password_created_at, password_expires_at, created_at, extra) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9)",
+             password_created_at, password_expires_at, created_at, extra, options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9, $10)",
         )
         .bind(&u.id)
         .bind(&u.name)
@@ -35,9 +44,13 @@ impl Store {
         .bind(now)
         .bind(&u.password_expires_at)
         .bind(extra_text(&u.extra))
+        .bind(extra_text(&u.options))
         .execute(self.db.pool())
         .await
         .map_err(duplicate("user", &u.name))?;
+        if let Some(h) = &u.password_hash {
+            self.add_password_history(&u.id, h).await?;
+        }
         Ok(())
     }
 
@@ -73,25 +86,78 @@ impl Store {
     /// Writes every attribute but the password.
     pub async fn update_user(&self, u: &User) -> Result<(), Error> {
         sqlx::query(
-            "UPDATE identity_user SET name = $2, enabled = $3, default_project_id = $4, extra = $5 WHERE id = $1",
+            "UPDATE identity_user SET name = $2, enabled = $3, default_project_id = $4, extra = $5, options = $6 WHERE id = $1",
         )
         .bind(&u.id)
         .bind(&u.name)
         .bind(int(u.enabled))
         .bind(&u.default_project_id)
         .bind(extra_text(&u.extra))
+        .bind(extra_text(&u.options))
         .execute(self.db.pool())
         .await
         .map_err(duplicate("user", &u.name))?;
         Ok(())
     }
 
-    pub async fn set_password(&self, user_id: &str, hash: Option<&str>) -> Result<(), Error> {
+    /// Sets a password (a bcrypt hash) and when it expires, records it in the
+    /// history and clears failed authentications.
+    pub async fn set_password(&self, user_id: &str, hash: &str, expires_at: Option<&str>) -> Result<(), Error> {
         let now = rustack_common::time::iso_micro(&rustack_common::time::now());
-        sqlx::query("UPDATE identity_user SET password_hash = $2, password_created_at = $3 WHERE id = $1")
+        sqlx::query(
+            "UPDATE identity_user SET password_hash = $2, password_created_at = $3, password_expires_at = $4, \
+             failed_auth_count = 0, failed_auth_at = NULL WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(hash)
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        self.add_password_history(user_id, hash).await
+    }
+
+    async fn add_password_history(&self, user_id: &str, hash: &str) -> Result<(), Error> {
+        let now = rustack_common::time::iso_micro(&rustack_common::time::now());
+        sqlx::query("INSERT INTO identity_password_history (id, user_id, password_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(rustack_common::new_id())
             .bind(user_id)
             .bind(hash)
             .bind(now)
+            .execute(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The user's last `n` password hashes, newest first.
+    pub async fn password_history(&self, user_id: &str, n: usize) -> Result<Vec<String>, Error> {
+        let rows = sqlx::query("SELECT password_hash FROM identity_password_history WHERE user_id = $1 ORDER BY created_at DESC")
+            .bind(user_id)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        Ok(rows.iter().take(n).map(|r| s(r, "password_hash")).collect())
+    }
+
+    /// Counts a failed password authentication.
+    pub async fn record_auth_failure(&self, user_id: &str) -> Result<(), Error> {
+        let now = rustack_common::time::iso_micro(&rustack_common::time::now());
+        sqlx::query("UPDATE identity_user SET failed_auth_count = failed_auth_count + 1, failed_auth_at = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(now)
+            .execute(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// After a successful authentication: no failures, and active `today`.
+    pub async fn record_auth_success(&self, user_id: &str, today: &str) -> Result<(), Error> {
+        sqlx::query("UPDATE identity_user SET failed_auth_count = 0, failed_auth_at = NULL, last_active_at = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(today)
             .execute(self.db.pool())
             .await
             .map_err(db_err)?;
