@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# Runs every rustack test and prints a summary:
+#   1. cargo test --workspace, with a real PostgreSQL for the store tests
+#   2. a release build started with `rustack up` on a fresh data dir (cold start timed)
+#   3. the openstack CLI day-1 flow (tests/cli/day1.sh)
+#   4. Tempest identity: the 14 interop core tests (must pass), then the 138 tests
+#      upstream Keystone passes in the same harness (informational)
+#
+#   scripts/test.sh
+#
+# What it needs beside cargo (PostgreSQL, python3-venv, the openstack CLI venv) is
+# installed by scripts/prereqs.sh when missing (.ci/run installs it up front).
+# Knobs (env):
+#   RUSTACK_TEST_POSTGRES_URL  use this PostgreSQL instead of the local Debian cluster
+#   RUSTACK_SHARED             the shared dir (default: ../shared beside the project)
+#   RUSTACK_TEST_OUT           where logs and result lists go (default: target/test-results)
+#   SKIP_CARGO_TEST=1 SKIP_DAY1=1 SKIP_TEMPEST=1 SKIP_TEMPEST_FULL=1   skip a stage
+# Exit status: 0 when every required stage passed.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+SHARED=${RUSTACK_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OUT=${RUSTACK_TEST_OUT:-$TARGET/test-results}
+VENV=${RUSTACK_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/rustack-venv}
+mkdir -p "$OUT"
+T_START=$(date +%s)
+
+declare -a SUMMARY=()
+FAILED=0
+say() { echo; echo "=== $* ==="; }
+record() { # record STAGE STATUS DETAIL [required]
+  SUMMARY+=("$(printf '%-22s %-5s %s' "$1" "$2" "$3")")
+  [[ $2 == FAIL && ${4:-required} == required ]] && FAILED=1
+  return 0
+}
+
+SERVER_PID=""
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/rustack-test.XXXXXX")
+cleanup() {
+  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$SERVER_PID" 2>/dev/null
+  fi
+  [[ -f $TMP/rustack-up.log ]] && cp "$TMP/rustack-up.log" "$OUT/" 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if ! command -v cargo >/dev/null && [[ -f $HOME/.cargo/env ]]; then
+  # shellcheck disable=SC1091
+  . "$HOME/.cargo/env"
+fi
+
+# ---- 0. prerequisites ------------------------------------------------------
+if ! command -v pg_ctlcluster >/dev/null || [[ ! -x $VENV/bin/openstack ]] \
+   || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  say "installing missing prerequisites (scripts/prereqs.sh)"
+  "$ROOT/scripts/prereqs.sh" || echo "test.sh: prerequisites incomplete; stages that need them will fail" >&2
+fi
+[[ -x $VENV/bin/openstack ]] && export PATH="$VENV/bin:$PATH"
+
+# ---- 1. PostgreSQL -----------------------------------------------------------
+as_postgres() {
+  if [[ $EUID -eq 0 ]]; then (cd / && runuser -u postgres -- "$@")
+  else (cd / && sudo -n -u postgres "$@"); fi
+}
+as_root() { if [[ $EUID -eq 0 ]]; then "$@"; else sudo -n "$@"; fi; }
+setup_postgres() {
+  if [[ -n ${RUSTACK_TEST_POSTGRES_URL:-} ]]; then
+    echo "using RUSTACK_TEST_POSTGRES_URL"; return 0
+  fi
+  command -v pg_lsclusters >/dev/null || { echo "no PostgreSQL installed"; return 1; }
+  local ver name port status
+  read -r ver name port status _ < <(pg_lsclusters -h | head -1)
+  [[ -n ${ver:-} ]] || { echo "no PostgreSQL cluster"; return 1; }
+  if [[ $status != online* ]]; then
+    echo "starting PostgreSQL $ver/$name"
+    as_root pg_ctlcluster "$ver" "$name" start || return 1
+  fi
+  for _ in $(seq 1 60); do pg_isready -q -h 127.0.0.1 -p "$port" && break; sleep 0.5; done
+  pg_isready -q -h 127.0.0.1 -p "$port" || { echo "PostgreSQL does not answer on port $port"; return 1; }
+  as_postgres psql -q -v ON_ERROR_STOP=1 -p "$port" -c "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rustack') THEN
+        CREATE ROLE rustack LOGIN CREATEDB PASSWORD 'rustack';
+      ELSE
+        ALTER ROLE rustack LOGIN CREATEDB PASSWORD 'rustack';
+      END IF; END \$\$;" || return 1
+  export RUSTACK_TEST_POSTGRES_URL="postgres://rustack:rustack@127.0.0.1:$port/postgres"
+  export RUSTACK_REQUIRE_POSTGRES=1
+  echo "PostgreSQL $ver/$name on port $port, role rustack"
+}
+say "PostgreSQL"
+if PG_MSG=$(setup_postgres 2>&1); then
+  echo "$PG_MSG"; record postgresql ok "$(tail -1 <<<"$PG_MSG")"
+else
+  echo "$PG_MSG"; record postgresql FAIL "$(tail -1 <<<"$PG_MSG") (store tests run on SQLite only)"
+fi
+
+# ---- 2. cargo test -------------------------------------------------------------
+if [[ ${SKIP_CARGO_TEST:-} == 1 ]]; then
+  record "cargo test" skip "SKIP_CARGO_TEST=1"
+else
+  say "cargo test --workspace"
+  T=$(date +%s)
+  cargo test --workspace 2>&1 | tee "$OUT/cargo-test.log"
+  RC=${PIPESTATUS[0]}
+  read -r P F I < <(awk '/^test result:/ {p+=$4; f+=$6; i+=$8} END {print p+0, f+0, i+0}' "$OUT/cargo-test.log")
+  DETAIL="$P passed, $F failed, $I ignored in $(( $(date +%s) - T ))s"
+  if [[ $RC -eq 0 ]]; then record "cargo test" ok "$DETAIL"
+  else
+    grep -E '^test .* FAILED$|^error(\[|:)' "$OUT/cargo-test.log" | head -20 > "$OUT/cargo-test-failures.txt"
+    record "cargo test" FAIL "$DETAIL (rc=$RC; see $OUT/cargo-test.log)"
+  fi
+fi
+
+# ---- 3. rustack up (release) -------------------------------------------------
+say "cargo build --release; rustack up"
+BASE_URL=""
+start_server() {
+  cargo build --release -p rustack || { echo "release build failed"; return 1; }
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  printf '[identity]\nport = %s\n' "$port" > "$TMP/rustack.conf"
+  local t0 t1
+  t0=$(date +%s%N)
+  "$TARGET/release/rustack" --config "$TMP/rustack.conf" --data-dir "$TMP/data" up --bind 127.0.0.1 \
+    > "$TMP/rustack-up.out" 2> "$TMP/rustack-up.log" &
+  SERVER_PID=$!
+  BASE_URL="http://127.0.0.1:$port"
+  for _ in $(seq 1 300); do
+    if python3 - "$BASE_URL/v3" <<'PY' 2>/dev/null; then break; fi
+import sys, urllib.request
+sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=2).status == 200 else 1)
+PY
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "rustack up exited:"; cat "$TMP/rustack-up.log"; return 1; }
+    sleep 0.02
+  done
+  t1=$(date +%s%N)
+  COLD_MS=$(( (t1 - t0) / 1000000 ))
+  [[ -f $TMP/data/clouds.yaml ]] || { echo "no clouds.yaml after start"; cat "$TMP/rustack-up.log"; return 1; }
+  cat "$TMP/rustack-up.out"
+  echo "first 200 on GET /v3 after ${COLD_MS} ms (first start, includes bootstrap hashing)"
+}
+COLD_MS=""
+if start_server; then
+  record "rustack up" ok "first 200 after ${COLD_MS} ms (first start)"
+  SERVER_OK=1
+else
+  record "rustack up" FAIL "did not come up; see $OUT/rustack-up.log"
+  SERVER_OK=0
+fi
+
+# ---- 4. day 1 with the openstack CLI ---------------------------------------------
+if [[ ${SKIP_DAY1:-} == 1 ]]; then record "cli day1" skip "SKIP_DAY1=1"
+elif [[ $SERVER_OK != 1 ]]; then record "cli day1" FAIL "no server"
+elif ! command -v openstack >/dev/null; then record "cli day1" FAIL "no openstack CLI (scripts/prereqs.sh installs it)"
+else
+  say "CLI day 1 (tests/cli/day1.sh)"
+  if OS_CLIENT_CONFIG_FILE="$TMP/data/clouds.yaml" "$ROOT/tests/cli/day1.sh" 2>&1 | tee "$OUT/day1.log"; then
+    record "cli day1" ok "$(grep -o 'all [0-9]* steps passed' "$OUT/day1.log" | tail -1)"
+  else
+    record "cli day1" FAIL "$(grep 'FAILED' "$OUT/day1.log" | tail -1)"
+  fi
+fi
+
+# ---- 5. Tempest ---------------------------------------------------------------
+tempest() { # tempest NAME LIST: runs one list, leaves "N passed, N failed, N skipped" in $TEMPEST_LINE
+  local name=$1 list=$2
+  say "Tempest identity: $name ($(grep -cv '^\s*\(#\|$\)' "$list") tests)"
+  OS_AUTH_URL="$BASE_URL/v3" OS_USERNAME=admin OS_PROJECT_NAME=admin \
+    OS_PASSWORD=$(sed -n 's/^admin=//p' "$TMP/data/passwords") \
+    OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default OS_REGION_NAME=RegionOne \
+    timeout 2400 "$SHARED/conformance/tempest.sh" identity "$list" 2>&1 | tee "$OUT/tempest-$name.log"
+  TEMPEST_LINE=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$OUT/tempest-$name.log" | tail -1)
+  TEMPEST_LINE=${TEMPEST_LINE:-0 passed, 0 failed, 0 skipped (tempest.sh did not finish)}
+  local ws=${TEMPEST_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/rustack-tempest}/workspaces/identity/results
+  for k in passed failed skipped; do
+    [[ -f $ws/$k.txt ]] && cp "$ws/$k.txt" "$OUT/tempest-$name-$k.txt"
+  done
+  return 0
+}
+if [[ ${SKIP_TEMPEST:-} == 1 ]]; then record "tempest core" skip "SKIP_TEMPEST=1"
+elif [[ $SERVER_OK != 1 ]]; then record "tempest core" FAIL "no server"
+elif [[ ! -x $SHARED/conformance/tempest.sh ]]; then record "tempest core" FAIL "no $SHARED/conformance/tempest.sh"
+else
+  tempest core "$SHARED/conformance/interop-identity-core.txt"
+  WANT=$(grep -cv '^\s*\(#\|$\)' "$SHARED/conformance/interop-identity-core.txt")
+  if [[ $TEMPEST_LINE =~ ^([0-9]+)\ passed,\ 0\ failed && ${BASH_REMATCH[1]} -eq $WANT ]]; then
+    record "tempest core" ok "$TEMPEST_LINE (of $WANT)"
+  else
+    record "tempest core" FAIL "$TEMPEST_LINE (of $WANT required)"
+  fi
+  if [[ ${SKIP_TEMPEST_FULL:-} == 1 ]]; then record "tempest upstream" skip "SKIP_TEMPEST_FULL=1"
+  else
+    tempest upstream "$SHARED/conformance/identity-upstream-passing.txt"
+    record "tempest upstream" info "$TEMPEST_LINE (of $(grep -cv '^\s*\(#\|$\)' "$SHARED/conformance/identity-upstream-passing.txt") that upstream Keystone passes)" optional
+  fi
+fi
+
+# ---- 6. the server's own health after all that ------------------------------------
+if [[ $SERVER_OK == 1 ]]; then
+  if kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID"
+    for _ in $(seq 1 75); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then record "graceful stop" FAIL "still running 15 s after SIGTERM"
+    elif wait "$SERVER_PID"; then record "graceful stop" ok "exit 0 after SIGTERM"
+    else record "graceful stop" FAIL "exit status $? after SIGTERM"; fi
+  else
+    record "graceful stop" FAIL "rustack up died during the tests"
+  fi
+  SERVER_PID=""
+  cp "$TMP/rustack-up.log" "$OUT/rustack-up.log"
+  # 501 is the answer for what is not served yet; any other 5xx or a panic is a bug
+  N501=$(grep -c 'status=501' "$OUT/rustack-up.log")
+  NBUG=$(grep -E 'status=5[0-9][0-9]' "$OUT/rustack-up.log" | grep -vc 'status=501')
+  NPANIC=$(grep -c 'panicked' "$OUT/rustack-up.log")
+  NREQ=$(grep -c 'rustack::access' "$OUT/rustack-up.log")
+  DETAIL="$NREQ requests: $NBUG 5xx other than 501, $NPANIC panics, $N501 501 (not served yet)"
+  if [[ $NPANIC -gt 0 || $NBUG -gt 0 ]]; then
+    grep -E 'status=5[0-9][0-9]|panicked|ERROR' "$OUT/rustack-up.log" | grep -v 'status=501' | head -20
+    record "server log" FAIL "$DETAIL"
+  else record "server log" ok "$DETAIL"; fi
+fi
+
+# ---- summary ------------------------------------------------------------------
+echo
+echo "=== summary ($(( $(date +%s) - T_START ))s; logs in $OUT) ==="
+printf '%s\n' "${SUMMARY[@]}" | tee "$OUT/summary.txt"
+if [[ $FAILED -eq 0 ]]; then echo "RESULT: PASS"; else echo "RESULT: FAIL"; fi
+exit $FAILED

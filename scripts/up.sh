@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds rustack (release) and starts the all-in-one: `rustack up`.
+#
+#   scripts/up.sh [rustack options…]     e.g. scripts/up.sh --bind 0.0.0.0
+#
+# State goes to /var/lib/rustack (so the server runs under sudo when you are not
+# root), or wherever --data-dir says (then no sudo). Stop it with Ctrl-C.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if ! command -v cargo >/dev/null && [[ -f $HOME/.cargo/env ]]; then
+  # shellcheck disable=SC1091
+  . "$HOME/.cargo/env"
+fi
+command -v cargo >/dev/null || { echo "up.sh: cargo not found; install Rust (https://rustup.rs)" >&2; exit 1; }
+
+cargo build --release -p rustack
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/rustack
+
+sudo=()
+if [[ $EUID -ne 0 && " $* " != *" --data-dir"* ]]; then
+  data=/var/lib/rustack
+  if ! { [[ -d $data && -w $data ]] || { [[ ! -e $data ]] && [[ -w $(dirname "$data") ]]; }; }; then
+    echo "up.sh: $data needs root; running rustack with sudo (or pass --data-dir DIR)" >&2
+    sudo=(sudo)
+  fi
+fi
+exec "${sudo[@]}" "$BIN" up "$@"
