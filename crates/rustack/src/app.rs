@@ -2,7 +2,7 @@
 //! the database and the services opened on it.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -154,11 +154,6 @@ pub fn redact_url(url: &str) -> String {
         }
         None => url.to_string(),
     }
-}
-
-/// The Fernet key repository of this configuration.
-pub fn key_dir(config: &Config, data_dir: &Path) -> PathBuf {
-    rustack_identity::key_repository(config, data_dir)
 }
 
 #[cfg(test)]

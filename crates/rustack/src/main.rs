@@ -89,29 +89,33 @@ async fn run(app: &App, command: Command) -> Result<()> {
     }
 }
 
-/// `up` and `serve`: open the services, bootstrap when asked, serve.
+/// `up` and `serve`: listen, open the services, bootstrap when asked, serve.
 async fn start(app: &App, host: &str, services: &[Service], bootstrap: bool) -> Result<()> {
+    // listen first: a port in use fails fast, before any other work
+    let mut bound = Vec::new();
+    for &service in services {
+        let port = service.port(&app.config);
+        bound.push((service, port, server::bind(host, port, service.name()).await?));
+    }
+    let db = app.open_db().await?;
     let mut listening = Vec::new();
     let mut served_identity = None;
     let mut public_urls = Vec::new();
-    let db = app.open_db().await?;
-    for &service in services {
-        match service {
+    for (service, port, listener) in bound {
+        let public_url = app.public_url(host, port);
+        let router = match service {
             Service::Identity => {
-                let port = app.config.identity_port;
-                // listen first: a port in use fails fast, before any work
-                let listener = server::bind(host, port, service.name()).await?;
-                let public_url = app.public_url(host, port);
                 let identity = app.open_identity(db.clone(), &public_url).await?;
                 if bootstrap {
                     app.bootstrap(&identity, &public_url).await?;
                 }
                 identity.spawn_reconciler();
                 served_identity = Some(identity.clone());
-                listening.push(Listening { name: service.name(), listener, router: identity.router() });
-                public_urls.push(public_url);
+                identity.router()
             }
-        }
+        };
+        listening.push(Listening { name: service.name(), listener, router });
+        public_urls.push(public_url);
     }
     for l in &listening {
         let addr = l.listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -132,7 +136,7 @@ async fn start(app: &App, host: &str, services: &[Service], bootstrap: bool) -> 
 
 /// `token rotate`: set the repository up if absent, then rotate it.
 fn rotate_keys(app: &App) -> Result<()> {
-    let dir = app::key_dir(&app.config, &app.data_dir);
+    let dir = rustack_identity::key_repository(&app.config, &app.data_dir);
     if fernet_keys::setup(&dir)? {
         println!("created the Fernet key repository {}", dir.display());
     }

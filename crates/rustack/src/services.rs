@@ -3,6 +3,7 @@
 //! `rustack serve --services …` a subset.
 
 use anyhow::{bail, Result};
+use rustack_common::config::Config;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
@@ -16,6 +17,13 @@ impl Service {
     pub fn name(self) -> &'static str {
         match self {
             Service::Identity => "identity",
+        }
+    }
+
+    /// The port it listens on.
+    pub fn port(self, config: &Config) -> u16 {
+        match self {
+            Service::Identity => config.identity_port,
         }
     }
 
