@@ -45,28 +45,29 @@ impl ErrorStyle {
         }
     }
 
-    /// Writes the body of an error response; also gives axum's own bodiless
-    /// 404/405 answers the API's shape.
+    /// Writes the body of an error response in this API's shape: errors
+    /// from handlers, and the plain-text answers of axum's own extractors and
+    /// router (bad query string or path, unknown route, wrong method).
     /// `www_authenticate` is sent with every 401 (Keystone names its own URL there).
-    pub fn render(self, mut resp: axum::response::Response, www_authenticate: &HeaderValue) -> axum::response::Response {
-        let err = match resp.extensions_mut().remove::<Error>() {
+    pub async fn render(self, resp: axum::response::Response, www_authenticate: &HeaderValue) -> axum::response::Response {
+        let (mut parts, body) = resp.into_parts();
+        let err = match parts.extensions.remove::<Error>() {
             Some(e) => e,
-            None => match resp.status() {
-                StatusCode::NOT_FOUND if is_empty(&resp) => Error::not_found("The resource could not be found."),
-                StatusCode::METHOD_NOT_ALLOWED => {
-                    Error::new(ErrorKind::MethodNotAllowed, "The method is not allowed for the requested URL.")
+            None => {
+                let status = parts.status;
+                let is_json = parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+                if !(status.is_client_error() || status.is_server_error()) || is_json {
+                    return Response::from_parts(parts, body);
                 }
-                StatusCode::PAYLOAD_TOO_LARGE => {
-                    Error::new(ErrorKind::PayloadTooLarge, "Request is too large.")
-                }
-                _ => return resp,
-            },
+                let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+                let text = String::from_utf8_lossy(&text).trim().to_string();
+                Error::new(kind_of(status), default_message(status, text))
+            }
         };
         let body = serde_json::to_vec(&self.body(&err)).expect("error body serializes");
-        let (mut parts, _) = resp.into_parts();
+        parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         parts.headers.remove(header::CONTENT_LENGTH);
-
         if err.kind == ErrorKind::Unauthorized {
             parts.headers.insert(header::WWW_AUTHENTICATE, www_authenticate.clone());
         }
@@ -74,7 +75,46 @@ impl ErrorStyle {
     }
 }
 
-fn is_empty(resp: &axum::response::Response) -> bool {
-    use axum::body::HttpBody;
-    resp.body().size_hint().exact() == Some(0)
+/// The error kind of a status axum or a layer produced on its own.
+fn kind_of(status: StatusCode) -> ErrorKind {
+    match status.as_u16() {
+        400 | 422 => ErrorKind::BadRequest,
+        401 => ErrorKind::Unauthorized,
+        403 => ErrorKind::Forbidden,
+        404 => ErrorKind::NotFound,
+        405 => ErrorKind::MethodNotAllowed,
+        409 => ErrorKind::Conflict,
+        413 => ErrorKind::PayloadTooLarge,
+        415 => ErrorKind::UnsupportedMediaType,
+        501 => ErrorKind::NotImplemented,
+        503 => ErrorKind::ServiceUnavailable,
+        s if s < 500 => ErrorKind::BadRequest,
+        _ => ErrorKind::Internal,
+    }
+}
+
+fn default_message(status: StatusCode, text: String) -> String {
+    match status {
+        StatusCode::NOT_FOUND => "The resource could not be found.".into(),
+        StatusCode::METHOD_NOT_ALLOWED => "The method is not allowed for the requested URL.".into(),
+        StatusCode::PAYLOAD_TOO_LARGE => "Request is too large.".into(),
+        s if s.is_server_error() => "An unexpected error prevented the server from fulfilling your request.".into(),
+        _ if !text.is_empty() => text,
+        s => s.canonical_reason().unwrap_or("Bad Request").to_string(),
+    }
+}
+
+/// A handler that panicked: logged, and answered as a 500 instead of a
+/// dropped connection (a panic is a bug; this keeps the server answering).
+pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let msg = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = msg, "handler panicked");
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    r.extensions_mut().insert(Error::new(ErrorKind::Internal, "An unexpected error prevented the server from fulfilling your request."));
+    r
 }

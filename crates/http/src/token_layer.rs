@@ -27,13 +27,37 @@ pub trait TokenValidator: Send + Sync + 'static {
     fn validate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Arc<RequestContext>, Error>>;
 }
 
-/// The validator a router uses, put in request extensions by [`with_validator`].
+/// The validator a router uses and the service type it serves (`identity`,
+/// `compute`, …; access rules of application credentials name it). Put in
+/// request extensions by [`with_validator`], or the state of [`require_token`].
 #[derive(Clone)]
-pub struct Validator(pub Arc<dyn TokenValidator>);
+pub struct Validator {
+    pub validator: Arc<dyn TokenValidator>,
+    pub service_type: &'static str,
+}
 
-/// Makes `validator` available to the [`Authenticated`] extractor.
-pub fn with_validator(router: axum::Router, validator: Arc<dyn TokenValidator>) -> axum::Router {
-    router.layer(axum::Extension(Validator(validator)))
+impl Validator {
+    pub fn new(service_type: &'static str, validator: Arc<dyn TokenValidator>) -> Self {
+        Validator { validator, service_type }
+    }
+
+    /// Validates `token` for a request (`method`, `path`): a token from an
+    /// application credential whose access rules do not allow the request is
+    /// rejected with 401, as keystonemiddleware rejects it.
+    pub async fn check(&self, token: &str, method: &str, path: &str) -> Result<Arc<RequestContext>, Error> {
+        let ctx = self.validator.validate(token).await?;
+        if !ctx.allows_request(self.service_type, method, path) {
+            tracing::info!(service = self.service_type, method, path, "request refused by the token's access rules");
+            return Err(missing_token());
+        }
+        Ok(ctx)
+    }
+}
+
+/// Makes `validator` available to the [`Authenticated`] extractor of a router
+/// serving `service_type`.
+pub fn with_validator(router: axum::Router, service_type: &'static str, validator: Arc<dyn TokenValidator>) -> axum::Router {
+    router.layer(axum::Extension(Validator::new(service_type, validator)))
 }
 
 pub fn missing_token() -> Error {
@@ -62,24 +86,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
             .get::<Validator>()
             .cloned()
             .ok_or_else(|| Error::internal(&std::io::Error::other("no token validator installed")))?;
-        let ctx = v.0.validate(&token).await?;
+        let ctx = v.check(&token, parts.method.as_str(), parts.uri.path()).await?;
         parts.extensions.insert(ctx.clone());
         Ok(Authenticated(ctx))
     }
 }
 
-/// Middleware guarding a whole router: every request needs a valid token.
-pub async fn require_token(
-    axum::extract::State(v): axum::extract::State<Arc<dyn TokenValidator>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// Middleware guarding a whole router: every request needs a valid token
+/// that allows it. Install with
+/// `from_fn_with_state(Validator::new("compute", validator), require_token)`.
+pub async fn require_token(axum::extract::State(v): axum::extract::State<Validator>, mut req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     let token = match auth_token(&parts) {
         Some(t) => t.to_string(),
         None => return ApiError(missing_token()).into_response(),
     };
-    match v.validate(&token).await {
+    match v.check(&token, parts.method.as_str(), parts.uri.path()).await {
         Ok(ctx) => {
             parts.extensions.insert(ctx);
             req = Request::from_parts(parts, body);

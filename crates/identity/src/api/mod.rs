@@ -67,13 +67,14 @@ impl Identity {
             .merge(access_rules::routes())
             .fallback(|| async { rustack_http::ApiError(Error::not_found("The resource could not be found.")) })
             .with_state(self.clone());
-        let api = rustack_http::token_layer::with_validator(api, self.validator());
+        let api = rustack_http::token_layer::with_validator(api, "identity", self.validator());
         let www = axum::http::HeaderValue::from_str(&format!("Keystone uri=\"{}/v3\"", self.public_url()))
             .unwrap_or_else(|_| axum::http::HeaderValue::from_static("Keystone"));
         api.layer(DefaultBodyLimit::max(self.config().max_request_body_size))
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(rustack_http::error::panic_response))
             .layer(middleware::map_response(move |r: Response| {
                 let www = www.clone();
-                async move { ErrorStyle::Keystone.render(r, &www) }
+                async move { ErrorStyle::Keystone.render(r, &www).await }
             }))
             .layer(middleware::from_fn(|req, next| rustack_http::request_log::log_requests("identity", req, next)))
     }
@@ -144,6 +145,7 @@ const NOT_FOR_DOMAIN_SCOPE: &[&str] = &[
 /// The policy rules the extension APIs add to the core ones.
 pub(crate) fn extension_rules() -> impl Iterator<Item = &'static (&'static str, &'static str, bool)> {
     [
+        projects::RULES,
         inherit::RULES,
         domain_config::RULES,
         policies::RULES,
