@@ -8,12 +8,13 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use rustack_common::Error;
+use rustack_http::context::Scope;
 use rustack_http::token_layer::Authenticated;
 use rustack_http::{ApiResult, RequestContext};
 use rustack_policy::Target;
 use serde_json::{json, Value};
 
-use super::{domains, groups, list_response, no_content, projects, query_bool, roles, users, Query};
+use super::{domains, groups, list_response, no_content, projects, roles, users, Query};
 use crate::model::{Assignment, AssignmentKind, TargetKind, SYSTEM_TARGET};
 use crate::store::assignments::AssignmentFilter;
 use crate::Identity;
@@ -215,68 +216,223 @@ struct Entry {
     via_group: Option<String>,
     /// The role an implied entry came from.
     prior_role: Option<String>,
+    /// The domain or project an effective entry was inherited from
+    /// (`a` is then the assignment on one project below it).
+    inherited_from: Option<(TargetKind, String)>,
 }
 
-async fn role_assignments(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
-    let scope_domain = q.get("scope.domain.id").cloned();
-    let t = match &scope_domain {
-        Some(d) => Target::new().with("target.domain_id", d.as_str()),
-        None => Target::new(),
-    };
-    id.enforce("identity:list_role_assignments", &ctx, t)?;
-    if q.contains_key("include_subtree") {
-        return Err(Error::not_implemented("include_subtree is not served yet.").into());
+impl Entry {
+    fn direct(a: Assignment) -> Entry {
+        Entry { a, via_group: None, prior_role: None, inherited_from: None }
     }
-    let effective = q.contains_key("effective") && query_bool(&q, "effective") != Some(false);
-    let include_names = q.contains_key("include_names") && query_bool(&q, "include_names") != Some(false);
-    let (user_id, group_id) = (q.get("user.id").cloned(), q.get("group.id").cloned());
-    if effective && group_id.is_some() {
+}
+
+/// A query flag as Keystone reads it (`effective`, `include_names`,
+/// `include_subtree`): present and not "0".
+fn flag(q: &HashMap<String, String>, k: &str) -> bool {
+    q.get(k).is_some_and(|v| v != "0")
+}
+
+/// `GET /v3/role_assignments`, Keystone's filters and modes:
+/// `user.id`, `group.id`, `role.id`, `scope.project.id` (with
+/// `include_subtree`), `scope.domain.id`, `scope.system`,
+/// `scope.OS-INHERIT:inherited_to`, `effective` (groups expanded to their
+/// members, inherited assignments to the projects they reach, implied roles
+/// added, domain-specific roles dropped) and `include_names`.
+async fn role_assignments(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
+    let include_subtree = flag(&q, "include_subtree");
+    let project_filter = q.get("scope.project.id").filter(|p| !p.is_empty()).cloned();
+    if include_subtree {
+        let mut t = Target::new();
+        if let Some(pid) = &project_filter {
+            let p = projects::find(&id, pid).await?;
+            t = projects::target(&p).with("target.domain_id", p.domain_id.as_str());
+        }
+        id.enforce("identity:list_role_assignments_for_tree", &ctx, t)?;
+        if project_filter.is_none() {
+            return Err(Error::bad_request("scope.project.id must be specified if include_subtree is also specified").into());
+        }
+    } else {
+        let t = match &ctx.scope {
+            Scope::Domain { id: d, .. } => Target::new().with("target.domain_id", d.as_str()),
+            _ => Target::new(),
+        };
+        id.enforce("identity:list_role_assignments", &ctx, t)?;
+    }
+    let given = |k: &str| q.get(k).is_some_and(|v| !v.is_empty());
+    if given("scope.domain.id") && given("scope.project.id") {
+        return Err(Error::bad_request("Specify a domain or project, not both").into());
+    }
+    if !include_subtree && given("scope.domain.id") && given("scope.system") {
+        return Err(Error::bad_request("Specify system or domain, not both").into());
+    }
+    if !include_subtree && given("scope.project.id") && given("scope.system") {
+        return Err(Error::bad_request("Specify system or project, not both").into());
+    }
+    if given("user.id") && given("group.id") {
+        return Err(Error::bad_request("Specify a user or group, not both").into());
+    }
+    let effective = flag(&q, "effective");
+    let include_names = flag(&q, "include_names");
+    // None: both; Some(true): only inherited; Some(false): only direct
+    let inherited = q.get("scope.OS-INHERIT:inherited_to").map(|v| v == "projects");
+    let domain_filter = q.get("scope.domain.id").filter(|d| !d.is_empty()).cloned();
+    if effective && given("group.id") {
         return Err(Error::bad_request("Combining effective and group filter will always result in an empty list.").into());
     }
-    let mut target: Option<(TargetKind, String)> = None;
-    let scopes = [
-        q.get("scope.project.id").map(|p| (TargetKind::Project, p.clone())),
-        scope_domain.map(|d| (TargetKind::Domain, d)),
-        q.get("scope.system").map(|_| (TargetKind::System, SYSTEM_TARGET.to_string())),
-    ];
-    for s in scopes.into_iter().flatten() {
-        if target.is_some() {
-            return Err(Error::bad_request("Specify at most one of scope.project.id, scope.domain.id and scope.system.").into());
+    if effective && inherited == Some(true) && domain_filter.is_some() {
+        return Err(Error::bad_request("Combining effective, domain and inherited filters will always result in an empty list.").into());
+    }
+    let system = !include_subtree && q.get("scope.system").map(String::as_str) == Some("all");
+    let (user_id, group_id) = (q.get("user.id").cloned(), q.get("group.id").cloned());
+    let role_filter = q.get("role.id").cloned();
+    // the projects of interest: the project, and its subtree when asked
+    let project_ids: Option<Vec<String>> = match &project_filter {
+        Some(pid) => {
+            let mut v = vec![pid.clone()];
+            if include_subtree {
+                let p = projects::find(&id, pid).await?;
+                v.extend(id.store().project_subtree(&p).await?.into_iter().map(|c| c.id));
+            }
+            Some(v)
         }
-        target = Some(s);
-    }
-    let inherited_only = q.get("scope.OS-INHERIT:inherited_to").is_some();
-    let f = AssignmentFilter {
-        kinds: target.as_ref().map(|(k, _)| vec![AssignmentKind::of(false, *k), AssignmentKind::of(true, *k)]),
-        actor_ids: None,
-        target_id: target.as_ref().map(|(_, t)| t.clone()),
-        role_id: None,
+        None => None,
     };
-    let all = id.store().list_assignments(&f).await?;
-    let mut entries: Vec<Entry> = all
-        .into_iter()
-        .filter(|a| !inherited_only || a.inherited)
-        .map(|a| Entry { a, via_group: None, prior_role: None })
-        .collect();
+    let all = id.store().list_assignments(&AssignmentFilter::default()).await?;
+    let mut entries: Vec<Entry> = if effective {
+        effective_entries(&id, all, user_id.as_deref(), project_ids.as_deref(), domain_filter.as_deref(), inherited).await?
+    } else {
+        all.into_iter()
+            .filter(|a| {
+                let target_ok = match (a.kind.target(), &project_ids, &domain_filter) {
+                    (TargetKind::Project, Some(pids), _) => pids.contains(&a.target_id),
+                    (TargetKind::Domain, None, Some(d)) => a.target_id == *d,
+                    (TargetKind::System, None, None) => true,
+                    (_, None, None) => !system,
+                    _ => false,
+                };
+                let actor_ok = match (&user_id, &group_id) {
+                    (Some(u), _) => !a.kind.is_group() && a.actor_id == *u,
+                    (None, Some(g)) => a.kind.is_group() && a.actor_id == *g,
+                    (None, None) => true,
+                };
+                target_ok && actor_ok && inherited.is_none_or(|i| a.inherited == i) && role_filter.as_ref().is_none_or(|r| a.role_id == *r)
+            })
+            .map(Entry::direct)
+            .collect()
+    };
     if effective {
-        entries = expand_groups(&id, entries).await?;
-        entries = expand_implied(&id, entries).await?;
+        if let Some(r) = &role_filter {
+            entries.retain(|e| e.a.role_id == *r);
+        }
     }
-    let role_filter = q.get("role.id");
-    entries.retain(|e| {
-        let actor_ok = match (&user_id, &group_id) {
-            (Some(u), _) => !e.a.kind.is_group() && e.a.actor_id == *u,
-            (None, Some(g)) => e.a.kind.is_group() && e.a.actor_id == *g,
-            (None, None) => true,
-        };
-        actor_ok && role_filter.is_none_or(|r| e.a.role_id == *r)
-    });
+    // a domain-scoped caller sees the assignments of its domain only
+    if let Scope::Domain { id: did, .. } = &ctx.scope {
+        let mut kept = Vec::with_capacity(entries.len());
+        let mut domains: HashMap<String, Option<String>> = HashMap::new();
+        for e in entries {
+            let in_domain = match e.a.kind.target() {
+                TargetKind::Domain => e.a.target_id == *did,
+                TargetKind::Project => {
+                    if !domains.contains_key(&e.a.target_id) {
+                        let d = id.store().get_project(&e.a.target_id).await?.map(|p| p.domain_id);
+                        domains.insert(e.a.target_id.clone(), d);
+                    }
+                    domains[&e.a.target_id].as_deref() == Some(did.as_str())
+                }
+                TargetKind::System => false,
+            };
+            if in_domain {
+                kept.push(e);
+            }
+        }
+        entries = kept;
+    }
     let mut items = Vec::with_capacity(entries.len());
     let mut names = Names::default();
     for e in &entries {
         items.push(render(&id, e, include_names, &mut names).await?);
     }
     Ok(list_response(&id, "role_assignments", "role_assignments", &q, items))
+}
+
+/// The effective assignments: direct ones on the targets asked for, and
+/// inherited ones expanded to each project they reach (restricted to the
+/// projects asked for); then group members and implied roles. System
+/// assignments are not part of the effective list, as in Keystone.
+async fn effective_entries(
+    id: &Identity,
+    all: Vec<Assignment>,
+    user_id: Option<&str>,
+    project_ids: Option<&[String]>,
+    domain_filter: Option<&str>,
+    inherited: Option<bool>,
+) -> Result<Vec<Entry>, Error> {
+    // with a domain filter only direct assignments count: domains inherit nothing
+    let inherited = if domain_filter.is_some() { Some(false) } else { inherited };
+    let actors: Option<HashSet<String>> = match user_id {
+        Some(u) => {
+            let mut s: HashSet<String> = id.store().groups_of_user(u).await?.into_iter().map(|g| g.id).collect();
+            s.insert(u.to_string());
+            Some(s)
+        }
+        None => None,
+    };
+    let mut reach: HashMap<(TargetKind, String), Vec<String>> = HashMap::new();
+    let mut entries = Vec::new();
+    for a in all {
+        let target = a.kind.target();
+        if target == TargetKind::System || actors.as_ref().is_some_and(|s| !s.contains(&a.actor_id)) {
+            continue;
+        }
+        if a.inherited {
+            if inherited == Some(false) {
+                continue;
+            }
+            let key = (target, a.target_id.clone());
+            if !reach.contains_key(&key) {
+                let projects = match target {
+                    TargetKind::Domain => {
+                        let f = crate::store::projects::ProjectFilter { domain_id: Some(&a.target_id), ..Default::default() };
+                        id.store().list_projects(&f).await?
+                    }
+                    _ => match id.store().get_project(&a.target_id).await? {
+                        Some(p) => id.store().project_subtree(&p).await?,
+                        None => Vec::new(),
+                    },
+                };
+                reach.insert(key.clone(), projects.into_iter().map(|p| p.id).collect());
+            }
+            for pid in &reach[&key] {
+                if project_ids.is_some_and(|pids| !pids.contains(pid)) {
+                    continue;
+                }
+                let mut e = a.clone();
+                e.kind = AssignmentKind::of(a.kind.is_group(), TargetKind::Project);
+                e.target_id = pid.clone();
+                e.inherited = false;
+                entries.push(Entry { a: e, via_group: None, prior_role: None, inherited_from: Some(key.clone()) });
+            }
+        } else {
+            if inherited == Some(true) {
+                continue;
+            }
+            let target_ok = match (target, project_ids, domain_filter) {
+                (TargetKind::Project, Some(pids), _) => pids.contains(&a.target_id),
+                (TargetKind::Domain, None, Some(d)) => a.target_id == d,
+                (_, None, None) => true,
+                _ => false,
+            };
+            if target_ok {
+                entries.push(Entry::direct(a));
+            }
+        }
+    }
+    let mut entries = expand_groups(id, entries).await?;
+    if let Some(u) = user_id {
+        entries.retain(|e| e.a.actor_id == u);
+    }
+    expand_implied(id, entries).await
 }
 
 /// Replaces each group assignment by one per member.
@@ -291,7 +447,7 @@ async fn expand_groups(id: &Identity, entries: Vec<Entry>) -> Result<Vec<Entry>,
             let mut a = e.a.clone();
             a.kind = AssignmentKind::of(false, a.kind.target());
             a.actor_id = u.id;
-            out.push(Entry { a, via_group: Some(e.a.actor_id.clone()), prior_role: None });
+            out.push(Entry { a, via_group: Some(e.a.actor_id.clone()), prior_role: None, inherited_from: e.inherited_from.clone() });
         }
     }
     Ok(out)
@@ -311,7 +467,7 @@ async fn expand_implied(id: &Identity, entries: Vec<Entry>) -> Result<Vec<Entry>
                     stack.push(i.clone());
                     let mut a = e.a.clone();
                     a.role_id = i.clone();
-                    out.push(Entry { a, via_group: e.via_group.clone(), prior_role: Some(r.clone()) });
+                    out.push(Entry { a, via_group: e.via_group.clone(), prior_role: Some(r.clone()), inherited_from: e.inherited_from.clone() });
                 }
             }
         }
@@ -372,20 +528,28 @@ async fn render(id: &Identity, e: &Entry, names: bool, n: &mut Names) -> Result<
         TargetKind::Domain => json!({"domain": if names { n.get(id, "domain", &a.target_id).await? } else { json!({"id": a.target_id}) }}),
         TargetKind::System => json!({"system": {"all": true}}),
     };
-    if a.inherited {
+    let inherited = a.inherited || e.inherited_from.is_some();
+    if inherited {
         scope["OS-INHERIT:inherited_to"] = json!("projects");
     }
+    // the link names the grant the entry comes from
     let grant_role = e.prior_role.clone().unwrap_or_else(|| a.role_id.clone());
     let (assign_actor, assign_group) = match &e.via_group {
         Some(g) => (g.clone(), true),
         None => (a.actor_id.clone(), a.kind.is_group()),
     };
-    let mut links = json!({"assignment": id.link(&format!("{}/roles/{grant_role}", grant_path(a.kind.target(), &a.target_id, assign_group, &assign_actor)))});
+    let (grant_target, grant_target_id) = match &e.inherited_from {
+        Some((k, t)) => (*k, t.as_str()),
+        None => (a.kind.target(), a.target_id.as_str()),
+    };
+    let path = format!("{}/roles/{grant_role}", grant_path(grant_target, grant_target_id, assign_group, &assign_actor));
+    let path = if inherited { format!("OS-INHERIT/{path}/inherited_to_projects") } else { path };
+    let mut links = json!({"assignment": id.link(&path)});
     if let Some(g) = &e.via_group {
         links["membership"] = json!(id.link(&format!("groups/{g}/users/{}", a.actor_id)));
     }
     if let Some(p) = &e.prior_role {
-        links["prior_role"] = json!(id.link(&format!("prior_role/{p}/implies/{}", a.role_id)));
+        links["prior_role"] = json!(id.link(&format!("prior_role/{}/implies/{p}", a.role_id)));
     }
     Ok(json!({"role": role, actor_kind: actor, "scope": scope, "links": links}))
 }

@@ -93,6 +93,9 @@ impl Store {
         let mut w = self.db.begin_write().await.map_err(db_err)?;
         let stmts = [
             // assignments on the domain, on its projects, of its users and groups
+            "DELETE FROM identity_limit WHERE domain_id = $1 \
+             OR project_id IN (SELECT id FROM identity_project WHERE domain_id = $1)",
+            "DELETE FROM identity_domain_config WHERE domain_id = $1",
             "DELETE FROM identity_assignment WHERE target_id = $1 \
              OR target_id IN (SELECT id FROM identity_project WHERE domain_id = $1) \
              OR actor_id IN (SELECT id FROM identity_user WHERE domain_id = $1) \
@@ -176,6 +179,45 @@ impl Store {
         Ok(rows.iter().map(project).collect())
     }
 
+    /// The ancestors of a project, its parent first, up to its top-level
+    /// project (the domain is not included).
+    pub async fn project_ancestors(&self, p: &Project) -> Result<Vec<Project>, Error> {
+        let mut out: Vec<Project> = Vec::new();
+        let mut next = p.parent_id.clone();
+        while let Some(pid) = next {
+            if pid == p.id || out.iter().any(|x| x.id == pid) {
+                break; // a cycle: never written by this code, but do not loop
+            }
+            let Some(parent) = self.get_project(&pid).await? else { break };
+            next = parent.parent_id.clone();
+            out.push(parent);
+        }
+        Ok(out)
+    }
+
+    /// Every project below `p` (not `p` itself), level by level.
+    pub async fn project_subtree(&self, p: &Project) -> Result<Vec<Project>, Error> {
+        let rows = sqlx::query("SELECT * FROM identity_project WHERE domain_id = $1 ORDER BY name")
+            .bind(&p.domain_id)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        let all: Vec<Project> = rows.iter().map(project).collect();
+        let mut out: Vec<Project> = Vec::new();
+        let mut level = vec![p.id.clone()];
+        while !level.is_empty() {
+            let children: Vec<Project> = all
+                .iter()
+                .filter(|c| c.parent_id.as_ref().is_some_and(|pid| level.contains(pid)))
+                .filter(|c| c.id != p.id && !out.iter().any(|o| o.id == c.id))
+                .cloned()
+                .collect();
+            level = children.iter().map(|c| c.id.clone()).collect();
+            out.extend(children);
+        }
+        Ok(out)
+    }
+
     pub async fn update_project(&self, p: &Project) -> Result<(), Error> {
         sqlx::query(
             "UPDATE identity_project SET name = $2, description = $3, enabled = $4, extra = $5 WHERE id = $1",
@@ -196,6 +238,7 @@ impl Store {
         let mut w = self.db.begin_write().await.map_err(db_err)?;
         for st in [
             "DELETE FROM identity_assignment WHERE target_id = $1",
+            "DELETE FROM identity_limit WHERE project_id = $1",
             "UPDATE identity_user SET default_project_id = NULL WHERE default_project_id = $1",
             "DELETE FROM identity_app_cred WHERE project_id = $1",
             "DELETE FROM identity_project WHERE id = $1",
