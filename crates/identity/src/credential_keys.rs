@@ -133,6 +133,9 @@ impl Identity {
         let dir = self.credential_key_dir();
         let empty = numbered_files(&dir).map(|f| f.is_empty()).unwrap_or(true);
         if empty {
+            // one creator at a time: two racing setups would each write keys
+            static SETUP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+            let _guard = SETUP.lock().unwrap_or_else(|e| e.into_inner());
             setup(&dir).map_err(key_error)?;
         }
         load(&dir).map_err(key_error)

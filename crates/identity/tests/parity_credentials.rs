@@ -325,6 +325,9 @@ async fn ec2tokens_checks_the_signature_and_issues_a_project_token() {
     c.post("/v3/credentials", &ec2_token, json!({"credential": {"user_id": demo_id, "type": "cert", "blob": "x"}})).await.expect_error(403);
     let r = c.get("/v3/credentials", &ec2_token).await.expect(200);
     assert_eq!(r.body["credentials"], json!([]));
+    // nor can it be exchanged for another token
+    let rescope = json!({"auth": {"identity": {"methods": ["token"], "token": {"id": ec2_token}}, "scope": {"project": {"id": demo_project}}}});
+    c.request(Method::POST, "/v3/auth/tokens", None, Some(rescope)).await.expect_error(403);
 
     // failures
     let r = c.post("/v3/ec2tokens", &admin, ec2_v2(&access, "wrong-secret", &now)).await.expect_error(401);
@@ -502,7 +505,9 @@ async fn oauth1_round_trip_ends_in_a_delegated_project_token() {
     let bad = oauth_header(&turl, (&ck, &cs), Some((&atk, "wrong")), &[]);
     c.request_with(Method::POST, "/v3/auth/tokens", None, Some(body.clone()), &[("Authorization", &bad)]).await.expect_error(401);
     c.request_with(Method::POST, "/v3/auth/tokens", None, Some(body.clone()), &[]).await.expect_error(400);
-    // an oauth1 token cannot authorize more request tokens
+    // an oauth1 token can neither be exchanged for another token nor authorize request tokens
+    let rescope = json!({"auth": {"identity": {"methods": ["token"], "token": {"id": oauth_token}}, "scope": {"project": {"id": project}}}});
+    c.request(Method::POST, "/v3/auth/tokens", None, Some(rescope)).await.expect_error(403);
     c.request(Method::PUT, &format!("/v3/OS-OAUTH1/authorize/{rtk}"), Some(&oauth_token), Some(json!({"roles": []}))).await.expect_error(403);
 
     // the user's access tokens

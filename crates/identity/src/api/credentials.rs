@@ -3,7 +3,6 @@
 //! (application credential, OAuth1, EC2, trust) cannot touch credentials.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -43,25 +42,16 @@ const PRIMARY_METHODS: &[&str] = &["external", "kerberos", "mapped", "openid", "
 
 /// Whether the caller's token was made by delegation: a method that is not
 /// primary, or a trust scope.
-pub(super) async fn is_delegated(id: &Identity, ctx: &RequestContext, headers: &HeaderMap) -> bool {
-    if ctx.methods.is_empty() || ctx.methods.iter().any(|m| !PRIMARY_METHODS.contains(&m.as_str())) {
-        return true;
-    }
-    let Some(token) = headers.get(rustack_http::token_layer::AUTH_TOKEN_HEADER).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    match id.validate_token(token.trim()).await {
-        Ok(t) => t.payload.trust_id.is_some(),
-        Err(_) => true,
-    }
+pub(super) fn is_delegated(ctx: &RequestContext) -> bool {
+    ctx.methods.is_empty() || ctx.methods.iter().any(|m| !PRIMARY_METHODS.contains(&m.as_str())) || ctx.trust.is_some()
 }
 
 fn delegated_forbidden() -> Error {
     Error::forbidden("You are not authorized to perform the requested action: Delegated tokens cannot access credentials directly.")
 }
 
-pub(super) async fn require_primary_auth(id: &Identity, ctx: &RequestContext, headers: &HeaderMap) -> Result<(), Error> {
-    if is_delegated(id, ctx, headers).await {
+pub(super) fn require_primary_auth(ctx: &RequestContext) -> Result<(), Error> {
+    if is_delegated(ctx) {
         return Err(delegated_forbidden());
     }
     Ok(())
@@ -129,10 +119,10 @@ fn not_found(cid: &str) -> Error {
     Error::not_found_entity("credential", cid)
 }
 
-async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap, q: Query) -> ApiResult<Json<Value>> {
+async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
     let t = if ctx.is_system() { Target::new() } else { Target::new().with("target.credential.user_id", ctx.user_id.as_str()) };
     id.enforce("identity:list_credentials", &ctx, t)?;
-    let delegated = is_delegated(&id, &ctx, &headers).await;
+    let delegated = is_delegated(&ctx);
     let mut items = Vec::new();
     if !delegated {
         for c in id.list_credentials(q.get("user_id").map(String::as_str), q.get("type").map(String::as_str)).await? {
@@ -145,7 +135,7 @@ async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, hea
     Ok(list_response(&id, "credentials", "credentials", &q, items))
 }
 
-async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
     let mut b = Body::new(v, "credential")?;
     let blob = b.string("blob", usize::MAX, false)?.ok_or_else(|| required("blob"))?;
     let cred_type = b.string("type", 255, false)?.ok_or_else(|| required("type"))?;
@@ -159,7 +149,7 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, h
     let extra = b.extra();
     let mut c = Credential { id: String::new(), user_id, project_id, cred_type, blob, extra };
     id.enforce("identity:create_credential", &ctx, target(&c))?;
-    require_primary_auth(&id, &ctx, &headers).await?;
+    require_primary_auth(&ctx)?;
     c.id = if is_ec2(&c.cred_type) {
         let m = ec2_blob(&c.blob)?;
         let access = match &m["access"] {
@@ -174,11 +164,11 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, h
     Ok(created("credential", render(&id, &c)))
 }
 
-async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap, Path(cid): Path<String>) -> ApiResult<Response> {
+async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(cid): Path<String>) -> ApiResult<Response> {
     let (c, t) = load(&id, &cid).await?;
     id.enforce("identity:get_credential", &ctx, t)?;
     let c = c.ok_or_else(|| not_found(&cid))?;
-    require_primary_auth(&id, &ctx, &headers).await?;
+    require_primary_auth(&ctx)?;
     Ok(ok("credential", render(&id, &c)))
 }
 
@@ -188,7 +178,6 @@ const EC2_FIXED: &[&str] = &["trust_id", "app_cred_id", "access_token_id", "acce
 async fn update(
     State(id): State<Identity>,
     Authenticated(ctx): Authenticated,
-    headers: HeaderMap,
     Path(cid): Path<String>,
     JsonBody(v): JsonBody<Value>,
 ) -> ApiResult<Response> {
@@ -201,7 +190,7 @@ async fn update(
     let (c, t) = load(&id, &cid).await?;
     id.enforce("identity:update_credential", &ctx, t)?;
     let mut c = c.ok_or_else(|| not_found(&cid))?;
-    require_primary_auth(&id, &ctx, &headers).await?;
+    require_primary_auth(&ctx)?;
     if is_ec2(&c.cred_type) {
         let new = ec2_blob(&blob)?;
         let old: Map<String, Value> = serde_json::from_str(&c.blob).unwrap_or_default();
@@ -217,11 +206,11 @@ async fn update(
     Ok(ok("credential", render(&id, &c)))
 }
 
-async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap, Path(cid): Path<String>) -> ApiResult<Response> {
+async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(cid): Path<String>) -> ApiResult<Response> {
     let (c, t) = load(&id, &cid).await?;
     id.enforce("identity:delete_credential", &ctx, t)?;
     let c = c.ok_or_else(|| not_found(&cid))?;
-    require_primary_auth(&id, &ctx, &headers).await?;
+    require_primary_auth(&ctx)?;
     id.store().delete_credential(&c.id).await?;
     Ok(no_content())
 }

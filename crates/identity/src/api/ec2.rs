@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -56,15 +56,15 @@ fn render(id: &Identity, c: &Credential) -> Value {
     })
 }
 
-async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap, Path(uid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
     id.enforce("identity:ec2_list_credentials", &ctx, Target::new().with("user_id", uid.as_str()))?;
-    require_primary_auth(&id, &ctx, &headers).await?;
+    require_primary_auth(&ctx)?;
     let u = users::find(&id, &uid).await?;
     let items = id.list_credentials(Some(&u.id), Some("ec2")).await?.iter().map(|c| render(&id, c)).collect();
     Ok(list_response(&id, "credentials", &format!("users/{uid}/credentials/OS-EC2"), &q, items))
 }
 
-async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap, Path(uid): Path<String>, body: Bytes) -> ApiResult<Response> {
+async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>, body: Bytes) -> ApiResult<Response> {
     id.enforce("identity:ec2_create_credential", &ctx, Target::new().with("target.credential.user_id", uid.as_str()))?;
     let u = users::find(&id, &uid).await?;
     let v: Value = if body.iter().all(u8::is_ascii_whitespace) { json!({}) } else { rustack_http::json::parse_json(&body)? };
@@ -74,7 +74,7 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, h
         Some(_) => return Err(Error::bad_request("Invalid input for field 'tenant_id': expected a string.").into()),
     };
     let p = projects::find(&id, &tenant).await?;
-    require_primary_auth(&id, &ctx, &headers).await?;
+    require_primary_auth(&ctx)?;
     let access = uuid::Uuid::new_v4().simple().to_string();
     let secret = uuid::Uuid::new_v4().simple().to_string();
     let blob = json!({"access": access, "secret": secret, "trust_id": null});
@@ -96,25 +96,25 @@ async fn find(id: &Identity, access: &str) -> Result<Credential, Error> {
     id.get_credential(&ec2_credential_id(access)).await?.ok_or_else(|| Error::not_found_entity("credential", &ec2_credential_id(access)))
 }
 
-async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap, Path((uid, access)): Path<(String, String)>) -> ApiResult<Response> {
+async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((uid, access)): Path<(String, String)>) -> ApiResult<Response> {
     let c = find(&id, &access).await?;
     id.enforce("identity:ec2_get_credential", &ctx, Target::new().with("target.credential.user_id", c.user_id.as_str()).with("user_id", uid.as_str()))?;
     users::find(&id, &uid).await?;
     if c.cred_type != "ec2" {
         return Err(Error::unauthorized("EC2 access key not found.").into());
     }
-    require_primary_auth(&id, &ctx, &headers).await?;
+    require_primary_auth(&ctx)?;
     Ok(ok("credential", render(&id, &c)))
 }
 
-async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap, Path((uid, access)): Path<(String, String)>) -> ApiResult<Response> {
+async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((uid, access)): Path<(String, String)>) -> ApiResult<Response> {
     let c = find(&id, &access).await?;
     id.enforce("identity:ec2_delete_credential", &ctx, Target::new().with("target.credential.user_id", c.user_id.as_str()).with("user_id", uid.as_str()))?;
     users::find(&id, &uid).await?;
     if c.cred_type != "ec2" {
         return Err(Error::unauthorized("EC2 access key not found.").into());
     }
-    require_primary_auth(&id, &ctx, &headers).await?;
+    require_primary_auth(&ctx)?;
     id.store().delete_credential(&c.id).await?;
     Ok(no_content())
 }

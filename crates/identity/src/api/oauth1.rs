@@ -230,7 +230,7 @@ fn new_verifier() -> String {
 
 /// `PUT /v3/OS-OAUTH1/authorize/{request_token_id}` with `{"roles": [...]}`:
 /// the caller lets the consumer act for them with those roles.
-async fn authorize(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap, Path(rtid): Path<String>, body: Bytes) -> ApiResult<Response> {
+async fn authorize(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(rtid): Path<String>, body: Bytes) -> ApiResult<Response> {
     enforce_project_scoped(&id, "identity:authorize_request_token", &ctx, Target::new())?;
     let v = lenient_json(&body)?;
     let wanted = match v.get("roles") {
@@ -247,7 +247,7 @@ async fn authorize(State(id): State<Identity>, Authenticated(ctx): Authenticated
             _ => return Err(Error::bad_request("Invalid input for field 'roles': each role is an object with only an 'id' or a 'name'.").into()),
         }
     }
-    if is_delegated(&id, &ctx, &headers).await {
+    if is_delegated(&ctx) {
         return Err(Error::forbidden("Cannot authorize a request token with a token issued via delegation.").into());
     }
     let t = id.store().get_request_token(&rtid).await?.ok_or_else(|| Error::not_found_entity("request token", &rtid))?;
@@ -323,8 +323,8 @@ fn render_access_token(id: &Identity, a: &AccessToken) -> Value {
     })
 }
 
-async fn no_delegation(id: &Identity, ctx: &RequestContext, headers: &HeaderMap) -> Result<(), Error> {
-    if is_delegated(id, ctx, headers).await {
+fn no_delegation(ctx: &RequestContext) -> Result<(), Error> {
+    if is_delegated(ctx) {
         return Err(Error::forbidden("Cannot manage OAuth access tokens with a token issued via delegation."));
     }
     Ok(())
@@ -338,16 +338,16 @@ fn user_target(uid: &str) -> Target {
     Target::new().with("user_id", uid)
 }
 
-async fn list_access_tokens(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap, Path(uid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+async fn list_access_tokens(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
     enforce_project_scoped(&id, "identity:list_access_tokens", &ctx, user_target(&uid))?;
-    no_delegation(&id, &ctx, &headers).await?;
+    no_delegation(&ctx)?;
     let items = id.store().list_oauth_access_tokens(&uid).await?.iter().map(|a| render_access_token(&id, a)).collect();
     Ok(list_response(&id, "access_tokens", &format!("users/{uid}/OS-OAUTH1/access_tokens"), &q, items))
 }
 
-async fn show_access_token(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap, Path((uid, atid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn show_access_token(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((uid, atid)): Path<(String, String)>) -> ApiResult<Response> {
     enforce_project_scoped(&id, "identity:get_access_token", &ctx, user_target(&uid))?;
-    no_delegation(&id, &ctx, &headers).await?;
+    no_delegation(&ctx)?;
     let a = find_access_token(&id, &atid).await?;
     if a.authorizing_user_id != uid {
         return Err(Error::not_found_entity("access token", &atid).into());
@@ -355,9 +355,9 @@ async fn show_access_token(State(id): State<Identity>, Authenticated(ctx): Authe
     Ok(ok("access_token", render_access_token(&id, &a)))
 }
 
-async fn delete_access_token(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap, Path((uid, atid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn delete_access_token(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((uid, atid)): Path<(String, String)>) -> ApiResult<Response> {
     enforce_project_scoped(&id, "identity:delete_access_token", &ctx, user_target(&uid))?;
-    no_delegation(&id, &ctx, &headers).await?;
+    no_delegation(&ctx)?;
     let a = find_access_token(&id, &atid).await?;
     if a.authorizing_user_id != uid {
         return Err(Error::unauthorized("User IDs do not match").into());
