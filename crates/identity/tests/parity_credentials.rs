@@ -696,3 +696,44 @@ async fn an_empty_catalog_without_filters_when_configured() {
     let r = c.password_auth("demo", rustack_test_utils::DEMO_PASSWORD, Some(json!({"project": {"name": "demo", "domain": {"id": "default"}}}))).await.expect(201);
     assert_eq!(r.body["token"]["catalog"], json!([]));
 }
+
+// ---- both database backends ----
+
+#[tokio::test]
+async fn the_tables_work_on_every_backend() {
+    for db in rustack_db::testing::all_backends().await {
+        let c = TestCloud::start_with(db, "").await;
+        let admin = c.admin_token().await;
+        let demo_id = user_id(&c, "demo").await;
+        let demo_project = project_id(&c, "demo").await;
+        // credentials, with a null project and with extras
+        let r = c.post("/v3/credentials", &admin, json!({"credential": {"user_id": demo_id, "type": "cert", "blob": "b", "x": 1}})).await.expect(201);
+        let cid = r.body["credential"]["id"].as_str().unwrap().to_string();
+        c.patch(&format!("/v3/credentials/{cid}"), &admin, json!({"credential": {"blob": "b2"}})).await.expect(200);
+        let r = c.get(&format!("/v3/credentials?user_id={demo_id}&type=cert"), &admin).await.expect(200);
+        assert_eq!(r.body["credentials"][0]["blob"], "b2");
+        assert_eq!(c.identity.rotate_credential_keys().await.unwrap().reencrypted, 1);
+        let r = c.post(&format!("/v3/users/{demo_id}/credentials/OS-EC2"), &admin, json!({"tenant_id": demo_project})).await.expect(201);
+        let access = r.body["credential"]["access"].as_str().unwrap().to_string();
+        c.delete(&format!("/v3/users/{demo_id}/credentials/OS-EC2/{access}"), &admin).await.expect(204);
+        c.delete(&format!("/v3/credentials/{cid}"), &admin).await.expect(204);
+        // consumers and a request token
+        let r = c.post("/v3/OS-OAUTH1/consumers", &admin, json!({"consumer": {"description": null}})).await.expect(201);
+        let (ck, cs) = (r.body["consumer"]["id"].as_str().unwrap().to_string(), r.body["consumer"]["secret"].as_str().unwrap().to_string());
+        let h = oauth_header(&format!("{}/v3/OS-OAUTH1/request_token", c.base), (&ck, &cs), None, &[("oauth_callback", "oob")]);
+        c.request_with(Method::POST, "/v3/OS-OAUTH1/request_token", None, None, &[("Authorization", &h), ("Requested-Project-Id", &demo_project)])
+            .await
+            .expect(201);
+        c.delete(&format!("/v3/OS-OAUTH1/consumers/{ck}"), &admin).await.expect(204);
+        // endpoint groups and associations
+        let (sid, eid) = new_service_endpoint(&c, &admin, "compute").await;
+        let r = c.post("/v3/OS-EP-FILTER/endpoint_groups", &admin, json!({"endpoint_group": {"name": "g", "filters": {"service_id": sid}}})).await.expect(201);
+        let gid = r.body["endpoint_group"]["id"].as_str().unwrap().to_string();
+        c.put(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}/projects/{demo_project}"), &admin).await.expect(204);
+        c.put(&format!("/v3/OS-EP-FILTER/projects/{demo_project}/endpoints/{eid}"), &admin).await.expect(204);
+        c.put(&format!("/v3/OS-EP-FILTER/projects/{demo_project}/endpoints/{eid}"), &admin).await.expect_error(409);
+        assert_eq!(catalog_types(&demo_auth(&c, &demo_project).await.body), vec!["compute"]);
+        c.delete(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}"), &admin).await.expect(204);
+        c.get(&format!("/v3/OS-EP-FILTER/projects/{demo_project}/endpoint_groups"), &admin).await.expect(200);
+    }
+}
