@@ -39,7 +39,7 @@ CREATE TABLE identity_group (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     domain_id TEXT NOT NULL REFERENCES identity_domain (id),
-    description TEXT NOT NULL DEFAULT '',
+    description TEXT,
     extra TEXT NOT NULL DEFAULT '{}'
 );
 CREATE UNIQUE INDEX identity_group_name ON identity_group (domain_id, name);
@@ -56,7 +56,7 @@ CREATE TABLE identity_role (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     domain_id TEXT NOT NULL DEFAULT '',
-    description TEXT NOT NULL DEFAULT '',
+    description TEXT,
     extra TEXT NOT NULL DEFAULT '{}'
 );
 CREATE UNIQUE INDEX identity_role_name ON identity_role (name, domain_id);
@@ -91,7 +91,7 @@ CREATE TABLE identity_service (
     id TEXT PRIMARY KEY,
     type TEXT NOT NULL,
     name TEXT NOT NULL DEFAULT '',
-    description TEXT NOT NULL DEFAULT '',
+    description TEXT,
     enabled BIGINT NOT NULL DEFAULT 1,
     extra TEXT NOT NULL DEFAULT '{}'
 );
@@ -130,6 +130,7 @@ CREATE TABLE identity_app_cred_role (
 CREATE TABLE identity_revocation (
     id TEXT PRIMARY KEY,
     audit_id TEXT,
+    audit_chain_id TEXT,
     user_id TEXT,
     project_id TEXT,
     domain_id TEXT,

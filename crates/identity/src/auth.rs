@@ -229,9 +229,10 @@ impl Identity {
         Ok((user, cred))
     }
 
-    async fn prove(&self, id: &AuthIdentity, http: &AuthHttp) -> Result<Proven, Error> {
+    async fn prove(&self, id: &AuthIdentity, http: &AuthHttp, scope: Option<&ScopeRequest>) -> Result<Proven, Error> {
         if id.methods.is_empty() {
-            return Err(Error::bad_request("Invalid input for field 'identity.methods': at least one method is required."));
+            // Keystone finds no user to authenticate: 401, not a schema error
+            return Err(unauthorized());
         }
         let mut proven: Option<Proven> = None;
         let mut oauth: Option<crate::oauth1::OAuthProof> = None;
@@ -253,6 +254,18 @@ impl Identity {
                     let t = self.validate_token(&tm.id).await?;
                     if t.app_cred.is_some() {
                         return Err(Error::forbidden("Tokens made with an application credential cannot be rescoped."));
+                    }
+                    if t.payload.trust_id.is_some() {
+                        return Err(Error::forbidden("Using a trust-scoped token to create another token is not allowed: create a new trust-scoped token instead."));
+                    }
+                    if t.payload.access_token_id.is_some() || t.payload.methods & (payload::METHOD_OAUTH1 | payload::METHOD_EC2) != 0 {
+                        return Err(Error::forbidden("Using a delegated token to create another token is not allowed."));
+                    }
+                    let narrower = scope.is_some_and(|s| s.project.is_some() || s.domain.is_some());
+                    if matches!(t.scope, crate::token::TokenScope::System) && narrower {
+                        return Err(Error::forbidden(
+                            "Using a system-scoped token to create a project-scoped or domain-scoped token is not allowed.",
+                        ));
                     }
                     (t.user.clone(), payload::METHOD_TOKEN, Some(t), None)
                 }
@@ -355,7 +368,7 @@ impl Identity {
 
     /// Authenticates and issues a token.
     pub async fn authenticate(&self, req: &AuthRequest, http: &AuthHttp) -> Result<Arc<ValidToken>, Error> {
-        let p = self.prove(&req.auth.identity, http).await?;
+        let mut p = self.prove(&req.auth.identity, http, req.auth.scope.as_ref()).await?;
         let mut trust_id = None;
         let scope = if let Some(s) = &p.forced_scope {
             if req.auth.scope.is_some() {
@@ -366,9 +379,15 @@ impl Identity {
             if p.app_cred.is_some() {
                 return Err(Error::forbidden("An application credential cannot be used to get a trust-scoped token."));
             }
-            let (scope, tid) = crate::trusts::resolve_trust_scope(self, &p.user, trust).await?;
-            trust_id = Some(tid);
-            scope
+            if req.auth.scope.as_ref().is_some_and(|s| s.project.is_some() || s.domain.is_some() || s.system.is_some()) {
+                return Err(Error::bad_request("Specify only one of project, domain, system or trust as the scope."));
+            }
+            let ts = crate::trusts::resolve_trust_scope(self, &p.user, trust).await?;
+            trust_id = Some(ts.trust_id);
+            // the token is the trustor's when the trust impersonates; the trust's expiry caps it
+            p.user = ts.user;
+            p.expires_at = [p.expires_at, ts.expires_at].into_iter().flatten().min();
+            ts.scope
         } else if let Some(c) = &p.app_cred {
             // an application credential's token is scoped to its project, always
             let own = PayloadScope::Project(c.project_id.clone().ok_or_else(unauthorized)?);
@@ -388,7 +407,7 @@ impl Identity {
                 return Err(Error::unauthorized(format!("User {} has no access to the system.", p.user.id)));
             }
         }
-        self.issue_token(NewToken {
+        let t = self.issue_token(NewToken {
             user: p.user,
             scope,
             methods: p.methods,
@@ -398,7 +417,12 @@ impl Identity {
             trust_id,
             access_token_id: p.access_token_id,
         })
-        .await
+        .await?;
+        if let Some(tid) = &t.payload.trust_id {
+            // a use of the trust is counted once its token is made
+            crate::trusts::consume_use(self, tid).await?;
+        }
+        Ok(t)
     }
 
     /// Constant-time comparison of two secrets of any length.

@@ -50,7 +50,7 @@ impl Identity {
             let role = match store.get_role_by_name(name, None).await? {
                 Some(r) => r,
                 None => {
-                    let r = Role { id: new_id(), name: name.into(), domain_id: None, description: String::new(), extra: Map::new() };
+                    let r = Role { id: new_id(), name: name.into(), domain_id: None, description: None, extra: Map::new() };
                     store.create_role(&r).await?;
                     r
                 }
@@ -111,7 +111,7 @@ impl Identity {
                     id: new_id(),
                     service_type: entry.service_type.clone(),
                     name: entry.name.clone(),
-                    description: String::new(),
+                    description: None,
                     enabled: true,
                     extra: Map::new(),
                 };

@@ -116,7 +116,8 @@ pub struct Group {
     pub id: String,
     pub name: String,
     pub domain_id: String,
-    pub description: String,
+    /// None shows as null, as Keystone.
+    pub description: Option<String>,
     pub extra: Extra,
 }
 
@@ -137,7 +138,8 @@ pub struct Role {
     pub name: String,
     /// None for a global role.
     pub domain_id: Option<String>,
-    pub description: String,
+    /// None shows as null, as Keystone.
+    pub description: Option<String>,
     pub extra: Extra,
 }
 
@@ -260,19 +262,21 @@ pub struct Service {
     pub id: String,
     pub service_type: String,
     pub name: String,
-    pub description: String,
+    /// Shown only when set, as Keystone.
+    pub description: Option<String>,
     pub enabled: bool,
     pub extra: Extra,
 }
 
 impl Service {
     pub fn to_json(&self, base: &str) -> Value {
-        with_extra(
-            json!({"id": self.id, "type": self.service_type, "name": self.name,
-                   "description": self.description, "enabled": self.enabled,
-                   "links": {"self": format!("{base}/v3/services/{}", self.id)}}),
-            &self.extra,
-        )
+        let mut v = json!({"id": self.id, "type": self.service_type, "name": self.name,
+                           "enabled": self.enabled,
+                           "links": {"self": format!("{base}/v3/services/{}", self.id)}});
+        if let Some(d) = &self.description {
+            v["description"] = json!(d);
+        }
+        with_extra(v, &self.extra)
     }
 }
 

@@ -113,9 +113,9 @@ async fn validate(
     Ok(with_subject(StatusCode::OK, &t.id, Some(body)))
 }
 
-async fn revoke(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap) -> ApiResult<StatusCode> {
+async fn revoke(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap, q: Q) -> ApiResult<StatusCode> {
     let t = subject(&id, &ctx, &headers, "identity:revoke_token").await?;
-    id.revoke_token(&t).await?;
+    id.revoke_token(&t, super::query_bool(&q, "cascade").unwrap_or(true)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

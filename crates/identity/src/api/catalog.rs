@@ -122,10 +122,26 @@ async fn update_region(State(id): State<Identity>, Authenticated(ctx): Authentic
 async fn delete_region(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(rid): Path<String>) -> ApiResult<Response> {
     let r = find_region(&id, &rid).await?;
     id.enforce("identity:delete_region", &ctx, Target::new())?;
-    if id.store().region_in_use(&r.id).await? {
-        return Err(Error::forbidden(format!("Unable to delete region {} because it or its child regions have associated endpoints.", r.id)).into());
+    // the region and its descendants go together, unless an endpoint uses one
+    let mut subtree = vec![r.id.clone()];
+    let mut i = 0;
+    while i < subtree.len() {
+        let children = id.store().list_regions(Some(&subtree[i])).await?;
+        for c in children {
+            // parent links cannot form a cycle (checked on write), but be safe
+            if !subtree.contains(&c.id) {
+                subtree.push(c.id);
+            }
+        }
+        i += 1;
     }
-    id.store().delete_region(&r.id).await?;
+    for rid in &subtree {
+        if !id.store().list_endpoints(None, None, Some(rid)).await?.is_empty() {
+            return Err(Error::forbidden(format!("Unable to delete region {} because it or its child regions have associated endpoints.", r.id)).into());
+        }
+    }
+    subtree.reverse();
+    id.store().delete_regions(&subtree).await?;
     Ok(no_content())
 }
 
@@ -155,7 +171,7 @@ async fn create_service(State(id): State<Identity>, Authenticated(ctx): Authenti
         id: new_id(),
         service_type: ty,
         name: b.string("name", 255, true)?.unwrap_or_default(),
-        description: b.string("description", 65535, true)?.unwrap_or_default(),
+        description: b.string("description", 65535, true)?,
         enabled: b.boolean("enabled", false)?.unwrap_or(true),
         extra: Map::new(),
     };
@@ -187,8 +203,8 @@ async fn update_service(State(id): State<Identity>, Authenticated(ctx): Authenti
     if let Some(n) = b.string("name", 255, true)? {
         s.name = n;
     }
-    if let Some(d) = b.string("description", 65535, true)? {
-        s.description = d;
+    if b.has("description") {
+        s.description = b.string("description", 65535, true)?;
     }
     if let Some(e) = b.boolean("enabled", false)? {
         s.enabled = e;

@@ -53,7 +53,7 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, J
         id: new_id(),
         name: b.name("name", 255, true)?.expect("required"),
         domain_id: b.id("domain_id")?.unwrap_or_else(|| projects::default_domain(&ctx)),
-        description: b.string("description", 65535, true)?.unwrap_or_default(),
+        description: b.string("description", 65535, true)?,
         extra: Default::default(),
     };
     b.forbid("id")?;
@@ -90,8 +90,8 @@ async fn update(
     if let Some(n) = b.name("name", 255, false)? {
         g.name = n;
     }
-    if let Some(d) = b.string("description", 65535, true)? {
-        g.description = d;
+    if b.has("description") {
+        g.description = b.string("description", 65535, true)?;
     }
     for (k, v) in b.extra() {
         g.extra.insert(k, v);

@@ -68,7 +68,7 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, J
         id: new_id(),
         name: b.name("name", 255, true)?.expect("required"),
         domain_id: b.id("domain_id")?,
-        description: b.string("description", 255, true)?.unwrap_or_default(),
+        description: b.string("description", 255, true)?,
         extra: Default::default(),
     };
     b.forbid("id")?;
@@ -108,8 +108,8 @@ async fn update(
     if let Some(n) = b.name("name", 255, false)? {
         r.name = n;
     }
-    if let Some(d) = b.string("description", 255, true)? {
-        r.description = d;
+    if b.has("description") {
+        r.description = b.string("description", 255, true)?;
     }
     b.take("options");
     for (k, v) in b.extra() {

@@ -78,12 +78,7 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, J
     u.extra = b.extra();
     id.enforce("identity:create_user", &ctx, target(&u))?;
     id.store().get_domain(&u.domain_id).await?.ok_or_else(|| Error::not_found_entity("domain", &u.domain_id))?;
-    if let Some(pid) = &u.default_project_id {
-        let p = id.store().get_project(pid).await?.ok_or_else(|| Error::not_found_entity("project", pid))?;
-        if p.domain_id != u.domain_id {
-            return Err(Error::bad_request("Invalid input for field 'user.default_project_id': the project must be in the user's domain.").into());
-        }
-    }
+    check_default_project(&id, u.default_project_id.as_deref()).await?;
     if let Some(pw) = &password {
         id.check_password_rules(pw)?;
         u.password_hash = Some(id.hash_password(pw).await?);
@@ -91,6 +86,17 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, J
     }
     id.store().create_user(&u).await?;
     Ok(created("user", u.to_json(id.public_url())))
+}
+
+/// Keystone accepts any default project id (even one that does not exist
+/// yet) except a domain's.
+async fn check_default_project(id: &Identity, project_id: Option<&str>) -> Result<(), Error> {
+    if let Some(pid) = project_id {
+        if id.store().get_domain(pid).await?.is_some() {
+            return Err(Error::bad_request(format!("User's default project ID cannot be a domain ID: {pid}")));
+        }
+    }
+    Ok(())
 }
 
 async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>) -> ApiResult<Response> {
@@ -127,6 +133,7 @@ async fn update(
     }
     if b.has("default_project_id") {
         u.default_project_id = b.id("default_project_id")?;
+        check_default_project(&id, u.default_project_id.as_deref()).await?;
     }
     let password = b.string("password", usize::MAX, true)?;
     if let Some(pw) = &password {

@@ -15,7 +15,7 @@ fn service(r: &AnyRow) -> Service {
         id: s(r, "id"),
         service_type: s(r, "type"),
         name: s(r, "name"),
-        description: s(r, "description"),
+        description: os(r, "description"),
         enabled: b(r, "enabled"),
         extra: extra(r),
     }
@@ -88,16 +88,13 @@ impl Store {
         Ok(())
     }
 
-    pub async fn region_in_use(&self, id: &str) -> Result<bool, Error> {
-        let r = sqlx::query(
-            "SELECT 1 FROM identity_region WHERE parent_region_id = $1 \
-             UNION ALL SELECT 1 FROM identity_endpoint WHERE region_id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.db.pool())
-        .await
-        .map_err(db_err)?;
-        Ok(r.is_some())
+    /// Deletes regions in one transaction, in the order given (children first).
+    pub async fn delete_regions(&self, ids: &[String]) -> Result<(), Error> {
+        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        for id in ids {
+            sqlx::query("DELETE FROM identity_region WHERE id = $1").bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
+        }
+        w.commit().await.map_err(db_err)
     }
 
     pub async fn create_service(&self, sv: &Service) -> Result<(), Error> {

@@ -3,11 +3,11 @@
 use rustack_common::Error;
 use rustack_db::sqlx::{self, any::AnyRow};
 
-use super::{db_err, duplicate, extra, extra_text, s, Select, Store};
+use super::{db_err, duplicate, extra, extra_text, os, s, Select, Store};
 use crate::model::{Group, User};
 
 fn group(r: &AnyRow) -> Group {
-    Group { id: s(r, "id"), name: s(r, "name"), domain_id: s(r, "domain_id"), description: s(r, "description"), extra: extra(r) }
+    Group { id: s(r, "id"), name: s(r, "name"), domain_id: s(r, "domain_id"), description: os(r, "description"), extra: extra(r) }
 }
 
 impl Store {

@@ -10,7 +10,10 @@ use super::{db_err, os, s, Store};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RevocationEvent {
     pub id: String,
+    /// Matches the token's own audit id (the first of its audit ids).
     pub audit_id: Option<String>,
+    /// Matches the root of the token's rescoping chain (the last audit id).
+    pub audit_chain_id: Option<String>,
     pub user_id: Option<String>,
     pub project_id: Option<String>,
     pub domain_id: Option<String>,
@@ -24,6 +27,7 @@ fn event(r: &AnyRow) -> RevocationEvent {
     RevocationEvent {
         id: s(r, "id"),
         audit_id: os(r, "audit_id"),
+        audit_chain_id: os(r, "audit_chain_id"),
         user_id: os(r, "user_id"),
         project_id: os(r, "project_id"),
         domain_id: os(r, "domain_id"),
@@ -36,11 +40,12 @@ fn event(r: &AnyRow) -> RevocationEvent {
 impl Store {
     pub async fn add_revocation(&self, e: &RevocationEvent) -> Result<(), Error> {
         sqlx::query(
-            "INSERT INTO identity_revocation (id, audit_id, user_id, project_id, domain_id, role_id, issued_before, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO identity_revocation (id, audit_id, audit_chain_id, user_id, project_id, domain_id, role_id, issued_before, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&e.id)
         .bind(&e.audit_id)
+        .bind(&e.audit_chain_id)
         .bind(&e.user_id)
         .bind(&e.project_id)
         .bind(&e.domain_id)

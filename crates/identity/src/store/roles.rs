@@ -3,7 +3,7 @@
 use rustack_common::Error;
 use rustack_db::sqlx::{self, any::AnyRow};
 
-use super::{db_err, extra, extra_text, s, Arg, Select, Store};
+use super::{db_err, extra, extra_text, os, s, Arg, Select, Store};
 use crate::model::Role;
 
 fn role(r: &AnyRow) -> Role {
@@ -12,7 +12,7 @@ fn role(r: &AnyRow) -> Role {
         id: s(r, "id"),
         name: s(r, "name"),
         domain_id: (!d.is_empty()).then_some(d),
-        description: s(r, "description"),
+        description: os(r, "description"),
         extra: extra(r),
     }
 }

@@ -105,6 +105,17 @@ impl ValidToken {
         }
         if let Some(a) = &self.app_cred {
             t["application_credential"] = json!({"id": a.id, "name": a.name, "restricted": !a.unrestricted});
+            if let Some(rules) = &self.context.access_rules {
+                t["application_credential"]["access_rules"] =
+                    rules.iter().map(|r| json!({"id": r.id, "service": r.service, "method": r.method, "path": r.path})).collect();
+            }
+        }
+        if let Some(tr) = &self.context.trust {
+            t["OS-TRUST:trust"] = json!({"id": tr.id, "impersonation": tr.impersonation,
+                                         "trustor_user": {"id": tr.trustor_user_id}, "trustee_user": {"id": tr.trustee_user_id}});
+            if let Some(m) = t.as_object_mut() {
+                m.remove("is_domain");
+            }
         }
         t
     }
@@ -134,6 +145,8 @@ fn context(user: &User, user_domain: &Domain, scope: &TokenScope, roles: &[Role]
         issued_at: issued,
         application_credential_id: p.app_cred_id.clone(),
         is_admin_project: admin_project,
+        access_rules: None,
+        trust: None,
     }
 }
 
@@ -293,8 +306,11 @@ impl Identity {
             let granted = self.expand_implied(&a.role_ids).await?;
             roles.retain(|r| granted.iter().any(|g| g.id == r.id));
         }
+        let mut trust = None;
         if let Some(tid) = &p.trust_id {
-            roles = crate::trusts::token_roles(self, tid, roles).await?;
+            let (r, t) = crate::trusts::token_roles(self, tid, &user).await?;
+            roles = r;
+            trust = Some(t);
         }
         if let Some(aid) = &p.access_token_id {
             roles = crate::oauth1::token_roles(self, aid, roles).await?;
@@ -304,7 +320,12 @@ impl Identity {
         }
         let issued = ts(p.issued_at);
         let expires = ts(p.expires_at);
-        let ctx = context(&user, &user_domain, &scope, &roles, &p, issued, expires, admin_project);
+        let mut ctx = context(&user, &user_domain, &scope, &roles, &p, issued, expires, admin_project);
+        ctx.trust = trust;
+        if let Some(a) = &app_cred {
+            let rules = store.app_cred_access_rules(&a.id).await?;
+            ctx.access_rules = (!rules.is_empty()).then_some(rules);
+        }
         Ok(ValidToken {
             id,
             payload: p,
@@ -336,10 +357,15 @@ impl Identity {
         Ok(())
     }
 
-    /// Revokes one token (and the tokens made from it by token authentication).
-    pub async fn revoke_token(&self, t: &ValidToken) -> Result<(), Error> {
-        let audit = t.payload.audit_ids.first().cloned();
-        self.revoke(RevocationEvent { audit_id: audit, ..Default::default() }).await
+    /// Revokes one token and, with `cascade`, the tokens rescoped from it
+    /// when it is the root of their chain (as Keystone's `?cascade`).
+    pub async fn revoke_token(&self, t: &ValidToken, cascade: bool) -> Result<(), Error> {
+        let own = t.payload.audit_ids.first().cloned();
+        self.revoke(RevocationEvent { audit_id: own.clone(), ..Default::default() }).await?;
+        if cascade {
+            self.revoke(RevocationEvent { audit_chain_id: own, ..Default::default() }).await?;
+        }
+        Ok(())
     }
 
     /// Ends every token of a user (disabled, deleted, password changed).

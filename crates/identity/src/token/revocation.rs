@@ -22,6 +22,7 @@ pub struct TokenFacts<'a> {
 pub struct RevocationList {
     events: Vec<RevocationEvent>,
     by_audit: HashMap<String, Vec<usize>>,
+    by_chain: HashMap<String, Vec<usize>>,
     by_user: HashMap<String, Vec<usize>>,
     by_project: HashMap<String, Vec<usize>>,
     by_domain: HashMap<String, Vec<usize>>,
@@ -51,6 +52,8 @@ impl RevocationList {
         // index each event under its most selective field
         let key = if let Some(a) = &e.audit_id {
             Some((&mut self.by_audit, a.clone()))
+        } else if let Some(c) = &e.audit_chain_id {
+            Some((&mut self.by_chain, c.clone()))
         } else if let Some(u) = &e.user_id {
             Some((&mut self.by_user, u.clone()))
         } else if let Some(p) = &e.project_id {
@@ -69,8 +72,10 @@ impl RevocationList {
     pub fn is_revoked(&self, t: &TokenFacts<'_>) -> bool {
         let lists = t
             .audit_ids
-            .iter()
-            .filter_map(|a| self.by_audit.get(a))
+            .first()
+            .and_then(|a| self.by_audit.get(a))
+            .into_iter()
+            .chain(t.audit_ids.last().and_then(|c| self.by_chain.get(c)))
             .chain(self.by_user.get(t.user_id))
             .chain(t.project_id.and_then(|p| self.by_project.get(p)))
             .chain(t.domain_ids.iter().filter_map(|d| self.by_domain.get(*d)))
@@ -83,12 +88,13 @@ fn matches(e: &RevocationEvent, t: &TokenFacts<'_>) -> bool {
     if t.issued_at > e.issued_before.as_str() {
         return false;
     }
-    let audit = e.audit_id.as_ref().is_none_or(|a| t.audit_ids.contains(a));
+    let audit = e.audit_id.as_ref().is_none_or(|a| t.audit_ids.first() == Some(a));
+    let chain = e.audit_chain_id.as_ref().is_none_or(|c| t.audit_ids.last() == Some(c));
     let user = e.user_id.as_ref().is_none_or(|u| u == t.user_id);
     let project = e.project_id.as_ref().is_none_or(|p| t.project_id == Some(p.as_str()));
     let domain = e.domain_id.as_ref().is_none_or(|d| t.domain_ids.contains(&d.as_str()));
     let role = e.role_id.as_ref().is_none_or(|r| t.role_ids.contains(r));
-    audit && user && project && domain && role
+    audit && chain && user && project && domain && role
 }
 
 #[cfg(test)]
@@ -137,6 +143,31 @@ mod tests {
         l.add(ev(|e| e.domain_id = Some("d".into())));
         assert!(l.is_revoked(&t));
         assert_eq!(l.len(), 1);
+    }
+
+    #[test]
+    fn own_audit_id_and_chain_root_match_different_tokens() {
+        let root = vec!["R".to_string()];
+        let child = vec!["C".to_string(), "R".to_string()];
+        let facts = |ids: &'static [String]| TokenFacts {
+            audit_ids: ids,
+            user_id: "u",
+            project_id: None,
+            domain_ids: &[],
+            role_ids: &[],
+            issued_at: "2026-01-01T00:00:05.000000Z",
+        };
+        let (root, child): (&'static [String], &'static [String]) = (root.leak(), child.leak());
+        let mut own = RevocationList::default();
+        own.add(ev(|e| e.audit_id = Some("R".into())));
+        assert!(own.is_revoked(&facts(root)));
+        assert!(!own.is_revoked(&facts(child)), "revoking the root alone spares its children");
+        let mut chain = RevocationList::default();
+        chain.add(ev(|e| e.audit_chain_id = Some("R".into())));
+        assert!(chain.is_revoked(&facts(root)) && chain.is_revoked(&facts(child)));
+        let mut mid = RevocationList::default();
+        mid.add(ev(|e| e.audit_id = Some("C".into())));
+        assert!(mid.is_revoked(&facts(child)) && !mid.is_revoked(&facts(root)), "a rescoped token's parent stays valid");
     }
 
     #[test]
