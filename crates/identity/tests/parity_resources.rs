@@ -864,3 +864,63 @@ async fn project_and_domain_limits() {
     c.delete(&format!("/v3/registered_limits/{reg}"), &admin).await.expect(204);
     assert_eq!(c.identity.limit_for(&demo_pid, &svc, "volumes").await.unwrap(), None);
 }
+
+// ---------------------------------------------------------------- both backends
+
+/// The SQL of these resources on every configured backend (PostgreSQL when
+/// RUSTACK_TEST_POSTGRES_URL is set): tags, subtree, inheritance, domain
+/// configuration, policies, limits, and the domain cascade over them.
+#[tokio::test]
+async fn resources_on_every_backend() {
+    for db in rustack_db::testing::all_backends().await {
+        let c = TestCloud::start_with(db, "").await;
+        let admin = c.admin_token().await;
+        let did = domain(&c, &admin, "everywhere").await;
+        let top = s(&project(&c, &admin, json!({"name": "top", "domain_id": did, "tags": ["x"]})).await["id"]);
+        let below = s(&project(&c, &admin, json!({"name": "below", "parent_id": top})).await["id"]);
+        c.put(&format!("/v3/projects/{top}/tags/y"), &admin).await.expect(201);
+        assert_eq!(ids(&c.get("/v3/projects?tags=x,y", &admin).await.expect(200).body["projects"]), vec![top.clone()]);
+        let r = c.get(&format!("/v3/projects/{top}?subtree_as_ids"), &admin).await.expect(200);
+        assert_eq!(r.body["project"]["subtree"], json!({ below.clone(): null }));
+        // inheritance
+        let uid = user(&c, &admin, "eu", &did).await;
+        let member = c.role_id("member").await;
+        c.put(&format!("/v3/OS-INHERIT/projects/{top}/users/{uid}/roles/{member}/inherited_to_projects"), &admin).await.expect(204);
+        assert_eq!(role_names(&token_for(&c, &uid, &below).await.expect(201).body), vec!["member", "reader"]);
+        // configuration
+        let base = format!("/v3/domains/{did}/config");
+        put_json(&c, &base, &admin, json!({"config": {"identity": {"driver": "ldap", "list_limit": 5}, "ldap": {"password": "p"}}})).await.expect(201);
+        c.patch(&format!("{base}/identity/driver"), &admin, json!({"config": {"driver": "sql"}})).await.expect(200);
+        assert_eq!(c.get(&base, &admin).await.expect(200).body["config"], json!({"identity": {"driver": "sql", "list_limit": 5}}));
+        c.delete(&format!("{base}/identity/list_limit"), &admin).await.expect(204);
+        // policies
+        let pid = s(&c.post("/v3/policies", &admin, json!({"policy": {"blob": "b", "type": "t", "k": 1}})).await.expect(201).body["policy"]["id"]);
+        c.patch(&format!("/v3/policies/{pid}"), &admin, json!({"policy": {"blob": "b2"}})).await.expect(200);
+        assert_eq!(c.get("/v3/policies?type=t", &admin).await.expect(200).body["policies"][0]["blob"], "b2");
+        // limits
+        let svc = service(&c, &admin, "compute").await;
+        let r = c
+            .post("/v3/registered_limits", &admin, json!({"registered_limits": [{"service_id": svc, "resource_name": "cores", "default_limit": 4}]}))
+            .await
+            .expect(201);
+        let reg = s(&r.body["registered_limits"][0]["id"]);
+        c.post(
+            "/v3/limits",
+            &admin,
+            json!({"limits": [{"service_id": svc, "resource_name": "cores", "project_id": below, "resource_limit": 2},
+                              {"service_id": svc, "resource_name": "cores", "domain_id": did, "resource_limit": 8}]}),
+        )
+        .await
+        .expect(201);
+        assert_eq!(c.identity.limit_for(&below, "compute", "cores").await.unwrap(), Some(2));
+        assert_eq!(c.identity.limit_for(&top, "compute", "cores").await.unwrap(), Some(4));
+        let l = c.get(&format!("/v3/limits?service_id={svc}&resource_name=cores"), &admin).await.expect(200);
+        assert_eq!(l.body["limits"].as_array().unwrap().len(), 2);
+        // the domain goes, with its configuration and limits
+        c.patch(&format!("/v3/domains/{did}"), &admin, json!({"domain": {"enabled": false}})).await.expect(200);
+        c.delete(&format!("/v3/domains/{did}"), &admin).await.expect(204);
+        assert!(c.identity.store().domain_config(&did, None, None).await.unwrap().is_empty());
+        assert_eq!(c.get("/v3/limits", &admin).await.expect(200).body["limits"], json!([]));
+        c.delete(&format!("/v3/registered_limits/{reg}"), &admin).await.expect(204);
+    }
+}
