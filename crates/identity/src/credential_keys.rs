@@ -63,7 +63,7 @@ fn numbered_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, KeyError> {
         .filter_map(|e| Some((e.file_name().to_str()?.parse::<u64>().ok()?, e.path())))
         .collect();
     // primary (highest) first, staged (0) last
-    v.sort_by(|a, b| b.0.cmp(&a.0));
+    v.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
     Ok(v)
 }
 
