@@ -8,6 +8,7 @@ use axum::extract::Extension;
 use axum::routing::get;
 use axum::Router;
 use rustack_http::remote::{RemoteValidator, ServiceCredentials};
+use rustack_http::token_layer::Validator;
 use rustack_http::{RequestContext, TokenValidator};
 use rustack_test_utils::{TestCloud, ADMIN_PASSWORD, DEMO_PASSWORD};
 
@@ -72,7 +73,7 @@ async fn require_token_guards_a_router_and_hands_over_the_context() {
     let validator: Arc<dyn TokenValidator> = c.identity.validator();
     let app = Router::new()
         .route("/whoami", get(|Extension(ctx): Extension<Arc<RequestContext>>| async move { ctx.user_name.clone() }))
-        .layer(axum::middleware::from_fn_with_state(validator, rustack_http::require_token));
+        .layer(axum::middleware::from_fn_with_state(Validator::new("compute", validator), rustack_http::require_token));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
