@@ -298,7 +298,16 @@ async fn role_assignments(State(id): State<Identity>, Authenticated(ctx): Authen
         }
         None => None,
     };
-    let all = id.store().list_assignments(&AssignmentFilter::default()).await?;
+    // a plain listing on one target reads only that target's rows
+    let mut f = AssignmentFilter::default();
+    if !effective {
+        f.target_id = match (&project_ids, &domain_filter) {
+            (Some(pids), _) if pids.len() == 1 => Some(pids[0].clone()),
+            (None, Some(d)) => Some(d.clone()),
+            _ => None,
+        };
+    }
+    let all = id.store().list_assignments(&f).await?;
     let mut entries: Vec<Entry> = if effective {
         effective_entries(&id, all, user_id.as_deref(), project_ids.as_deref(), domain_filter.as_deref(), inherited).await?
     } else {

@@ -129,18 +129,17 @@ fn not_assigned(role_id: &str, actor_id: &str, target_id: &str) -> Error {
     ))
 }
 
-/// Enforces `rule`, then reports what the URL named that does not exist.
-async fn authorize(
-    id: &Identity,
-    ctx: &RequestContext,
-    rule: &str,
+/// The target and actor a URL names.
+struct On<'a> {
     kind: TargetKind,
-    target_id: &str,
+    target_id: &'a str,
     group: bool,
-    actor_id: &str,
-    role_id: Option<&str>,
-) -> Result<Resolved, Error> {
-    let mut r = resolve(id, kind, target_id, group, actor_id, role_id).await?;
+    actor_id: &'a str,
+}
+
+/// Enforces `rule`, then reports what the URL named that does not exist.
+async fn authorize(id: &Identity, ctx: &RequestContext, rule: &str, on: On<'_>, role_id: Option<&str>) -> Result<Resolved, Error> {
+    let mut r = resolve(id, on.kind, on.target_id, on.group, on.actor_id, role_id).await?;
     id.enforce(rule, ctx, std::mem::take(&mut r.target))?;
     if let Some(e) = r.missing.take() {
         return Err(e);
@@ -157,7 +156,7 @@ async fn check(
     kind: TargetKind,
     group: bool,
 ) -> ApiResult<Response> {
-    authorize(&id, &ctx, "identity:check_grant", kind, &target_id, group, &actor_id, Some(&role_id)).await?;
+    authorize(&id, &ctx, "identity:check_grant", On { kind, target_id: &target_id, group, actor_id: &actor_id }, Some(&role_id)).await?;
     if !id.store().assignment_exists(&assignment(kind, group, &target_id, &actor_id, &role_id)).await? {
         return Err(not_assigned(&role_id, &actor_id, &target_id).into());
     }
@@ -173,7 +172,7 @@ async fn grant(
     kind: TargetKind,
     group: bool,
 ) -> ApiResult<Response> {
-    let r = authorize(&id, &ctx, "identity:create_grant", kind, &target_id, group, &actor_id, Some(&role_id)).await?;
+    let r = authorize(&id, &ctx, "identity:create_grant", On { kind, target_id: &target_id, group, actor_id: &actor_id }, Some(&role_id)).await?;
     // a domain-specific role is granted on a project of its own domain only
     if let (Some(rd), Some(pd)) = (r.role.as_ref().and_then(|x| x.domain_id.as_ref()), r.project_domain.as_ref()) {
         if rd != pd {
@@ -194,7 +193,7 @@ async fn revoke(
     kind: TargetKind,
     group: bool,
 ) -> ApiResult<Response> {
-    authorize(&id, &ctx, "identity:revoke_grant", kind, &target_id, group, &actor_id, Some(&role_id)).await?;
+    authorize(&id, &ctx, "identity:revoke_grant", On { kind, target_id: &target_id, group, actor_id: &actor_id }, Some(&role_id)).await?;
     if !id.store().revoke(&assignment(kind, group, &target_id, &actor_id, &role_id)).await? {
         return Err(not_assigned(&role_id, &actor_id, &target_id).into());
     }
@@ -211,7 +210,7 @@ async fn list(
     group: bool,
     q: Query,
 ) -> ApiResult<Json<Value>> {
-    authorize(&id, &ctx, "identity:list_grants", TargetKind::Domain, &domain_id, group, &actor_id, None).await?;
+    authorize(&id, &ctx, "identity:list_grants", On { kind: TargetKind::Domain, target_id: &domain_id, group, actor_id: &actor_id }, None).await?;
     let f = AssignmentFilter {
         kinds: Some(vec![AssignmentKind::of(group, TargetKind::Domain)]),
         actor_ids: Some(vec![actor_id.clone()]),
