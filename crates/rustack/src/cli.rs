@@ -51,6 +51,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Credential (EC2 secrets, TOTP seeds, …) encryption key maintenance.
+    Credential {
+        #[command(subcommand)]
+        command: CredentialCommand,
+    },
     /// Print the version.
     Version,
 }
@@ -91,5 +96,13 @@ pub enum TokenCommand {
     /// staged key is written, the oldest secondaries beyond
     /// `[fernet_tokens] max_active_keys` are removed. Running servers pick
     /// the new keys up on SIGHUP or restart.
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// Rotate the keys that encrypt stored credentials and re-encrypt every
+    /// credential with the new primary key (Keystone's `credential_rotate`
+    /// and `credential_migrate` in one step). Needs the database.
     Rotate,
 }

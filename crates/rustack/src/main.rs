@@ -16,7 +16,7 @@ use rustack_common::config::ConfigError;
 use rustack_identity::token::fernet_keys;
 
 use crate::app::App;
-use crate::cli::{Cli, Command, DbCommand, TokenCommand};
+use crate::cli::{Cli, Command, CredentialCommand, DbCommand, TokenCommand};
 use crate::server::Listening;
 use crate::services::Service;
 
@@ -78,13 +78,25 @@ async fn run(app: &App, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Db { command: DbCommand::Sync } => {
-            let host = app.listen_host(&None);
-            let public_url = app.public_url(&host, app.config.identity_port);
+            let public_url = app.public_url(&app.listen_host(&None), app.config.identity_port);
             app.open_identity(app.open_db().await?, &public_url).await?;
             println!("database {} is up to date", app::redact_url(&app.database_url()));
             Ok(())
         }
         Command::Token { command: TokenCommand::Rotate } => rotate_keys(app),
+        Command::Credential { command: CredentialCommand::Rotate } => {
+            let public_url = app.public_url(&app.listen_host(&None), app.config.identity_port);
+            let identity = app.open_identity(app.open_db().await?, &public_url).await?;
+            let report = identity.rotate_credential_keys().await.context("cannot rotate the credential keys")?;
+            println!(
+                "rotated the credential keys in {}: {} keys, {} credentials re-encrypted with the new primary key",
+                identity.credential_key_dir().display(),
+                report.keys,
+                report.reencrypted
+            );
+            println!("copy the directory to every other node serving identity");
+            Ok(())
+        }
         Command::Version => unreachable!("handled before start"),
     }
 }

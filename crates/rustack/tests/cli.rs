@@ -86,7 +86,7 @@ fn version_prints_the_package_version() {
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in [&["up"][..], &["serve"], &["db", "sync"], &["bootstrap"], &["token", "rotate"], &["version"]] {
+    for sub in [&["up"][..], &["serve"], &["db", "sync"], &["bootstrap"], &["token", "rotate"], &["credential", "rotate"], &["version"]] {
         let o = Command::new(env!("CARGO_BIN_EXE_rustack")).args(sub).arg("--help").output().unwrap();
         ok(&o);
         assert!(text(&o.stdout).contains("Usage: rustack"), "{sub:?}: {}", text(&o.stdout));
@@ -310,4 +310,15 @@ fn a_busy_port_fails_fast() {
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("port {port}")), "{err}");
+}
+
+#[test]
+fn credential_rotate_keeps_a_staged_primary_and_secondary_key() {
+    let env = Env::new("credrotate", "");
+    ok(&env.run(&["credential", "rotate"]));
+    let o = env.run(&["credential", "rotate"]);
+    ok(&o);
+    assert!(text(&o.stdout).contains("re-encrypted"), "{}", text(&o.stdout));
+    let keys = env.data().join("credential-keys");
+    assert_eq!(key_ids(&keys), vec![0, 2, 3]);
 }
