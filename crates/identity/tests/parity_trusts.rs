@@ -171,6 +171,9 @@ async fn list_filters_and_policy() {
     let trustee_token = subject(&auth(c, json!({"identity": pw(&s.trustee)})).await.expect(201));
     let l = c.get(&format!("{TRUSTS}?trustee_user_id={}", s.trustee), &trustee_token).await.expect(200);
     assert_eq!(l.body["trusts"].as_array().unwrap().len(), 1);
+    // with a trailing slash too, as tempest asks
+    let l = c.get(&format!("{TRUSTS}/?trustor_user_id={}", s.trustor), &s.trustor_token).await.expect(200);
+    assert_eq!(l.body["trusts"].as_array().unwrap().len(), 1);
     // listing all is for admins
     let all = c.get(TRUSTS, &s.admin).await.expect(200);
     assert!(all.body["trusts"].as_array().unwrap().iter().any(|x| x["id"] == json!(tid)));

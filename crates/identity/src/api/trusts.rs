@@ -20,6 +20,8 @@ use crate::Identity;
 pub(super) fn routes() -> Router<Identity> {
     Router::new()
         .route("/v3/OS-TRUST/trusts", get(list).post(create))
+        // tempest lists with a trailing slash; Keystone serves both
+        .route("/v3/OS-TRUST/trusts/", get(list).post(create))
         .route("/v3/OS-TRUST/trusts/{trust_id}", get(show).delete(delete))
         .route("/v3/OS-TRUST/trusts/{trust_id}/roles", get(list_roles))
         .route("/v3/OS-TRUST/trusts/{trust_id}/roles/{role_id}", get(show_role))
