@@ -302,3 +302,32 @@ async fn deleting_the_user_removes_the_rules() {
     c.delete(&format!("/v3/users/{uid}"), &admin).await.expect(204);
     assert!(c.identity.store().list_access_rules(&uid).await.unwrap().is_empty());
 }
+
+// ---------------------------------------------------------------- both backends
+
+/// The access rule SQL on every configured backend (PostgreSQL when
+/// RUSTACK_TEST_POSTGRES_URL is set).
+#[tokio::test]
+async fn access_rules_on_every_backend() {
+    for db in rustack_db::testing::all_backends().await {
+        let c = TestCloud::start_with(db, "").await;
+        let demo = c.demo_token().await;
+        let uid = demo_id(&c).await;
+        let rule = json!({"path": "/v3/users/*/access_rules", "method": "GET", "service": "identity"});
+        let ac = new_cred(&c, &demo, &uid, "one", json!([rule, {"path": "/x", "method": "PUT", "service": "compute"}])).await;
+        assert_eq!(ac["access_rules"].as_array().unwrap().len(), 2);
+        let ac2 = new_cred(&c, &demo, &uid, "two", json!([rule])).await;
+        let rid = ac2["access_rules"][0]["id"].as_str().unwrap().to_string();
+        assert!(ac["access_rules"].as_array().unwrap().iter().any(|r| r["id"] == json!(rid)), "shared");
+        assert_eq!(c.get(&rules_path(&uid), &demo).await.expect(200).body["access_rules"].as_array().unwrap().len(), 2);
+        let (tok, _) = cred_token(&c, &ac2).await;
+        c.get(&rules_path(&uid), &tok).await.expect(200);
+        c.get(&creds(&uid), &tok).await.expect_error(401);
+        c.delete(&format!("{}/{rid}", rules_path(&uid)), &demo).await.expect_error(403);
+        for a in [&ac, &ac2] {
+            c.delete(&format!("{}/{}", creds(&uid), a["id"].as_str().unwrap()), &demo).await.expect(204);
+        }
+        c.delete(&format!("{}/{rid}", rules_path(&uid)), &demo).await.expect(204);
+        assert_eq!(c.get(&rules_path(&uid), &demo).await.expect(200).body["access_rules"].as_array().unwrap().len(), 1);
+    }
+}

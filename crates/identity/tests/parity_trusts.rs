@@ -57,7 +57,10 @@ struct Scene {
 }
 
 async fn scene() -> Scene {
-    let c = TestCloud::start().await;
+    scene_on(TestCloud::start().await).await
+}
+
+async fn scene_on(c: TestCloud) -> Scene {
     let admin = c.admin_token().await;
     let project = created(&c, &admin, "projects", "project", json!({"name": "trusting", "domain_id": "default"})).await;
     let trustor = created(&c, &admin, "users", "user", json!({"name": "trustor", "password": PW, "domain_id": "default"})).await;
@@ -482,4 +485,69 @@ async fn application_credential_tokens_do_not_touch_trusts() {
     let r = auth(c, json!({"identity": {"methods": ["application_credential"], "application_credential": {"id": acid, "secret": secret}},
                           "scope": {"OS-TRUST:trust": {"id": t["id"]}}})).await;
     assert!(r.status == 403 || r.status == 401, "{}", r.status);
+}
+
+// ---------------------------------------------------------------- both backends
+
+/// The trust SQL on every configured backend (PostgreSQL when
+/// RUSTACK_TEST_POSTGRES_URL is set): create, list, the atomic use count,
+/// redelegation chains deleted together, and the cascades from users,
+/// projects and domains.
+#[tokio::test]
+async fn trusts_on_every_backend() {
+    for db in rustack_db::testing::all_backends().await {
+        let s = scene_on(TestCloud::start_with(db, "").await).await;
+        let c = &s.c;
+        let t = s.create(json!({"remaining_uses": 2, "impersonation": false, "expires_at": "2100-01-01T00:00:00Z", "note": "x"})).await;
+        let tid = t["id"].as_str().unwrap();
+        assert_eq!(t["expires_at"], "2100-01-01T00:00:00.000000Z");
+        assert_eq!(t["note"], "x");
+        let (tok, body) = trust_token(c, &s.trustee, tid).await;
+        assert_eq!(body["roles"][0]["id"], json!(s.delegated));
+        assert_eq!(c.get(&format!("{TRUSTS}/{tid}"), &s.trustor_token).await.expect(200).body["trust"]["remaining_uses"], json!(1));
+        trust_token(c, &s.trustee, tid).await;
+        trust_auth(c, &s.trustee, tid).await.expect_error(401);
+        validate(c, &s.admin, &tok).await.expect(200);
+        assert_eq!(c.get(&format!("{TRUSTS}?trustee_user_id={}", s.trustee), &s.admin).await.expect(200).body["trusts"].as_array().unwrap().len(), 1);
+        // a chain goes with its root
+        let root = s.create(json!({"allow_redelegation": true})).await;
+        let (rtok, _) = trust_token(c, &s.trustee, root["id"].as_str().unwrap()).await;
+        let child = c
+            .post(TRUSTS, &rtok, s.body(json!({"trustee_user_id": s.trustee, "allow_redelegation": true})))
+            .await
+            .expect(201)
+            .body["trust"]
+            .clone();
+        assert_eq!(child["redelegated_trust_id"], root["id"]);
+        let (ctok, _) = trust_token(c, &s.trustee, child["id"].as_str().unwrap()).await;
+        let grandchild = c.post(TRUSTS, &ctok, s.body(json!({"trustee_user_id": s.trustee}))).await.expect(201).body["trust"].clone();
+        assert_eq!(grandchild["redelegation_count"], json!(0));
+        c.delete(&format!("{TRUSTS}/{}", root["id"].as_str().unwrap()), &s.trustor_token).await.expect(204);
+        for gone in [&child, &grandchild] {
+            c.get(&format!("{TRUSTS}/{}", gone["id"].as_str().unwrap()), &s.admin).await.expect_error(404);
+        }
+        // cascades: the trustee user, the project, a whole domain
+        let t1 = s.create(json!({})).await;
+        c.delete(&format!("/v3/users/{}", s.trustee), &s.admin).await.expect(204);
+        c.get(&format!("{TRUSTS}/{}", t1["id"].as_str().unwrap()), &s.admin).await.expect_error(404);
+        let other = created(c, &s.admin, "users", "user", json!({"name": "other", "password": PW, "domain_id": "default"})).await;
+        let t2 = s.create(json!({"trustee_user_id": other})).await;
+        c.delete(&format!("/v3/projects/{}", s.project), &s.admin).await.expect(204);
+        c.get(&format!("{TRUSTS}/{}", t2["id"].as_str().unwrap()), &s.admin).await.expect_error(404);
+        let did = created(c, &s.admin, "domains", "domain", json!({"name": "gone"})).await;
+        let dp = created(c, &s.admin, "projects", "project", json!({"name": "dp", "domain_id": did})).await;
+        let du = created(c, &s.admin, "users", "user", json!({"name": "du", "password": PW, "domain_id": did})).await;
+        c.put(&format!("/v3/projects/{dp}/users/{du}/roles/{}", s.delegated), &s.admin).await.expect(204);
+        let dtok = project_token(c, &du, &dp).await;
+        let dt = c
+            .post(TRUSTS, &dtok, json!({"trust": {"trustor_user_id": du, "trustee_user_id": other, "project_id": dp,
+                                                 "impersonation": false, "roles": [{"id": s.delegated}]}}))
+            .await
+            .expect(201)
+            .body["trust"]
+            .clone();
+        c.patch(&format!("/v3/domains/{did}"), &s.admin, json!({"domain": {"enabled": false}})).await.expect(200);
+        c.delete(&format!("/v3/domains/{did}"), &s.admin).await.expect(204);
+        assert!(c.identity.store().get_trust(dt["id"].as_str().unwrap()).await.unwrap().is_none());
+    }
 }
