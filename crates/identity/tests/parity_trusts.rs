@@ -390,6 +390,14 @@ async fn losing_the_role_or_the_trust_ends_the_tokens() {
     c.delete(&format!("{TRUSTS}/{tid}"), &tok).await.expect_error(403);
     c.delete(&format!("{TRUSTS}/{tid}"), &s.trustor_token).await.expect(204);
     validate(c, &s.admin, &tok).await.expect_error(404);
+    // the trustee's tokens revoked (a password change) end its impersonating trust tokens
+    let imp = s.create(json!({"impersonation": true})).await;
+    let (itok, ibody) = trust_token(c, &s.trustee, imp["id"].as_str().unwrap()).await;
+    assert_eq!(ibody["user"]["id"], json!(s.trustor));
+    validate(c, &s.admin, &itok).await.expect(200);
+    c.patch(&format!("/v3/users/{}", s.trustee), &s.admin, json!({"user": {"password": "another-pw-1"}})).await.expect(200);
+    validate(c, &s.admin, &itok).await.expect_error(404);
+    c.patch(&format!("/v3/users/{}", s.trustee), &s.admin, json!({"user": {"password": PW}})).await.expect(200);
     // a disabled trustor ends them too
     let t = s.create(json!({"impersonation": false})).await;
     let (tok, _) = trust_token(c, &s.trustee, t["id"].as_str().unwrap()).await;

@@ -252,6 +252,16 @@ impl Identity {
         if self.inner.revocations.read().unwrap().is_revoked(&facts) {
             return Err(token_not_found());
         }
+        // a trust-scoped token also ends with the other party's tokens (as
+        // Keystone matches trustor and trustee ids): the trustee's password
+        // change ends the tokens it made impersonating the trustor
+        if let Some(tr) = &t.context.trust {
+            for party in [&tr.trustor_user_id, &tr.trustee_user_id] {
+                if *party != t.user.id && self.inner.revocations.read().unwrap().is_revoked(&TokenFacts { user_id: party, ..facts }) {
+                    return Err(token_not_found());
+                }
+            }
+        }
         let t = Arc::new(t);
         self.inner.cache.put(token, generation, t.clone());
         Ok(t)
