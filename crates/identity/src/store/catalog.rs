@@ -143,7 +143,11 @@ impl Store {
     /// Deletes a service and its endpoints.
     pub async fn delete_service(&self, id: &str) -> Result<(), Error> {
         let mut w = self.db.begin_write().await.map_err(db_err)?;
-        for st in ["DELETE FROM identity_endpoint WHERE service_id = $1", "DELETE FROM identity_service WHERE id = $1"] {
+        for st in [
+            "DELETE FROM identity_project_endpoint WHERE endpoint_id IN (SELECT id FROM identity_endpoint WHERE service_id = $1)",
+            "DELETE FROM identity_endpoint WHERE service_id = $1",
+            "DELETE FROM identity_service WHERE id = $1",
+        ] {
             sqlx::query(st).bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
         }
         w.commit().await.map_err(db_err)
@@ -204,12 +208,12 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes an endpoint and its project associations.
     pub async fn delete_endpoint(&self, id: &str) -> Result<(), Error> {
-        sqlx::query("DELETE FROM identity_endpoint WHERE id = $1")
-            .bind(id)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(())
+        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        for st in ["DELETE FROM identity_project_endpoint WHERE endpoint_id = $1", "DELETE FROM identity_endpoint WHERE id = $1"] {
+            sqlx::query(st).bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
+        }
+        w.commit().await.map_err(db_err)
     }
 }

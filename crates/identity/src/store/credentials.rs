@@ -116,23 +116,4 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
-    /// Removes the credentials of a deleted user.
-    pub async fn delete_credentials_of_user(&self, user_id: &str) -> Result<(), Error> {
-        sqlx::query("DELETE FROM identity_credential WHERE user_id = $1")
-            .bind(user_id)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    /// Removes the credentials scoped to a deleted project.
-    pub async fn delete_credentials_of_project(&self, project_id: &str) -> Result<(), Error> {
-        sqlx::query("DELETE FROM identity_credential WHERE project_id = $1")
-            .bind(project_id)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
 }

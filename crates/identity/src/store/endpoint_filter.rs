@@ -191,22 +191,4 @@ impl Store {
         Ok(rows.iter().map(|r| s(r, "project_id")).collect())
     }
 
-    /// Forgets the associations of a deleted project.
-    pub async fn delete_endpoint_filter_of_project(&self, project_id: &str) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
-        for st in ["DELETE FROM identity_project_endpoint WHERE project_id = $1", "DELETE FROM identity_project_endpoint_group WHERE project_id = $1"] {
-            sqlx::query(st).bind(project_id).execute(&mut *w.tx).await.map_err(db_err)?;
-        }
-        w.commit().await.map_err(db_err)
-    }
-
-    /// Forgets the associations of a deleted endpoint.
-    pub async fn delete_endpoint_filter_of_endpoint(&self, endpoint_id: &str) -> Result<(), Error> {
-        sqlx::query("DELETE FROM identity_project_endpoint WHERE endpoint_id = $1")
-            .bind(endpoint_id)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
 }

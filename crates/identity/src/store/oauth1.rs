@@ -224,15 +224,4 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets the request and access tokens a deleted user authorized.
-    pub async fn delete_oauth_tokens_of_user(&self, user_id: &str) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
-        for st in [
-            "DELETE FROM identity_oauth_request_token WHERE authorizing_user_id = $1",
-            "DELETE FROM identity_oauth_access_token WHERE authorizing_user_id = $1",
-        ] {
-            sqlx::query(st).bind(user_id).execute(&mut *w.tx).await.map_err(db_err)?;
-        }
-        w.commit().await.map_err(db_err)
-    }
 }

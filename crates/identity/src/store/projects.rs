@@ -101,6 +101,14 @@ impl Store {
              OR actor_id IN (SELECT id FROM identity_user WHERE domain_id = $1) \
              OR actor_id IN (SELECT id FROM identity_group WHERE domain_id = $1) \
              OR role_id IN (SELECT id FROM identity_role WHERE domain_id = $1)",
+            "DELETE FROM identity_app_cred WHERE project_id IN (SELECT id FROM identity_project WHERE domain_id = $1)",
+            // what hangs off its users and projects (credentials, OAuth tokens, endpoint filters)
+            "DELETE FROM identity_credential WHERE user_id IN (SELECT id FROM identity_user WHERE domain_id = $1) \
+             OR project_id IN (SELECT id FROM identity_project WHERE domain_id = $1)",
+            "DELETE FROM identity_oauth_request_token WHERE authorizing_user_id IN (SELECT id FROM identity_user WHERE domain_id = $1)",
+            "DELETE FROM identity_oauth_access_token WHERE authorizing_user_id IN (SELECT id FROM identity_user WHERE domain_id = $1)",
+            "DELETE FROM identity_project_endpoint WHERE project_id IN (SELECT id FROM identity_project WHERE domain_id = $1)",
+            "DELETE FROM identity_project_endpoint_group WHERE project_id IN (SELECT id FROM identity_project WHERE domain_id = $1)",
             "DELETE FROM identity_role WHERE domain_id = $1",
             "DELETE FROM identity_group WHERE domain_id = $1",
             "DELETE FROM identity_user WHERE domain_id = $1",
@@ -241,6 +249,9 @@ impl Store {
             "DELETE FROM identity_limit WHERE project_id = $1",
             "UPDATE identity_user SET default_project_id = NULL WHERE default_project_id = $1",
             "DELETE FROM identity_app_cred WHERE project_id = $1",
+            "DELETE FROM identity_credential WHERE project_id = $1",
+            "DELETE FROM identity_project_endpoint WHERE project_id = $1",
+            "DELETE FROM identity_project_endpoint_group WHERE project_id = $1",
             "DELETE FROM identity_project WHERE id = $1",
         ] {
             sqlx::query(st).bind(id).execute(&mut *w.tx).await.map_err(db_err)?;

@@ -173,6 +173,9 @@ impl Store {
             "DELETE FROM identity_group_member WHERE user_id = $1",
             "DELETE FROM identity_app_cred_role WHERE app_cred_id IN (SELECT id FROM identity_app_cred WHERE user_id = $1)",
             "DELETE FROM identity_app_cred WHERE user_id = $1",
+            "DELETE FROM identity_credential WHERE user_id = $1",
+            "DELETE FROM identity_oauth_request_token WHERE authorizing_user_id = $1",
+            "DELETE FROM identity_oauth_access_token WHERE authorizing_user_id = $1",
             "DELETE FROM identity_user WHERE id = $1",
         ] {
             sqlx::query(st).bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
