@@ -311,10 +311,15 @@ pub async fn prove(id: &Identity, http: &AuthHttp) -> Result<OAuthProof, Error> 
 
 /// The roles of an oauth1 token: those its access token was authorized for
 /// (with the roles they imply), as far as the user still holds them.
-pub async fn token_roles(id: &Identity, access_token_id: &str, roles: Vec<crate::model::Role>) -> Result<Vec<crate::model::Role>, Error> {
+pub async fn token_roles(
+    id: &Identity,
+    access_token_id: &str,
+    roles: Vec<crate::model::Role>,
+) -> Result<(Vec<crate::model::Role>, String), Error> {
     let at = id.store().get_oauth_access_token(access_token_id).await?.ok_or_else(crate::token::token_not_found)?;
     let granted = id.expand_implied(&at.role_ids).await?;
-    Ok(roles.into_iter().filter(|r| granted.iter().any(|g| g.id == r.id)).collect())
+    let roles = roles.into_iter().filter(|r| granted.iter().any(|g| g.id == r.id)).collect();
+    Ok((roles, at.consumer_id))
 }
 
 #[cfg(test)]

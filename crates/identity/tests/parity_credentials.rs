@@ -498,6 +498,7 @@ async fn oauth1_round_trip_ends_in_a_delegated_project_token() {
     let oauth_token = subject(&r);
     let t = &r.body["token"];
     assert_eq!(t["methods"], json!(["oauth1"]));
+    assert_eq!(t["OS-OAUTH1"], json!({"access_token_id": atk, "consumer_id": ck}), "{t}");
     assert_eq!(t["user"]["id"], json!(admin_id));
     assert_eq!(t["project"]["id"], json!(project));
     let roles: Vec<&str> = t["roles"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();

@@ -72,7 +72,8 @@ async fn issue(
 ) -> ApiResult<Response> {
     let http = AuthHttp {
         method: method.to_string(),
-        url: format!("{}{}", id.public_url(), uri.path()),
+        // the URL as signed (OAuth1 signs the query string too)
+        url: format!("{}{}", id.public_url(), uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path())),
         headers: headers.iter().filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))).collect(),
     };
     let t = id.authenticate(&req, &http).await?;

@@ -49,6 +49,8 @@ pub struct ValidToken {
     pub issued_at: Timestamp,
     pub expires_at: Timestamp,
     pub context: Arc<RequestContext>,
+    /// The OAuth1 consumer of an oauth1 token.
+    pub oauth_consumer_id: Option<String>,
     /// The rendered validation body, without and with the catalog, made on
     /// first use: a cached token is served without rebuilding JSON.
     pub rendered: [std::sync::OnceLock<axum::body::Bytes>; 2],
@@ -109,6 +111,9 @@ impl ValidToken {
                 t["application_credential"]["access_rules"] =
                     rules.iter().map(|r| json!({"id": r.id, "service": r.service, "method": r.method, "path": r.path})).collect();
             }
+        }
+        if let (Some(at), Some(consumer)) = (&self.payload.access_token_id, &self.oauth_consumer_id) {
+            t["OS-OAUTH1"] = json!({"access_token_id": at, "consumer_id": consumer});
         }
         if let Some(tr) = &self.context.trust {
             t["OS-TRUST:trust"] = json!({"id": tr.id, "impersonation": tr.impersonation,
@@ -322,8 +327,11 @@ impl Identity {
             roles = r;
             trust = Some(t);
         }
+        let mut oauth_consumer_id = None;
         if let Some(aid) = &p.access_token_id {
-            roles = crate::oauth1::token_roles(self, aid, roles).await?;
+            let (r, consumer) = crate::oauth1::token_roles(self, aid, roles).await?;
+            roles = r;
+            oauth_consumer_id = Some(consumer);
         }
         if !matches!(scope, TokenScope::Unscoped) && roles.is_empty() {
             return Err(Error::unauthorized(format!("User {} has no access to the requested scope.", user.id)));
@@ -347,6 +355,7 @@ impl Identity {
             issued_at: issued,
             expires_at: expires,
             context: Arc::new(ctx),
+            oauth_consumer_id,
             rendered: Default::default(),
         })
     }
