@@ -41,7 +41,14 @@ expect() {
     grep -qF -- "$w" <<<"$OUT" || { echo "day1: FAILED at step $STEPS: output lacks '$w'" >&2; exit 1; }
   done
 }
-json() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" <<<"$OUT"; }
+# json KEY: a field of the last step's JSON output (openstackclient prints some
+# objects with keys such as "ID" or "Project ID": compared case-insensitively)
+json() {
+  python3 -c '
+import json, sys
+d = {k.lower().replace(" ", "_"): v for k, v in json.load(sys.stdin).items()}
+print(d[sys.argv[1]])' "$1" <<<"$OUT"
+}
 
 admin() { openstack --os-cloud rustack-admin "$@"; }
 # the new user, by environment variables (as an openrc file would set them)
@@ -96,9 +103,10 @@ run as_user token issue -f json
 expect "\"project_id\": \"$PROJECT_ID\"" "\"user_id\": \"$USER_ID\""
 
 run as_user application credential create "$APPCRED" --description "day 1" -f json
-expect "\"name\": \"$APPCRED\"" '"secret"'
 APPCRED_ID=$(json id)
 APPCRED_SECRET=$(json secret)
+[[ $(json name) == "$APPCRED" && $(json project_id) == "$PROJECT_ID" && -n $APPCRED_SECRET ]] \
+  || { echo "day1: unexpected application credential: $OUT" >&2; exit 1; }
 
 run as_user application credential list -f value
 expect "$APPCRED"
