@@ -56,15 +56,7 @@ impl Store {
 
     /// The user's rule for exactly this (service, path, method), if any.
     pub async fn find_access_rule(&self, user_id: &str, service: &str, path: &str, method: &str) -> Result<Option<AccessRule>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_access_rule WHERE user_id = $1 AND service = $2 AND path = $3 AND method = $4")
-            .bind(user_id)
-            .bind(service)
-            .bind(path)
-            .bind(method)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(rule))
+        self.fetch_opt("SELECT * FROM identity_access_rule WHERE user_id = $1 AND service = $2 AND path = $3 AND method = $4", &[user_id, service, path, method], rule).await
     }
 
     /// Attaches `rules` (resolved to ids) to an application credential,

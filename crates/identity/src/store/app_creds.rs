@@ -106,10 +106,11 @@ impl Store {
     }
 
     pub async fn delete_app_cred(&self, id: &str) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
-        for st in ["DELETE FROM identity_app_cred_role WHERE app_cred_id = $1", "DELETE FROM identity_app_cred WHERE id = $1"] {
-            sqlx::query(st).bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
-        }
-        w.commit().await.map_err(db_err)
+        self.delete_in_tx(
+            &["DELETE FROM identity_app_cred_role WHERE app_cred_id = $1", "DELETE FROM identity_app_cred WHERE id = $1"
+            ],
+            id,
+        )
+        .await
     }
 }

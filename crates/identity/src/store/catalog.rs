@@ -53,12 +53,7 @@ impl Store {
     }
 
     pub async fn get_region(&self, id: &str) -> Result<Option<Region>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_region WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(region))
+        self.fetch_opt("SELECT * FROM identity_region WHERE id = $1", &[id], region).await
     }
 
     pub async fn list_regions(&self, parent_region_id: Option<&str>) -> Result<Vec<Region>, Error> {
@@ -112,12 +107,7 @@ impl Store {
     }
 
     pub async fn get_service(&self, id: &str) -> Result<Option<Service>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_service WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(service))
+        self.fetch_opt("SELECT * FROM identity_service WHERE id = $1", &[id], service).await
     }
 
     pub async fn list_services(&self, service_type: Option<&str>, name: Option<&str>) -> Result<Vec<Service>, Error> {
@@ -142,15 +132,15 @@ impl Store {
 
     /// Deletes a service and its endpoints.
     pub async fn delete_service(&self, id: &str) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
-        for st in [
+        self.delete_in_tx(
+            &[
             "DELETE FROM identity_project_endpoint WHERE endpoint_id IN (SELECT id FROM identity_endpoint WHERE service_id = $1)",
             "DELETE FROM identity_endpoint WHERE service_id = $1",
             "DELETE FROM identity_service WHERE id = $1",
-        ] {
-            sqlx::query(st).bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
-        }
-        w.commit().await.map_err(db_err)
+            ],
+            id,
+        )
+        .await
     }
 
     pub async fn create_endpoint(&self, e: &Endpoint) -> Result<(), Error> {
@@ -172,12 +162,7 @@ impl Store {
     }
 
     pub async fn get_endpoint(&self, id: &str) -> Result<Option<Endpoint>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_endpoint WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(endpoint))
+        self.fetch_opt("SELECT * FROM identity_endpoint WHERE id = $1", &[id], endpoint).await
     }
 
     pub async fn list_endpoints(
@@ -210,10 +195,11 @@ impl Store {
 
     /// Deletes an endpoint and its project associations.
     pub async fn delete_endpoint(&self, id: &str) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
-        for st in ["DELETE FROM identity_project_endpoint WHERE endpoint_id = $1", "DELETE FROM identity_endpoint WHERE id = $1"] {
-            sqlx::query(st).bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
-        }
-        w.commit().await.map_err(db_err)
+        self.delete_in_tx(
+            &["DELETE FROM identity_project_endpoint WHERE endpoint_id = $1", "DELETE FROM identity_endpoint WHERE id = $1"
+            ],
+            id,
+        )
+        .await
     }
 }

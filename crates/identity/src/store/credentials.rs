@@ -59,12 +59,7 @@ impl Store {
     }
 
     pub async fn get_credential(&self, id: &str) -> Result<Option<StoredCredential>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_credential WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(row))
+        self.fetch_opt("SELECT * FROM identity_credential WHERE id = $1", &[id], row).await
     }
 
     /// Credentials, optionally of one user and of one type, oldest first.

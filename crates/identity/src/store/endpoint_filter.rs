@@ -50,12 +50,7 @@ impl Store {
     }
 
     pub async fn get_endpoint_group(&self, id: &str) -> Result<Option<EndpointGroup>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_endpoint_group WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(group))
+        self.fetch_opt("SELECT * FROM identity_endpoint_group WHERE id = $1", &[id], group).await
     }
 
     pub async fn list_endpoint_groups(&self, name: Option<&str>) -> Result<Vec<EndpointGroup>, Error> {
@@ -77,11 +72,12 @@ impl Store {
 
     /// Deletes an endpoint group and its project associations.
     pub async fn delete_endpoint_group(&self, id: &str) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
-        for st in ["DELETE FROM identity_project_endpoint_group WHERE endpoint_group_id = $1", "DELETE FROM identity_endpoint_group WHERE id = $1"] {
-            sqlx::query(st).bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
-        }
-        w.commit().await.map_err(db_err)
+        self.delete_in_tx(
+            &["DELETE FROM identity_project_endpoint_group WHERE endpoint_group_id = $1", "DELETE FROM identity_endpoint_group WHERE id = $1"
+            ],
+            id,
+        )
+        .await
     }
 
     // ---- project - endpoint ----

@@ -25,12 +25,7 @@ impl Store {
     }
 
     pub async fn get_group(&self, id: &str) -> Result<Option<Group>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_group WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(group))
+        self.fetch_opt("SELECT * FROM identity_group WHERE id = $1", &[id], group).await
     }
 
     pub async fn list_groups(&self, name: Option<&str>, domain_id: Option<&str>) -> Result<Vec<Group>, Error> {
@@ -52,15 +47,15 @@ impl Store {
     }
 
     pub async fn delete_group(&self, id: &str) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
-        for st in [
+        self.delete_in_tx(
+            &[
             "DELETE FROM identity_assignment WHERE actor_id = $1",
             "DELETE FROM identity_group_member WHERE group_id = $1",
             "DELETE FROM identity_group WHERE id = $1",
-        ] {
-            sqlx::query(st).bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
-        }
-        w.commit().await.map_err(db_err)
+            ],
+            id,
+        )
+        .await
     }
 
     /// Adds a member; adding one twice is not an error (Keystone answers 204).

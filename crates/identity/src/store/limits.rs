@@ -132,12 +132,7 @@ impl Store {
     }
 
     pub async fn get_registered_limit(&self, id: &str) -> Result<Option<RegisteredLimit>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_registered_limit WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(registered))
+        self.fetch_opt("SELECT * FROM identity_registered_limit WHERE id = $1", &[id], registered).await
     }
 
     pub async fn list_registered_limits(&self, f: &LimitFilter) -> Result<Vec<RegisteredLimit>, Error> {

@@ -53,6 +53,25 @@ impl Store {
         self.db.migrate("identity", MIGRATIONS).await.map_err(db_err)
     }
 
+    /// The first row `sql` returns with these text binds, mapped.
+    pub(crate) async fn fetch_opt<T>(&self, sql: &str, binds: &[&str], map: impl Fn(&AnyRow) -> T) -> Result<Option<T>, Error> {
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        Ok(q.fetch_optional(self.db.pool()).await.map_err(db_err)?.as_ref().map(map))
+    }
+
+    /// Runs statements that each take `id` as `$1`, in one write transaction:
+    /// the way every delete removes what hangs off an entity with it.
+    pub(crate) async fn delete_in_tx(&self, stmts: &[&str], id: &str) -> Result<(), Error> {
+        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        for st in stmts {
+            sqlx::query(st).bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
+        }
+        w.commit().await.map_err(db_err)
+    }
+
     /// The shared change counter (see migration 2).
     pub async fn shared_generation(&self) -> Result<i64, Error> {
         let r = sqlx::query("SELECT value FROM identity_generation WHERE id = 1")

@@ -88,12 +88,7 @@ impl Store {
     }
 
     pub async fn get_consumer(&self, id: &str) -> Result<Option<Consumer>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_oauth_consumer WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(consumer))
+        self.fetch_opt("SELECT * FROM identity_oauth_consumer WHERE id = $1", &[id], consumer).await
     }
 
     pub async fn list_consumers(&self) -> Result<Vec<Consumer>, Error> {
@@ -114,15 +109,15 @@ impl Store {
 
     /// Deletes a consumer with its request and access tokens.
     pub async fn delete_consumer(&self, id: &str) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
-        for st in [
+        self.delete_in_tx(
+            &[
             "DELETE FROM identity_oauth_request_token WHERE consumer_id = $1",
             "DELETE FROM identity_oauth_access_token WHERE consumer_id = $1",
             "DELETE FROM identity_oauth_consumer WHERE id = $1",
-        ] {
-            sqlx::query(st).bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
-        }
-        w.commit().await.map_err(db_err)
+            ],
+            id,
+        )
+        .await
     }
 
     pub async fn create_request_token(&self, t: &RequestToken) -> Result<(), Error> {
@@ -145,12 +140,7 @@ impl Store {
     }
 
     pub async fn get_request_token(&self, id: &str) -> Result<Option<RequestToken>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_oauth_request_token WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(request_token))
+        self.fetch_opt("SELECT * FROM identity_oauth_request_token WHERE id = $1", &[id], request_token).await
     }
 
     /// Records who authorized a request token, for which roles, and its verifier.
@@ -198,12 +188,7 @@ impl Store {
     }
 
     pub async fn get_oauth_access_token(&self, id: &str) -> Result<Option<AccessToken>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_oauth_access_token WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(access_token))
+        self.fetch_opt("SELECT * FROM identity_oauth_access_token WHERE id = $1", &[id], access_token).await
     }
 
     pub async fn list_oauth_access_tokens(&self, user_id: &str) -> Result<Vec<AccessToken>, Error> {

@@ -47,12 +47,7 @@ impl Store {
     }
 
     pub async fn get_policy(&self, id: &str) -> Result<Option<PolicyBlob>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_policy WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(policy))
+        self.fetch_opt("SELECT * FROM identity_policy WHERE id = $1", &[id], policy).await
     }
 
     pub async fn list_policies(&self, policy_type: Option<&str>) -> Result<Vec<PolicyBlob>, Error> {

@@ -47,21 +47,11 @@ impl Store {
     }
 
     pub async fn get_domain(&self, id: &str) -> Result<Option<Domain>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_domain WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(domain))
+        self.fetch_opt("SELECT * FROM identity_domain WHERE id = $1", &[id], domain).await
     }
 
     pub async fn get_domain_by_name(&self, name: &str) -> Result<Option<Domain>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_domain WHERE name = $1")
-            .bind(name)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(domain))
+        self.fetch_opt("SELECT * FROM identity_domain WHERE name = $1", &[name], domain).await
     }
 
     pub async fn list_domains(&self, name: Option<&str>, enabled: Option<bool>) -> Result<Vec<Domain>, Error> {
@@ -142,22 +132,11 @@ impl Store {
     }
 
     pub async fn get_project(&self, id: &str) -> Result<Option<Project>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_project WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(project))
+        self.fetch_opt("SELECT * FROM identity_project WHERE id = $1", &[id], project).await
     }
 
     pub async fn get_project_by_name(&self, domain_id: &str, name: &str) -> Result<Option<Project>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_project WHERE domain_id = $1 AND name = $2")
-            .bind(domain_id)
-            .bind(name)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(project))
+        self.fetch_opt("SELECT * FROM identity_project WHERE domain_id = $1 AND name = $2", &[domain_id, name], project).await
     }
 
     pub async fn list_projects(&self, f: &ProjectFilter<'_>) -> Result<Vec<Project>, Error> {
@@ -243,8 +222,8 @@ impl Store {
 
     /// Deletes a leaf project and the role assignments on it.
     pub async fn delete_project(&self, id: &str) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
-        for st in [
+        self.delete_in_tx(
+            &[
             "DELETE FROM identity_assignment WHERE target_id = $1",
             "DELETE FROM identity_limit WHERE project_id = $1",
             "UPDATE identity_user SET default_project_id = NULL WHERE default_project_id = $1",
@@ -253,9 +232,9 @@ impl Store {
             "DELETE FROM identity_project_endpoint WHERE project_id = $1",
             "DELETE FROM identity_project_endpoint_group WHERE project_id = $1",
             "DELETE FROM identity_project WHERE id = $1",
-        ] {
-            sqlx::query(st).bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
-        }
-        w.commit().await.map_err(db_err)
+            ],
+            id,
+        )
+        .await
     }
 }

@@ -32,12 +32,7 @@ impl Store {
     }
 
     pub async fn get_role(&self, id: &str) -> Result<Option<Role>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_role WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(role))
+        self.fetch_opt("SELECT * FROM identity_role WHERE id = $1", &[id], role).await
     }
 
     /// A global role (domain_id None) or a domain's role by name.
@@ -79,16 +74,16 @@ impl Store {
     }
 
     pub async fn delete_role(&self, id: &str) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
-        for st in [
+        self.delete_in_tx(
+            &[
             "DELETE FROM identity_assignment WHERE role_id = $1",
             "DELETE FROM identity_implied_role WHERE prior_role_id = $1 OR implied_role_id = $1",
             "DELETE FROM identity_app_cred_role WHERE role_id = $1",
             "DELETE FROM identity_role WHERE id = $1",
-        ] {
-            sqlx::query(st).bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
-        }
-        w.commit().await.map_err(db_err)
+            ],
+            id,
+        )
+        .await
     }
 
     pub async fn add_implied_role(&self, prior: &str, implied: &str) -> Result<(), Error> {

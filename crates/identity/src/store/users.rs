@@ -55,22 +55,11 @@ impl Store {
     }
 
     pub async fn get_user(&self, id: &str) -> Result<Option<User>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_user WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(user))
+        self.fetch_opt("SELECT * FROM identity_user WHERE id = $1", &[id], user).await
     }
 
     pub async fn get_user_by_name(&self, domain_id: &str, name: &str) -> Result<Option<User>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_user WHERE domain_id = $1 AND name = $2")
-            .bind(domain_id)
-            .bind(name)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.as_ref().map(user))
+        self.fetch_opt("SELECT * FROM identity_user WHERE domain_id = $1 AND name = $2", &[domain_id, name], user).await
     }
 
     pub async fn list_users(&self, name: Option<&str>, domain_id: Option<&str>, enabled: Option<bool>) -> Result<Vec<User>, Error> {
@@ -167,8 +156,8 @@ impl Store {
     /// Deletes a user, its group memberships, role assignments and
     /// application credentials.
     pub async fn delete_user(&self, id: &str) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
-        for st in [
+        self.delete_in_tx(
+            &[
             "DELETE FROM identity_assignment WHERE actor_id = $1",
             "DELETE FROM identity_group_member WHERE user_id = $1",
             "DELETE FROM identity_app_cred_role WHERE app_cred_id IN (SELECT id FROM identity_app_cred WHERE user_id = $1)",
@@ -177,9 +166,9 @@ impl Store {
             "DELETE FROM identity_oauth_request_token WHERE authorizing_user_id = $1",
             "DELETE FROM identity_oauth_access_token WHERE authorizing_user_id = $1",
             "DELETE FROM identity_user WHERE id = $1",
-        ] {
-            sqlx::query(st).bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
-        }
-        w.commit().await.map_err(db_err)
+            ],
+            id,
+        )
+        .await
     }
 }
