@@ -41,3 +41,13 @@ async fn an_oversized_body_is_413() {
     let big = "x".repeat(200_000);
     c.post("/v3/projects", &t, json!({"project": {"name": "p", "description": big}})).await.expect_error(413);
 }
+
+#[tokio::test]
+async fn unserved_parts_of_the_api_answer_501() {
+    let c = TestCloud::start().await;
+    let t = c.admin_token().await;
+    for path in ["/v3/OS-FEDERATION/identity_providers", "/v3/OS-REVOKE/events", "/v3/s3tokens"] {
+        let r = c.get(path, &t).await.expect_error(501);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("not served"), "{}", r.body);
+    }
+}

@@ -22,6 +22,7 @@ mod policies;
 mod projects;
 mod roles;
 mod trusts;
+mod unserved;
 mod users;
 
 use std::collections::HashMap;
@@ -65,6 +66,7 @@ impl Identity {
             .merge(endpoint_filter::routes())
             .merge(trusts::routes())
             .merge(access_rules::routes())
+            .merge(unserved::routes())
             .fallback(|| async { rustack_http::ApiError(Error::not_found("The resource could not be found.")) })
             .with_state(self.clone());
         let api = rustack_http::token_layer::with_validator(api, "identity", self.validator());
