@@ -222,7 +222,9 @@ impl Identity {
             _ => e,
         })?;
         let t = Arc::new(t);
-        self.inner.cache.put(&t.id, self.generation(), t.clone());
+        if self.config().token_cache_validations {
+            self.inner.cache.put(&t.id, self.generation(), t.clone());
+        }
         Ok(t)
     }
 
@@ -230,8 +232,11 @@ impl Identity {
     /// subject token) or 401 for scope problems found while rebuilding.
     pub async fn validate_token(&self, token: &str) -> Result<Arc<ValidToken>, Error> {
         let generation = self.generation();
-        if let Some(t) = self.inner.cache.get(token, generation) {
-            return Ok(t);
+        let caching = self.config().token_cache_validations;
+        if caching {
+            if let Some(t) = self.inner.cache.get(token, generation) {
+                return Ok(t);
+            }
         }
         let bytes = self.keys().decrypt(token).ok_or_else(token_not_found)?;
         let payload = Payload::decode(&bytes).ok_or_else(token_not_found)?;
@@ -268,7 +273,9 @@ impl Identity {
             }
         }
         let t = Arc::new(t);
-        self.inner.cache.put(token, generation, t.clone());
+        if caching {
+            self.inner.cache.put(token, generation, t.clone());
+        }
         Ok(t)
     }
 
