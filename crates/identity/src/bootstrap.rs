@@ -67,8 +67,11 @@ impl Identity {
         let admin_project = self.ensure_project("admin", "Bootstrap project for initializing the cloud.").await?;
         self.ensure_project("service", "Project for the services' own users.").await?;
         let demo_project = self.ensure_project("demo", "A project for a first, non-admin user.").await?;
-        let admin = self.ensure_user("admin", &spec.admin_password).await?;
-        let demo = self.ensure_user("demo", &spec.demo_password).await?;
+        // two bcrypt hashes on a first start: made side by side
+        let (admin, demo) = tokio::try_join!(
+            self.ensure_user("admin", &spec.admin_password),
+            self.ensure_user("demo", &spec.demo_password)
+        )?;
         let grants = [
             (AssignmentKind::UserProject, &admin.id, &admin_project.id, "admin"),
             (AssignmentKind::UserSystem, &admin.id, &SYSTEM_TARGET.to_string(), "admin"),

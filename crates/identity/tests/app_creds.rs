@@ -317,3 +317,17 @@ async fn deleting_the_user_or_project_removes_credentials() {
     expect_401(ac_auth(&c, acid, secret).await);
     assert_eq!(c.get(&path(&uid), &admin).await.expect(200).body["application_credentials"], json!([]));
 }
+
+#[tokio::test]
+async fn an_empty_role_list_means_the_tokens_roles() {
+    // openstackclient sends "roles": [] when no --role is given
+    let c = TestCloud::start().await;
+    let demo = c.demo_token().await;
+    let uid = c.identity.store().get_user_by_name("default", "demo").await.unwrap().unwrap().id;
+    let r = c.post(&path(&uid), &demo, json!({"application_credential": {"name": "ci", "roles": []}})).await.expect(201);
+    let mut names: Vec<&str> = r.body["application_credential"]["roles"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, vec!["member", "reader"]);
+    let (id, secret) = (r.body["application_credential"]["id"].as_str().unwrap(), r.body["application_credential"]["secret"].as_str().unwrap());
+    ac_auth(&c, id, secret).await.expect(201);
+}

@@ -211,7 +211,9 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, P
         Some(r) => parse_access_rules(r)?,
     };
     let role_ids = match b.take("roles") {
+        // no roles, or an empty list (openstackclient's default): the token's roles
         None | Some(Value::Null) => ctx.roles.iter().map(|r| r.id.clone()).collect(),
+        Some(Value::Array(list)) if list.is_empty() => ctx.roles.iter().map(|r| r.id.clone()).collect(),
         Some(Value::Array(list)) => {
             let mut ids = Vec::new();
             for r in list {
