@@ -14,7 +14,9 @@ mkdir -p "$OUT"
 export DURATION=${DURATION:-10} REPEATS=${REPEATS:-3} CONCS=${CONCS:-"1 8 32"}
 
 cd "$ROOT"
-cargo build --release -p rustack -p rustack-identity --example bcrypt_rate >&2
+# two commands: with --example, cargo builds only the example
+cargo build --release -p rustack >&2
+cargo build --release -p rustack-identity --example bcrypt_rate >&2
 BIN=$ROOT/target/release/rustack
 
 echo "# machine bcrypt rate (cost 12, all cores)" >&2
