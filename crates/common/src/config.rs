@@ -138,10 +138,8 @@ impl Ini {
                 return Err(err("indented line outside any option"));
             }
             if let Some(rest) = trimmed.strip_prefix('[') {
-                let name = rest
-                    .strip_suffix(']')
-                    .ok_or_else(|| err("section header is missing its closing ']'"))?
-                    .trim();
+                let name =
+                    rest.strip_suffix(']').ok_or_else(|| err("section header is missing its closing ']'"))?.trim();
                 if name.is_empty() {
                     return Err(err("empty section name"));
                 }
@@ -157,14 +155,9 @@ impl Ini {
             if k.is_empty() {
                 return Err(err("option name is empty"));
             }
-            let s = section
-                .clone()
-                .ok_or_else(|| err("option before any [section] header"))?;
+            let s = section.clone().ok_or_else(|| err("option before any [section] header"))?;
             let v = v.trim().to_string();
-            ini.sections
-                .entry(s.clone())
-                .or_default()
-                .insert(k.to_string(), RawValue { value: v, line: line_no });
+            ini.sections.entry(s.clone()).or_default().insert(k.to_string(), RawValue { value: v, line: line_no });
             last = Some((s, k.to_string()));
         }
         Ok(ini)
@@ -220,9 +213,11 @@ impl Ini {
     fn value(&self, section: &str, name: &str) -> &str {
         match self.get(section, name) {
             Some(v) => v,
-            None => spec(section, name)
-                .unwrap_or_else(|| panic!("option [{section}] {name} is not declared in OPTIONS"))
-                .default,
+            None => {
+                spec(section, name)
+                    .unwrap_or_else(|| panic!("option [{section}] {name} is not declared in OPTIONS"))
+                    .default
+            }
         }
     }
 
@@ -233,8 +228,7 @@ impl Ini {
 
     pub fn int(&self, section: &str, name: &str) -> Result<u64, ConfigError> {
         let v = self.value(section, name);
-        v.parse::<u64>()
-            .map_err(|_| self.error(section, name, format!("'{v}' is not a non-negative integer")))
+        v.parse::<u64>().map_err(|_| self.error(section, name, format!("'{v}' is not a non-negative integer")))
     }
 
     pub fn bool(&self, section: &str, name: &str) -> Result<bool, ConfigError> {
@@ -344,11 +338,7 @@ impl Config {
             .ok_or_else(|| ini.error("identity", "port", format!("{port} is not a TCP port")))?;
         let rounds = ini.int("identity", "password_hash_rounds")?;
         if !(4..=31).contains(&rounds) {
-            return Err(ini.error(
-                "identity",
-                "password_hash_rounds",
-                format!("{rounds} is outside bcrypt's 4..31"),
-            ));
+            return Err(ini.error("identity", "password_hash_rounds", format!("{rounds} is outside bcrypt's 4..31")));
         }
         let keys = ini.int("fernet_tokens", "max_active_keys")?;
         if keys < 1 {
@@ -393,7 +383,9 @@ impl Config {
             security: SecurityCompliance {
                 lockout_failure_attempts: ini.int("security_compliance", "lockout_failure_attempts")? as u32,
                 lockout_duration: ini.int("security_compliance", "lockout_duration")?,
-                disable_user_account_days_inactive: ini.int("security_compliance", "disable_user_account_days_inactive")? as u32,
+                disable_user_account_days_inactive: ini
+                    .int("security_compliance", "disable_user_account_days_inactive")?
+                    as u32,
                 password_expires_days: ini.int("security_compliance", "password_expires_days")? as u32,
                 unique_last_password_count: ini.int("security_compliance", "unique_last_password_count")? as u32,
                 minimum_password_age: ini.int("security_compliance", "minimum_password_age")? as u32,
@@ -412,11 +404,9 @@ mod tests {
 
     #[test]
     fn parses_sections_comments_and_continuations() {
-        let ini = Ini::parse(
-            "t.conf",
-            "# c\n[DEFAULT]\ndebug = true\n[database]\nconnection = postgresql://a\n  /b\n; x\n",
-        )
-        .unwrap();
+        let ini =
+            Ini::parse("t.conf", "# c\n[DEFAULT]\ndebug = true\n[database]\nconnection = postgresql://a\n  /b\n; x\n")
+                .unwrap();
         assert_eq!(ini.get("DEFAULT", "debug"), Some("true"));
         assert_eq!(ini.get("database", "connection"), Some("postgresql://a\n/b"));
     }

@@ -100,10 +100,7 @@ impl Error {
             src = s.source();
         }
         tracing::error!(cause = %chain, "internal error");
-        Self::new(
-            ErrorKind::Internal,
-            "An unexpected error prevented the server from fulfilling your request.",
-        )
+        Self::new(ErrorKind::Internal, "An unexpected error prevented the server from fulfilling your request.")
     }
     pub fn status(&self) -> u16 {
         self.kind.status()

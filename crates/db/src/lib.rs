@@ -71,9 +71,7 @@ impl Db {
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
         let url = match backend {
             Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
-            Backend::Postgres if url.starts_with("postgresql://") => {
-                url.replacen("postgresql://", "postgres://", 1)
-            }
+            Backend::Postgres if url.starts_with("postgresql://") => url.replacen("postgresql://", "postgres://", 1),
             _ => url.to_string(),
         };
         let opts: AnyConnectOptions = url.parse()?;

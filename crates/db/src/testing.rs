@@ -63,10 +63,7 @@ pub async fn postgres() -> Option<TestDb> {
     let admin_url = postgres_url()?;
     let admin = Db::connect(&admin_url, 1).await.expect("connect to RUSTACK_TEST_POSTGRES_URL");
     let name = format!("rustack_test_{}", uuid_like());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(admin.pool())
-        .await
-        .expect("create test database");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(admin.pool()).await.expect("create test database");
     admin.close().await;
     let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
     let url = format!("{base}/{name}");

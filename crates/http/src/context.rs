@@ -232,12 +232,21 @@ impl RequestContext {
                 .and_then(Value::as_str)
                 .map(String::from),
             is_admin_project: token.get("is_admin_project").and_then(Value::as_bool).unwrap_or(false),
-            access_rules: token.get("application_credential").and_then(|a| a.get("access_rules")).and_then(Value::as_array).map(|rules| {
-                rules
-                    .iter()
-                    .map(|r| AccessRule { id: s(r, "id"), service: s(r, "service"), method: s(r, "method"), path: s(r, "path") })
-                    .collect()
-            }),
+            access_rules: token
+                .get("application_credential")
+                .and_then(|a| a.get("access_rules"))
+                .and_then(Value::as_array)
+                .map(|rules| {
+                    rules
+                        .iter()
+                        .map(|r| AccessRule {
+                            id: s(r, "id"),
+                            service: s(r, "service"),
+                            method: s(r, "method"),
+                            path: s(r, "path"),
+                        })
+                        .collect()
+                }),
             trust: token.get("OS-TRUST:trust").filter(|t| t.is_object()).map(|t| TrustRef {
                 id: s(t, "id"),
                 trustor_user_id: t.get("trustor_user").map(|u| s(u, "id")).unwrap_or_default(),
@@ -267,7 +276,8 @@ mod tests {
         let creds = c.credentials();
         assert_eq!(creds.values["project_id"], "p");
         assert_eq!(creds.roles, vec!["member", "reader"]);
-        let sys = serde_json::json!({"user": {"id": "u"}, "system": {"all": true}, "expires_at": "2030-01-01T00:00:00Z"});
+        let sys =
+            serde_json::json!({"user": {"id": "u"}, "system": {"all": true}, "expires_at": "2030-01-01T00:00:00Z"});
         let c = RequestContext::from_token_json(&sys).unwrap();
         assert!(c.is_system());
         assert_eq!(c.credentials().values["system_scope"], "all");
@@ -311,6 +321,9 @@ mod tests {
         assert!(!c.allows_request("identity", "GET", "/v3/users"));
         assert!(c.allows_request("identity", "GET", "/v3/auth/tokens"), "validation is always allowed");
         let t = c.trust.unwrap();
-        assert_eq!((t.id.as_str(), t.trustor_user_id.as_str(), t.trustee_user_id.as_str(), t.impersonation), ("t", "u", "v", true));
+        assert_eq!(
+            (t.id.as_str(), t.trustor_user_id.as_str(), t.trustee_user_id.as_str(), t.impersonation),
+            ("t", "u", "v", true)
+        );
     }
 }

@@ -49,13 +49,20 @@ impl ErrorStyle {
     /// from handlers, and the plain-text answers of axum's own extractors and
     /// router (bad query string or path, unknown route, wrong method).
     /// `www_authenticate` is sent with every 401 (Keystone names its own URL there).
-    pub async fn render(self, resp: axum::response::Response, www_authenticate: &HeaderValue) -> axum::response::Response {
+    pub async fn render(
+        self,
+        resp: axum::response::Response,
+        www_authenticate: &HeaderValue,
+    ) -> axum::response::Response {
         let (mut parts, body) = resp.into_parts();
         let err = match parts.extensions.remove::<Error>() {
             Some(e) => e,
             None => {
                 let status = parts.status;
-                let is_json = parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+                let is_json = parts
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
                 if !(status.is_client_error() || status.is_server_error()) || is_json {
                     return Response::from_parts(parts, body);
                 }
@@ -115,6 +122,9 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> axum::res
     tracing::error!(panic = msg, "handler panicked");
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    r.extensions_mut().insert(Error::new(ErrorKind::Internal, "An unexpected error prevented the server from fulfilling your request."));
+    r.extensions_mut().insert(Error::new(
+        ErrorKind::Internal,
+        "An unexpected error prevented the server from fulfilling your request.",
+    ));
     r
 }

@@ -56,7 +56,11 @@ impl Validator {
 
 /// Makes `validator` available to the [`Authenticated`] extractor of a router
 /// serving `service_type`.
-pub fn with_validator(router: axum::Router, service_type: &'static str, validator: Arc<dyn TokenValidator>) -> axum::Router {
+pub fn with_validator(
+    router: axum::Router,
+    service_type: &'static str,
+    validator: Arc<dyn TokenValidator>,
+) -> axum::Router {
     router.layer(axum::Extension(Validator::new(service_type, validator)))
 }
 
@@ -95,7 +99,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
 /// Middleware guarding a whole router: every request needs a valid token
 /// that allows it. Install with
 /// `from_fn_with_state(Validator::new("compute", validator), require_token)`.
-pub async fn require_token(axum::extract::State(v): axum::extract::State<Validator>, mut req: Request, next: Next) -> Response {
+pub async fn require_token(
+    axum::extract::State(v): axum::extract::State<Validator>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let (mut parts, body) = req.into_parts();
     let token = match auth_token(&parts) {
         Some(t) => t.to_string(),

@@ -169,7 +169,10 @@ impl Identity {
         if let Some(id) = &u.id {
             return self.store().get_user(id).await?.ok_or_else(unauthorized);
         }
-        let name = u.name.as_ref().ok_or_else(|| Error::bad_request("Invalid input for field 'user': expected an id or a name."))?;
+        let name = u
+            .name
+            .as_ref()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'user': expected an id or a name."))?;
         let d = u
             .domain
             .as_ref()
@@ -190,7 +193,11 @@ impl Identity {
     }
 
     async fn password_method(&self, m: &PasswordMethod) -> Result<User, Error> {
-        let password = m.user.password.as_deref().ok_or_else(|| Error::bad_request("Invalid input for field 'password': the password is required."))?;
+        let password = m
+            .user
+            .password
+            .as_deref()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'password': the password is required."))?;
         let user = self.resolve_user(&m.user).await?;
         self.check_not_locked(&user)?;
         let ok = match &user.password_hash {
@@ -209,8 +216,14 @@ impl Identity {
         let cred = if let Some(id) = &m.id {
             self.store().get_app_cred(id).await?
         } else {
-            let name = m.name.as_ref().ok_or_else(|| Error::bad_request("Invalid input for field 'application_credential': expected an id, or a name and a user."))?;
-            let u = m.user.as_ref().ok_or_else(|| Error::bad_request("Invalid input for field 'application_credential': a name needs its user."))?;
+            let name = m.name.as_ref().ok_or_else(|| {
+                Error::bad_request(
+                    "Invalid input for field 'application_credential': expected an id, or a name and a user.",
+                )
+            })?;
+            let u = m.user.as_ref().ok_or_else(|| {
+                Error::bad_request("Invalid input for field 'application_credential': a name needs its user.")
+            })?;
             let user = self.resolve_user(u).await?;
             self.store().get_app_cred_by_name(&user.id, name).await?
         }
@@ -245,11 +258,19 @@ impl Identity {
                     (user, payload::METHOD_OAUTH1, None, None)
                 }
                 "password" => {
-                    let pm = id.password.as_ref().ok_or_else(|| Error::bad_request("Invalid input for field 'identity': 'password' is listed in methods but missing."))?;
+                    let pm = id.password.as_ref().ok_or_else(|| {
+                        Error::bad_request(
+                            "Invalid input for field 'identity': 'password' is listed in methods but missing.",
+                        )
+                    })?;
                     (self.password_method(pm).await?, payload::METHOD_PASSWORD, None, None)
                 }
                 "token" => {
-                    let tm = id.token.as_ref().ok_or_else(|| Error::bad_request("Invalid input for field 'identity': 'token' is listed in methods but missing."))?;
+                    let tm = id.token.as_ref().ok_or_else(|| {
+                        Error::bad_request(
+                            "Invalid input for field 'identity': 'token' is listed in methods but missing.",
+                        )
+                    })?;
                     // an invalid token is a 404 here too, as Keystone answers
                     let t = self.validate_token(&tm.id).await?;
                     if t.app_cred.is_some() {
@@ -258,8 +279,12 @@ impl Identity {
                     if t.payload.trust_id.is_some() {
                         return Err(Error::forbidden("Using a trust-scoped token to create another token is not allowed: create a new trust-scoped token instead."));
                     }
-                    if t.payload.access_token_id.is_some() || t.payload.methods & (payload::METHOD_OAUTH1 | payload::METHOD_EC2) != 0 {
-                        return Err(Error::forbidden("Using a delegated token to create another token is not allowed."));
+                    if t.payload.access_token_id.is_some()
+                        || t.payload.methods & (payload::METHOD_OAUTH1 | payload::METHOD_EC2) != 0
+                    {
+                        return Err(Error::forbidden(
+                            "Using a delegated token to create another token is not allowed.",
+                        ));
                     }
                     let narrower = scope.is_some_and(|s| s.project.is_some() || s.domain.is_some());
                     if matches!(t.scope, crate::token::TokenScope::System) && narrower {
@@ -331,7 +356,10 @@ impl Identity {
             }
             return Ok(PayloadScope::Unscoped);
         };
-        let given = [s.project.is_some(), s.domain.is_some(), s.system.is_some(), s.trust.is_some()].iter().filter(|x| **x).count();
+        let given = [s.project.is_some(), s.domain.is_some(), s.system.is_some(), s.trust.is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count();
         if given > 1 {
             return Err(Error::bad_request("Specify only one of project, domain, system or trust as the scope."));
         }
@@ -342,24 +370,35 @@ impl Identity {
             let project = match (&p.id, &p.name) {
                 (Some(id), _) => self.store().get_project(id).await?,
                 (None, Some(name)) => {
-                    let d = p.domain.as_ref().ok_or_else(|| Error::bad_request("Invalid input for field 'scope.project': a project name needs its domain."))?;
+                    let d = p.domain.as_ref().ok_or_else(|| {
+                        Error::bad_request("Invalid input for field 'scope.project': a project name needs its domain.")
+                    })?;
                     match self.resolve_domain(d).await? {
                         Some(dom) => self.store().get_project_by_name(&dom.id, name).await?,
                         None => None,
                     }
                 }
-                (None, None) => return Err(Error::bad_request("Invalid input for field 'scope.project': expected an id or a name.")),
+                (None, None) => {
+                    return Err(Error::bad_request(
+                        "Invalid input for field 'scope.project': expected an id or a name.",
+                    ))
+                }
             };
             let project = project.ok_or_else(|| Error::unauthorized("The project to scope to does not exist."))?;
             return Ok(PayloadScope::Project(project.id));
         }
         if let Some(d) = &s.domain {
-            let dom = self.resolve_domain(d).await?.ok_or_else(|| Error::unauthorized("The domain to scope to does not exist."))?;
+            let dom = self
+                .resolve_domain(d)
+                .await?
+                .ok_or_else(|| Error::unauthorized("The domain to scope to does not exist."))?;
             return Ok(PayloadScope::Domain(dom.id));
         }
         if let Some(sys) = &s.system {
             if !sys.all {
-                return Err(Error::bad_request("Invalid input for field 'scope.system': only {\"all\": true} is a system scope."));
+                return Err(Error::bad_request(
+                    "Invalid input for field 'scope.system': only {\"all\": true} is a system scope.",
+                ));
             }
             return Ok(PayloadScope::System);
         }
@@ -379,7 +418,8 @@ impl Identity {
             if p.app_cred.is_some() {
                 return Err(Error::forbidden("An application credential cannot be used to get a trust-scoped token."));
             }
-            if req.auth.scope.as_ref().is_some_and(|s| s.project.is_some() || s.domain.is_some() || s.system.is_some()) {
+            if req.auth.scope.as_ref().is_some_and(|s| s.project.is_some() || s.domain.is_some() || s.system.is_some())
+            {
                 return Err(Error::bad_request("Specify only one of project, domain, system or trust as the scope."));
             }
             let ts = crate::trusts::resolve_trust_scope(self, &p.user, trust).await?;
@@ -394,7 +434,9 @@ impl Identity {
             if let Some(s) = &req.auth.scope {
                 let asked = self.resolve_scope(&p.user, Some(s)).await?;
                 if asked != own {
-                    return Err(Error::unauthorized("An application credential can only be scoped to its own project."));
+                    return Err(Error::unauthorized(
+                        "An application credential can only be scoped to its own project.",
+                    ));
                 }
             }
             own
@@ -407,17 +449,18 @@ impl Identity {
                 return Err(Error::unauthorized(format!("User {} has no access to the system.", p.user.id)));
             }
         }
-        let t = self.issue_token(NewToken {
-            user: p.user,
-            scope,
-            methods: p.methods,
-            audit_ids: p.audit_ids,
-            expires_at: p.expires_at,
-            app_cred: p.app_cred,
-            trust_id,
-            access_token_id: p.access_token_id,
-        })
-        .await?;
+        let t = self
+            .issue_token(NewToken {
+                user: p.user,
+                scope,
+                methods: p.methods,
+                audit_ids: p.audit_ids,
+                expires_at: p.expires_at,
+                app_cred: p.app_cred,
+                trust_id,
+                access_token_id: p.access_token_id,
+            })
+            .await?;
         if let Some(tid) = &t.payload.trust_id {
             // a use of the trust is counted once its token is made
             crate::trusts::consume_use(self, tid).await?;

@@ -50,7 +50,8 @@ impl Identity {
             let role = match store.get_role_by_name(name, None).await? {
                 Some(r) => r,
                 None => {
-                    let r = Role { id: new_id(), name: name.into(), domain_id: None, description: None, extra: Map::new() };
+                    let r =
+                        Role { id: new_id(), name: name.into(), domain_id: None, description: None, extra: Map::new() };
                     store.create_role(&r).await?;
                     r
                 }
@@ -90,7 +91,12 @@ impl Identity {
         }
         if store.get_region(&spec.region).await?.is_none() {
             store
-                .create_region(&Region { id: spec.region.clone(), description: String::new(), parent_region_id: None, extra: Map::new() })
+                .create_region(&Region {
+                    id: spec.region.clone(),
+                    description: String::new(),
+                    parent_region_id: None,
+                    extra: Map::new(),
+                })
                 .await?;
         }
         self.register_service(

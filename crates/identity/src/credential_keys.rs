@@ -109,7 +109,10 @@ pub fn repository(config: &rustack_common::config::Config, token_key_dir: &Path)
 
 fn key_error(e: KeyError) -> Error {
     tracing::error!(error = %e, "credential key repository");
-    Error::new(rustack_common::ErrorKind::Internal, "An unexpected error prevented the server from accessing encrypted credentials.")
+    Error::new(
+        rustack_common::ErrorKind::Internal,
+        "An unexpected error prevented the server from accessing encrypted credentials.",
+    )
 }
 
 /// What [`Identity::rotate_credential_keys`] did.
@@ -147,7 +150,14 @@ impl Identity {
             Error::new(rustack_common::ErrorKind::Internal, "Credential could not be decrypted. Please contact the administrator")
         })?;
         let blob = String::from_utf8(plain).map_err(|e| Error::internal(&e))?;
-        Ok(Credential { id: c.id, user_id: c.user_id, project_id: c.project_id, cred_type: c.cred_type, blob, extra: c.extra })
+        Ok(Credential {
+            id: c.id,
+            user_id: c.user_id,
+            project_id: c.project_id,
+            cred_type: c.cred_type,
+            blob,
+            extra: c.extra,
+        })
     }
 
     /// Stores a new credential, its blob encrypted.
@@ -174,7 +184,11 @@ impl Identity {
         }
     }
 
-    pub async fn list_credentials(&self, user_id: Option<&str>, cred_type: Option<&str>) -> Result<Vec<Credential>, Error> {
+    pub async fn list_credentials(
+        &self,
+        user_id: Option<&str>,
+        cred_type: Option<&str>,
+    ) -> Result<Vec<Credential>, Error> {
         let rows = self.store().list_credentials(user_id, cred_type).await?;
         if rows.is_empty() {
             return Ok(Vec::new());

@@ -162,7 +162,12 @@ pub(crate) fn base_string(method: &str, url: &str, params: &[(String, String)]) 
         .collect();
     enc.sort();
     let norm: Vec<String> = enc.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!("{}&{}&{}", pct_encode(&method.to_ascii_uppercase()), pct_encode(&normalize_url(url)), pct_encode(&norm.join("&")))
+    format!(
+        "{}&{}&{}",
+        pct_encode(&method.to_ascii_uppercase()),
+        pct_encode(&normalize_url(url)),
+        pct_encode(&norm.join("&"))
+    )
 }
 
 /// The signature of `base` with `method`, keyed by the two secrets.
@@ -203,7 +208,13 @@ pub(crate) struct SignedRequest {
 
 impl SignedRequest {
     /// Reads a request; 400 when it carries no OAuth `Authorization` header.
-    pub fn new<'a>(id: &Identity, method: &str, path: &str, query: Option<&str>, headers: impl Iterator<Item = (&'a str, &'a str)>) -> Result<SignedRequest, Error> {
+    pub fn new<'a>(
+        id: &Identity,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        headers: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Result<SignedRequest, Error> {
         let mut auth = None;
         let mut host = None;
         for (k, v) in headers {
@@ -235,7 +246,10 @@ impl SignedRequest {
 
     /// oauthlib's checks of the protocol parameters (400s), before the signature.
     pub fn check_parameters(&self, extra: &[&str]) -> Result<(), Error> {
-        for p in ["oauth_signature", "oauth_consumer_key", "oauth_nonce", "oauth_timestamp", "oauth_signature_method"].iter().chain(extra) {
+        for p in ["oauth_signature", "oauth_consumer_key", "oauth_nonce", "oauth_timestamp", "oauth_signature_method"]
+            .iter()
+            .chain(extra)
+        {
             if self.get(p).is_none() {
                 return Err(validation(&format!("Missing mandatory OAuth parameters ({p})")));
             }
@@ -249,9 +263,15 @@ impl SignedRequest {
                 return Err(validation("Invalid OAuth version"));
             }
         }
-        let ts: i64 = self.get("oauth_timestamp").unwrap_or_default().parse().map_err(|_| validation("Timestamp must be an integer"))?;
+        let ts: i64 = self
+            .get("oauth_timestamp")
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| validation("Timestamp must be an integer"))?;
         if (rustack_common::time::now().timestamp() - ts).abs() > TIMESTAMP_LIFETIME {
-            return Err(validation(&format!("Timestamp given is invalid, differ from allowed by over {TIMESTAMP_LIFETIME} seconds")));
+            return Err(validation(&format!(
+                "Timestamp given is invalid, differ from allowed by over {TIMESTAMP_LIFETIME} seconds"
+            )));
         }
         Ok(())
     }
@@ -264,7 +284,8 @@ impl SignedRequest {
         params.extend(self.query.iter().cloned());
         self.urls.iter().any(|u| {
             let base = base_string(&self.method, u, &params);
-            sign(method, &base, consumer_secret, token_secret).is_some_and(|s| s.len() == given.len() && bool::from(s.as_bytes().ct_eq(given.as_bytes())))
+            sign(method, &base, consumer_secret, token_secret)
+                .is_some_and(|s| s.len() == given.len() && bool::from(s.as_bytes().ct_eq(given.as_bytes())))
         })
     }
 }
@@ -285,8 +306,12 @@ pub async fn prove(id: &Identity, http: &AuthHttp) -> Result<OAuthProof, Error> 
         Some((p, q)) => (p, Some(q)),
         None => (path, None),
     };
-    let req = SignedRequest::new(id, &http.method, path, query, http.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    let token_id = req.get("oauth_token").ok_or_else(|| Error::bad_request("Expecting to find oauth_token in request."))?.to_string();
+    let req =
+        SignedRequest::new(id, &http.method, path, query, http.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let token_id = req
+        .get("oauth_token")
+        .ok_or_else(|| Error::bad_request("Expecting to find oauth_token in request."))?
+        .to_string();
     let invalid = || Error::unauthorized("Could not validate the access token");
     let at = id.store().get_oauth_access_token(&token_id).await?.ok_or_else(invalid)?;
     if expired(&at.expires_at) {
@@ -333,12 +358,18 @@ mod tests {
         assert_eq!(pct_decode("a%20b+d", true), "a b d");
         assert_eq!(pct_decode("100%", false), "100%");
         assert_eq!(pct_decode("%zz%4", false), "%zz%4");
-        assert_eq!(parse_query("a=1&b=x%20y&c"), vec![("a".into(), "1".into()), ("b".into(), "x y".into()), ("c".into(), "".into())]);
+        assert_eq!(
+            parse_query("a=1&b=x%20y&c"),
+            vec![("a".into(), "1".into()), ("b".into(), "x y".into()), ("c".into(), "".into())]
+        );
     }
 
     #[test]
     fn reads_authorization_headers() {
-        let p = parse_authorization(r#"OAuth realm="", oauth_consumer_key="ck", oauth_signature="a%2Bb%3D", oauth_callback="oob""#).unwrap();
+        let p = parse_authorization(
+            r#"OAuth realm="", oauth_consumer_key="ck", oauth_signature="a%2Bb%3D", oauth_callback="oob""#,
+        )
+        .unwrap();
         assert_eq!(p[0], ("realm".into(), "".into()));
         assert_eq!(p[2], ("oauth_signature".into(), "a+b=".into()));
         assert_eq!(p.len(), 4);

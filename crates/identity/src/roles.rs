@@ -14,7 +14,12 @@ impl Identity {
     /// domain-specific roles left out (they only imply others, as in Keystone).
     /// On a project this includes the roles inherited (OS-INHERIT) from its
     /// domain and from every project above it.
-    pub async fn effective_roles(&self, user_id: &str, target: TargetKind, target_id: &str) -> Result<Vec<Role>, Error> {
+    pub async fn effective_roles(
+        &self,
+        user_id: &str,
+        target: TargetKind,
+        target_id: &str,
+    ) -> Result<Vec<Role>, Error> {
         let store = self.store();
         let mut actors = vec![user_id.to_string()];
         actors.extend(store.groups_of_user(user_id).await?.into_iter().map(|g| g.id));
@@ -24,14 +29,26 @@ impl Identity {
             target_id: Some(id.to_string()),
             role_id: None,
         };
-        let mut direct: Vec<String> =
-            store.list_assignments(&on(target, target_id)).await?.into_iter().filter(|a| !a.inherited).map(|a| a.role_id).collect();
+        let mut direct: Vec<String> = store
+            .list_assignments(&on(target, target_id))
+            .await?
+            .into_iter()
+            .filter(|a| !a.inherited)
+            .map(|a| a.role_id)
+            .collect();
         if target == TargetKind::Project {
             if let Some(p) = store.get_project(target_id).await? {
                 let mut sources = vec![(TargetKind::Domain, p.domain_id.clone())];
                 sources.extend(store.project_ancestors(&p).await?.into_iter().map(|a| (TargetKind::Project, a.id)));
                 for (kind, id) in sources {
-                    direct.extend(store.list_assignments(&on(kind, &id)).await?.into_iter().filter(|a| a.inherited).map(|a| a.role_id));
+                    direct.extend(
+                        store
+                            .list_assignments(&on(kind, &id))
+                            .await?
+                            .into_iter()
+                            .filter(|a| a.inherited)
+                            .map(|a| a.role_id),
+                    );
                 }
             }
         }
@@ -55,12 +72,8 @@ impl Identity {
                 }
             }
         }
-        let mut roles: Vec<Role> = store
-            .all_roles()
-            .await?
-            .into_iter()
-            .filter(|r| seen.contains(&r.id) && r.domain_id.is_none())
-            .collect();
+        let mut roles: Vec<Role> =
+            store.all_roles().await?.into_iter().filter(|r| seen.contains(&r.id) && r.domain_id.is_none()).collect();
         roles.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(roles)
     }

@@ -23,7 +23,9 @@ const USER_OPTIONS: &[(&str, bool)] = &[
 
 /// Checks `options` from a user body; null removes an option.
 pub fn merge_user_options(current: &Map<String, Value>, given: &Value) -> Result<Map<String, Value>, Error> {
-    let given = given.as_object().ok_or_else(|| Error::bad_request("Invalid input for field 'user.options': expected an object."))?;
+    let given = given
+        .as_object()
+        .ok_or_else(|| Error::bad_request("Invalid input for field 'user.options': expected an object."))?;
     let mut out = current.clone();
     for (k, v) in given {
         let Some((_, is_bool)) = USER_OPTIONS.iter().find(|(n, _)| n == k) else {
@@ -158,7 +160,11 @@ impl Identity {
             return Err(Error::unauthorized("The request you have made requires authentication."));
         }
         if sc.disable_user_account_days_inactive > 0 && !user.option("ignore_user_inactivity") {
-            let last = user.security.last_active_at.as_deref().and_then(|d| parse_iso(&format!("{d}T00:00:00Z")).or_else(|| parse_iso(d)));
+            let last = user
+                .security
+                .last_active_at
+                .as_deref()
+                .and_then(|d| parse_iso(&format!("{d}T00:00:00Z")).or_else(|| parse_iso(d)));
             if last.is_some_and(|t| t + Self::days(sc.disable_user_account_days_inactive) < now()) {
                 let mut u = user.clone();
                 u.enabled = false;
@@ -174,7 +180,10 @@ impl Identity {
         if !allow_expired && !user.option("ignore_password_expiry") {
             if let Some(exp) = user.password_expires_at.as_deref().and_then(parse_iso) {
                 if exp <= now() {
-                    return Err(Error::unauthorized(format!("The password is expired and needs to be changed for user: {}.", user.id)));
+                    return Err(Error::unauthorized(format!(
+                        "The password is expired and needs to be changed for user: {}.",
+                        user.id
+                    )));
                 }
             }
         }
@@ -190,7 +199,11 @@ mod tests {
     #[test]
     fn user_options_are_checked_and_merged() {
         let cur = Map::new();
-        let m = merge_user_options(&cur, &json!({"ignore_password_expiry": true, "multi_factor_auth_rules": [["password", "totp"]]})).unwrap();
+        let m = merge_user_options(
+            &cur,
+            &json!({"ignore_password_expiry": true, "multi_factor_auth_rules": [["password", "totp"]]}),
+        )
+        .unwrap();
         assert_eq!(m["ignore_password_expiry"], json!(true));
         let m = merge_user_options(&m, &json!({"ignore_password_expiry": null})).unwrap();
         assert!(!m.contains_key("ignore_password_expiry"));

@@ -45,12 +45,14 @@ fn trust_not_found(id: &str) -> Error {
 /// (`{"id": ...}`) and returns what the token is made of. An unknown,
 /// expired or used-up trust is a 401, as Keystone answers.
 pub async fn resolve_trust_scope(id: &Identity, trustee: &User, trust: &Value) -> Result<TrustScope, Error> {
-    let tid = trust
-        .as_object()
-        .and_then(|o| o.get("id"))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| Error::bad_request("Invalid input for field 'scope.OS-TRUST:trust': expected an object with the trust's 'id'."))?;
+    let tid =
+        trust.as_object().and_then(|o| o.get("id")).and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(
+            || {
+                Error::bad_request(
+                    "Invalid input for field 'scope.OS-TRUST:trust': expected an object with the trust's 'id'.",
+                )
+            },
+        )?;
     let t = id
         .store()
         .get_trust(tid)
@@ -60,8 +62,13 @@ pub async fn resolve_trust_scope(id: &Identity, trustee: &User, trust: &Value) -
     if trustee.id != t.trustee_user_id {
         return Err(Error::forbidden("User is not a trustee."));
     }
-    let project_id = t.project_id.clone().ok_or_else(|| Error::forbidden("A trust without a project cannot scope a token."))?;
-    let trustor = id.store().get_user(&t.trustor_user_id).await?.ok_or_else(|| Error::unauthorized(format!("Could not find trust: {tid}.")))?;
+    let project_id =
+        t.project_id.clone().ok_or_else(|| Error::forbidden("A trust without a project cannot scope a token."))?;
+    let trustor = id
+        .store()
+        .get_user(&t.trustor_user_id)
+        .await?
+        .ok_or_else(|| Error::unauthorized(format!("Could not find trust: {tid}.")))?;
     if !trustor.enabled {
         return Err(Error::forbidden("Trustor is disabled."));
     }
@@ -162,13 +169,21 @@ pub struct NewTrust {
 /// credential, OAuth1 access token, EC2 credential) rather than from the
 /// user proving who they are. Keystone keeps such tokens away from trusts.
 pub fn is_delegated_method(ctx: &RequestContext) -> bool {
-    ctx.methods.is_empty() || ctx.methods.iter().any(|m| !matches!(m.as_str(), "password" | "token" | "totp" | "external" | "mapped" | "openid" | "saml2" | "kerberos" | "x509"))
+    ctx.methods.is_empty()
+        || ctx.methods.iter().any(|m| {
+            !matches!(
+                m.as_str(),
+                "password" | "token" | "totp" | "external" | "mapped" | "openid" | "saml2" | "kerberos" | "x509"
+            )
+        })
 }
 
 /// Refuses the trust APIs to delegated tokens (403).
 pub fn check_not_delegated(ctx: &RequestContext) -> Result<(), Error> {
     if is_delegated_method(ctx) {
-        return Err(Error::forbidden("You are not authorized to perform the requested action: Delegated tokens cannot manage trusts."));
+        return Err(Error::forbidden(
+            "You are not authorized to perform the requested action: Delegated tokens cannot manage trusts.",
+        ));
     }
     Ok(())
 }
@@ -188,7 +203,9 @@ impl Identity {
     pub async fn create_trust(&self, ctx: &RequestContext, n: NewTrust) -> Result<Trust, Error> {
         let store = self.store();
         if n.project_id.is_some() && n.roles.is_empty() {
-            return Err(Error::forbidden("You are not authorized to perform the requested action: At least one role should be specified."));
+            return Err(Error::forbidden(
+                "You are not authorized to perform the requested action: At least one role should be specified.",
+            ));
         }
         if ctx.user_id != n.trustor_user_id {
             return Err(Error::forbidden("You are not authorized to perform the requested action: The authenticated user should match the trustor."));
@@ -201,7 +218,9 @@ impl Identity {
         for r in &n.roles {
             let rid = match r {
                 RoleRef::Id(i) => i.clone(),
-                RoleRef::Name(name) => store.get_role_by_name(name, None).await?.ok_or_else(|| Error::not_found_entity("role", name))?.id,
+                RoleRef::Name(name) => {
+                    store.get_role_by_name(name, None).await?.ok_or_else(|| Error::not_found_entity("role", name))?.id
+                }
             };
             if !role_ids.contains(&rid) {
                 role_ids.push(rid);
@@ -251,7 +270,9 @@ impl Identity {
                 }
             }
             if t.remaining_uses.is_some() {
-                return Err(Error::bad_request("Invalid input for field 'trust.remaining_uses': it must not be set if redelegation is allowed."));
+                return Err(Error::bad_request(
+                    "Invalid input for field 'trust.remaining_uses': it must not be set if redelegation is allowed.",
+                ));
             }
             t.redelegation_count = requested.unwrap_or(MAX_REDELEGATION_COUNT);
         }
@@ -271,7 +292,12 @@ impl Identity {
                 validate_redelegation(&p, &mut t)?;
                 depth += 1;
                 cur = match (&p.redelegated_trust_id, depth < MAX_CHAIN) {
-                    (Some(up), true) => Some(self.store().get_trust(up).await?.ok_or_else(|| Error::forbidden("The redelegation chain is broken."))?),
+                    (Some(up), true) => Some(
+                        self.store()
+                            .get_trust(up)
+                            .await?
+                            .ok_or_else(|| Error::forbidden("The redelegation chain is broken."))?,
+                    ),
                     _ => None,
                 };
             }
@@ -283,7 +309,8 @@ impl Identity {
     /// The role ids `user_id` holds on a project, domain-specific roles
     /// included (Keystone's check when creating a trust).
     async fn trustor_role_ids(&self, user_id: &str, project_id: &str) -> Result<Vec<String>, Error> {
-        let mut ids: Vec<String> = self.effective_roles(user_id, TargetKind::Project, project_id).await?.into_iter().map(|r| r.id).collect();
+        let mut ids: Vec<String> =
+            self.effective_roles(user_id, TargetKind::Project, project_id).await?.into_iter().map(|r| r.id).collect();
         let mut actors = vec![user_id.to_string()];
         actors.extend(self.store().groups_of_user(user_id).await?.into_iter().map(|g| g.id));
         let f = crate::store::assignments::AssignmentFilter {
@@ -315,7 +342,9 @@ fn validate_redelegation(parent: &Trust, t: &mut Trust) -> Result<(), Error> {
         )));
     }
     if let Some(n) = t.remaining_uses {
-        return Err(Error::forbidden(format!("Field \"remaining_uses\" is set to {n} while it must not be set in order to redelegate a trust.")));
+        return Err(Error::forbidden(format!(
+            "Field \"remaining_uses\" is set to {n} while it must not be set in order to redelegate a trust."
+        )));
     }
     match (t.expires(), parent.expires()) {
         (Some(mine), Some(theirs)) if theirs < mine => {
@@ -373,7 +402,11 @@ mod tests {
         assert_eq!(validate_redelegation(&parent, &mut longer).unwrap_err().status(), 403, "outlives the parent");
         let mut imp = trust(1);
         imp.impersonation = true;
-        assert_eq!(validate_redelegation(&parent, &mut imp).unwrap_err().status(), 403, "impersonation not in the parent");
+        assert_eq!(
+            validate_redelegation(&parent, &mut imp).unwrap_err().status(),
+            403,
+            "impersonation not in the parent"
+        );
         let mut limited = trust(1);
         limited.remaining_uses = Some(2);
         assert_eq!(validate_redelegation(&parent, &mut limited).unwrap_err().status(), 403);

@@ -36,7 +36,19 @@ async fn create_show_list_and_authenticate() {
     let ac = r.body["application_credential"].clone();
     assert_keys(
         &ac,
-        &["id", "name", "description", "user_id", "project_id", "system", "expires_at", "unrestricted", "roles", "links", "secret"],
+        &[
+            "id",
+            "name",
+            "description",
+            "user_id",
+            "project_id",
+            "system",
+            "expires_at",
+            "unrestricted",
+            "roles",
+            "links",
+            "secret",
+        ],
     );
     assert_hex_id(&ac["id"]);
     let acid = ac["id"].as_str().unwrap();
@@ -88,7 +100,9 @@ async fn bad_secrets_are_401() {
     let c = TestCloud::start().await;
     let demo = c.demo_token().await;
     let uid = demo_id(&c).await;
-    let ac = create(&c, &demo, &path(&uid)[4..], "application_credential", json!({"name": "x", "secret": "my-own-secret"})).await;
+    let ac =
+        create(&c, &demo, &path(&uid)[4..], "application_credential", json!({"name": "x", "secret": "my-own-secret"}))
+            .await;
     assert_eq!(ac["secret"], "my-own-secret");
     let acid = ac["id"].as_str().unwrap();
     ac_auth(&c, acid, "my-own-secret").await.expect(201);
@@ -113,7 +127,10 @@ async fn roles_must_be_a_subset_of_the_token() {
     let (admin, demo) = tokens(&c).await;
     let uid = demo_id(&c).await;
     let reader = c.role_id("reader").await;
-    let r = c.post(&path(&uid), &demo, json!({"application_credential": {"name": "ro", "roles": [{"id": reader}]}})).await.expect(201);
+    let r = c
+        .post(&path(&uid), &demo, json!({"application_credential": {"name": "ro", "roles": [{"id": reader}]}}))
+        .await
+        .expect(201);
     let ac = &r.body["application_credential"];
     assert_eq!(names(ac, "roles"), strs(&["reader"]));
     let t = ac_auth(&c, ac["id"].as_str().unwrap(), ac["secret"].as_str().unwrap()).await.expect(201);
@@ -121,11 +138,13 @@ async fn roles_must_be_a_subset_of_the_token() {
     // roles the token does not have: 400, nothing made
     let admin_role = c.role_id("admin").await;
     expect_400_naming(
-        c.post(&path(&uid), &demo, json!({"application_credential": {"name": "esc", "roles": [{"id": admin_role}]}})).await,
+        c.post(&path(&uid), &demo, json!({"application_credential": {"name": "esc", "roles": [{"id": admin_role}]}}))
+            .await,
         "roles",
     );
     expect_400_naming(
-        c.post(&path(&uid), &demo, json!({"application_credential": {"name": "esc", "roles": [{"name": "manager"}]}})).await,
+        c.post(&path(&uid), &demo, json!({"application_credential": {"name": "esc", "roles": [{"name": "manager"}]}}))
+            .await,
         "roles",
     );
     assert_eq!(names(&c.get(&path(&uid), &demo).await.expect(200).body, "application_credentials"), strs(&["ro"]));
@@ -134,12 +153,17 @@ async fn roles_must_be_a_subset_of_the_token() {
     let custom = new_role(&c, &admin, "custom").await;
     let cid = custom["id"].as_str().unwrap();
     grant_project_user(&c, &admin, &project_id(&c, "demo").await, &uid, cid).await;
-    let r = c.post(&path(&uid), &demo, json!({"application_credential": {"name": "withcustom", "roles": [{"id": cid}]}})).await.expect(201);
+    let r = c
+        .post(&path(&uid), &demo, json!({"application_credential": {"name": "withcustom", "roles": [{"id": cid}]}}))
+        .await
+        .expect(201);
     let ac = &r.body["application_credential"];
     let t = ac_auth(&c, ac["id"].as_str().unwrap(), ac["secret"].as_str().unwrap()).await.expect(201);
     assert_eq!(t.body["token"]["roles"], json!([{"id": cid, "name": "custom"}]));
     // when the user loses the role, the credential's token loses it too
-    c.delete(&format!("/v3/projects/{}/users/{uid}/roles/{cid}", project_id(&c, "demo").await), &admin).await.expect(204);
+    c.delete(&format!("/v3/projects/{}/users/{uid}/roles/{cid}", project_id(&c, "demo").await), &admin)
+        .await
+        .expect(204);
     expect_401(ac_auth(&c, ac["id"].as_str().unwrap(), ac["secret"].as_str().unwrap()).await);
 }
 
@@ -150,7 +174,10 @@ async fn roles_given_by_name_include_their_implied_roles() {
     let c = TestCloud::start().await;
     let demo = c.demo_token().await;
     let uid = demo_id(&c).await;
-    let r = c.post(&path(&uid), &demo, json!({"application_credential": {"name": "m", "roles": [{"name": "member"}]}})).await.expect(201);
+    let r = c
+        .post(&path(&uid), &demo, json!({"application_credential": {"name": "m", "roles": [{"name": "member"}]}}))
+        .await
+        .expect(201);
     let mut rn = names(&r.body["application_credential"], "roles");
     rn.sort();
     assert_eq!(rn, strs(&["member", "reader"]));
@@ -164,23 +191,35 @@ async fn bad_input_and_duplicates() {
     expect_400_naming(c.post(&path(&uid), &demo, json!({"application_credential": {}})).await, "name");
     expect_400_naming(c.post(&path(&uid), &demo, json!({"application_credential": {"name": ""}})).await, "name");
     expect_400_naming(
-        c.post(&path(&uid), &demo, json!({"application_credential": {"name": "a", "expires_at": "2001-01-01T00:00:00"}})).await,
+        c.post(
+            &path(&uid),
+            &demo,
+            json!({"application_credential": {"name": "a", "expires_at": "2001-01-01T00:00:00"}}),
+        )
+        .await,
         "expires_at",
     );
     expect_400_naming(
-        c.post(&path(&uid), &demo, json!({"application_credential": {"name": "a", "expires_at": "next tuesday"}})).await,
+        c.post(&path(&uid), &demo, json!({"application_credential": {"name": "a", "expires_at": "next tuesday"}}))
+            .await,
         "expires_at",
     );
     expect_400_naming(
         c.post(&path(&uid), &demo, json!({"application_credential": {"name": "a", "unrestricted": "yes"}})).await,
         "unrestricted",
     );
-    expect_400_naming(c.post(&path(&uid), &demo, json!({"application_credential": {"name": "a", "roles": "member"}})).await, "roles");
+    expect_400_naming(
+        c.post(&path(&uid), &demo, json!({"application_credential": {"name": "a", "roles": "member"}})).await,
+        "roles",
+    );
     expect_400_naming(c.post(&path(&uid), &demo, json!({"app_cred": {"name": "a"}})).await, "application_credential");
     assert_eq!(c.get(&path(&uid), &demo).await.expect(200).body["application_credentials"], json!([]));
     create(&c, &demo, &path(&uid)[4..], "application_credential", json!({"name": "dup"})).await;
     c.post(&path(&uid), &demo, json!({"application_credential": {"name": "dup"}})).await.expect_error(409);
-    assert_eq!(c.get(&path(&uid), &demo).await.expect(200).body["application_credentials"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        c.get(&path(&uid), &demo).await.expect(200).body["application_credentials"].as_array().unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -190,18 +229,29 @@ async fn expires_at_is_echoed_and_caps_tokens_and_expiry_ends_it() {
     let uid = demo_id(&c).await;
     // a far expiry is echoed as Keystone does: 6 fraction digits, no zone
     let r = c
-        .post(&path(&uid), &demo, json!({"application_credential": {"name": "later", "expires_at": "2100-01-02T03:04:05.000000"}}))
+        .post(
+            &path(&uid),
+            &demo,
+            json!({"application_credential": {"name": "later", "expires_at": "2100-01-02T03:04:05.000000"}}),
+        )
         .await
         .expect(201);
     assert_eq!(r.body["application_credential"]["expires_at"], "2100-01-02T03:04:05.000000");
     let r = c
-        .post(&path(&uid), &demo, json!({"application_credential": {"name": "later-z", "expires_at": "2100-01-02T03:04:05Z"}}))
+        .post(
+            &path(&uid),
+            &demo,
+            json!({"application_credential": {"name": "later-z", "expires_at": "2100-01-02T03:04:05Z"}}),
+        )
         .await
         .expect(201);
     assert_eq!(r.body["application_credential"]["expires_at"], "2100-01-02T03:04:05.000000");
     // a near expiry caps the token and then ends the credential
     let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
-    let r = c.post(&path(&uid), &demo, json!({"application_credential": {"name": "soon", "expires_at": soon}})).await.expect(201);
+    let r = c
+        .post(&path(&uid), &demo, json!({"application_credential": {"name": "soon", "expires_at": soon}}))
+        .await
+        .expect(201);
     let ac = r.body["application_credential"].clone();
     assert_eq!(ac["expires_at"], json!(soon));
     let t = ac_auth(&c, ac["id"].as_str().unwrap(), ac["secret"].as_str().unwrap()).await.expect(201);
@@ -228,7 +278,9 @@ async fn a_restricted_credential_cannot_manage_credentials() {
     got.sort();
     assert_eq!(got, strs(&["other", "restricted"]));
     // an unrestricted one may
-    let un = create(&c, &demo, &path(&uid)[4..], "application_credential", json!({"name": "free", "unrestricted": true})).await;
+    let un =
+        create(&c, &demo, &path(&uid)[4..], "application_credential", json!({"name": "free", "unrestricted": true}))
+            .await;
     assert_eq!(un["unrestricted"], json!(true));
     let ut = ac_auth(&c, un["id"].as_str().unwrap(), un["secret"].as_str().unwrap()).await.expect(201);
     assert_eq!(ut.body["token"]["application_credential"]["restricted"], json!(false));
@@ -242,7 +294,10 @@ async fn access_rules_round_trip() {
     let demo = c.demo_token().await;
     let uid = demo_id(&c).await;
     let rule = json!({"path": "/v2.1/servers/*/ips", "method": "GET", "service": "compute"});
-    let r = c.post(&path(&uid), &demo, json!({"application_credential": {"name": "ar", "access_rules": [rule]}})).await.expect(201);
+    let r = c
+        .post(&path(&uid), &demo, json!({"application_credential": {"name": "ar", "access_rules": [rule]}}))
+        .await
+        .expect(201);
     let got = &r.body["application_credential"]["access_rules"][0];
     assert!(got["id"].is_string());
     let mut without = got.clone();
@@ -270,14 +325,23 @@ async fn ownership_and_scope_rules() {
     c.get(&format!("{}/{}", path(&admin_uid), aac["id"].as_str().unwrap()), &demo).await.expect_error(403);
     c.delete(&format!("{}/{}", path(&admin_uid), aac["id"].as_str().unwrap()), &demo).await.expect_error(403);
     // the admin can read the member's
-    assert_eq!(names(&c.get(&path(&demo_uid), &admin).await.expect(200).body, "application_credentials"), strs(&["mine"]));
+    assert_eq!(
+        names(&c.get(&path(&demo_uid), &admin).await.expect(200).body, "application_credentials"),
+        strs(&["mine"])
+    );
     // a credential is only found under its own user
     c.get(&format!("{}/{acid}", path(&admin_uid)), &admin).await.expect_error(404);
     c.get(&format!("{}/{NO_SUCH}", path(&demo_uid)), &demo).await.expect_error(404);
     c.delete(&format!("{}/{NO_SUCH}", path(&demo_uid)), &demo).await.expect_error(404);
     c.get(&path(NO_SUCH), &admin).await.expect_error(404);
-    assert_eq!(names(&c.get(&path(&demo_uid), &demo).await.expect(200).body, "application_credentials"), strs(&["mine"]));
-    assert_eq!(names(&c.get(&path(&admin_uid), &admin).await.expect(200).body, "application_credentials"), strs(&["admins"]));
+    assert_eq!(
+        names(&c.get(&path(&demo_uid), &demo).await.expect(200).body, "application_credentials"),
+        strs(&["mine"])
+    );
+    assert_eq!(
+        names(&c.get(&path(&admin_uid), &admin).await.expect(200).body, "application_credentials"),
+        strs(&["admins"])
+    );
 }
 
 #[tokio::test]
@@ -285,10 +349,15 @@ async fn name_query_and_delete() {
     let c = TestCloud::start().await;
     let demo = c.demo_token().await;
     let uid = demo_id(&c).await;
-    let a = create(&c, &demo, &path(&uid)[4..], "application_credential", json!({"name": "one", "description": "first"})).await;
+    let a =
+        create(&c, &demo, &path(&uid)[4..], "application_credential", json!({"name": "one", "description": "first"}))
+            .await;
     create(&c, &demo, &path(&uid)[4..], "application_credential", json!({"name": "two"})).await;
     assert_eq!(a["description"], "first");
-    assert_eq!(c.get(&path(&uid), &demo).await.expect(200).body["application_credentials"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        c.get(&path(&uid), &demo).await.expect(200).body["application_credentials"].as_array().unwrap().len(),
+        2
+    );
     let l = c.get(&format!("{}?name=one", path(&uid)), &demo).await.expect(200);
     assert_eq!(ids(&l.body, "application_credentials"), vec![a["id"].as_str().unwrap().to_string()]);
     let acid = a["id"].as_str().unwrap();
@@ -324,10 +393,19 @@ async fn an_empty_role_list_means_the_tokens_roles() {
     let c = TestCloud::start().await;
     let demo = c.demo_token().await;
     let uid = c.identity.store().get_user_by_name("default", "demo").await.unwrap().unwrap().id;
-    let r = c.post(&path(&uid), &demo, json!({"application_credential": {"name": "ci", "roles": []}})).await.expect(201);
-    let mut names: Vec<&str> = r.body["application_credential"]["roles"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
+    let r =
+        c.post(&path(&uid), &demo, json!({"application_credential": {"name": "ci", "roles": []}})).await.expect(201);
+    let mut names: Vec<&str> = r.body["application_credential"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
     names.sort();
     assert_eq!(names, vec!["member", "reader"]);
-    let (id, secret) = (r.body["application_credential"]["id"].as_str().unwrap(), r.body["application_credential"]["secret"].as_str().unwrap());
+    let (id, secret) = (
+        r.body["application_credential"]["id"].as_str().unwrap(),
+        r.body["application_credential"]["secret"].as_str().unwrap(),
+    );
     ac_auth(&c, id, secret).await.expect(201);
 }

@@ -15,7 +15,8 @@ async fn put_region(c: &TestCloud, t: &str, id: &str, body: Value) -> rustack_te
 }
 
 async fn new_service(c: &TestCloud, t: &str, ty: &str, name: &str) -> Value {
-    create(c, t, "services", "service", json!({"type": ty, "name": name, "description": format!("{name} service")})).await
+    create(c, t, "services", "service", json!({"type": ty, "name": name, "description": format!("{name} service")}))
+        .await
 }
 
 // ---------------------------------------------------------------- regions
@@ -36,19 +37,27 @@ async fn region_create_list_update_delete() {
     let items = l.body["regions"].as_array().unwrap();
     assert!(items.contains(&r0) && items.contains(&r1));
     // a child, moved to another parent
-    let child = create(&c, &admin, "regions", "region", json!({"description": "child", "parent_region_id": r0id})).await;
+    let child =
+        create(&c, &admin, "regions", "region", json!({"description": "child", "parent_region_id": r0id})).await;
     assert_eq!(child["parent_region_id"], json!(r0id));
     let cid = child["id"].as_str().unwrap();
     let l = c.get(&format!("/v3/regions?parent_region_id={r0id}"), &admin).await.expect(200);
     assert_eq!(l.body["regions"], json!([child]));
     let r = c
-        .patch(&format!("/v3/regions/{cid}"), &admin, json!({"region": {"description": "moved", "parent_region_id": r1id}}))
+        .patch(
+            &format!("/v3/regions/{cid}"),
+            &admin,
+            json!({"region": {"description": "moved", "parent_region_id": r1id}}),
+        )
         .await
         .expect(200);
     assert_eq!(r.body["region"]["description"], "moved");
     assert_eq!(r.body["region"]["parent_region_id"], json!(r1id));
     assert_eq!(c.get(&format!("/v3/regions/{cid}"), &admin).await.expect(200).body["region"], r.body["region"]);
-    assert_eq!(c.get(&format!("/v3/regions?parent_region_id={r0id}"), &admin).await.expect(200).body["regions"], json!([]));
+    assert_eq!(
+        c.get(&format!("/v3/regions?parent_region_id={r0id}"), &admin).await.expect(200).body["regions"],
+        json!([])
+    );
     c.delete(&format!("/v3/regions/{cid}"), &admin).await.expect(204);
     c.get(&format!("/v3/regions/{cid}"), &admin).await.expect_error(404);
     c.delete(&format!("/v3/regions/{cid}"), &admin).await.expect_error(404);
@@ -80,7 +89,9 @@ async fn region_bad_input() {
     let c = TestCloud::start().await;
     let admin = c.admin_token().await;
     // an unknown parent: 404 (RegionNotFound), nothing made
-    c.post("/v3/regions", &admin, json!({"region": {"id": "orphan", "parent_region_id": "nowhere"}})).await.expect_error(404);
+    c.post("/v3/regions", &admin, json!({"region": {"id": "orphan", "parent_region_id": "nowhere"}}))
+        .await
+        .expect_error(404);
     c.get("/v3/regions/orphan", &admin).await.expect_error(404);
     expect_400_naming(c.post("/v3/regions", &admin, json!({"region": {"description": 5}})).await, "description");
     expect_400_naming(c.post("/v3/regions", &admin, json!({"regions": {}})).await, "region");
@@ -171,7 +182,10 @@ async fn service_create_show_list_update_delete() {
     let sid = s["id"].as_str().unwrap();
     assert_eq!(s["links"], json!({"self": format!("{}/v3/services/{sid}", c.base)}));
     assert_eq!(c.get(&format!("/v3/services/{sid}"), &admin).await.expect(200).body["service"], s);
-    let r = c.patch(&format!("/v3/services/{sid}"), &admin, json!({"service": {"description": "changed"}})).await.expect(200);
+    let r = c
+        .patch(&format!("/v3/services/{sid}"), &admin, json!({"service": {"description": "changed"}}))
+        .await
+        .expect(200);
     assert_eq!(r.body["service"]["description"], "changed");
     let g = c.get(&format!("/v3/services/{sid}"), &admin).await.expect(200);
     assert_eq!(g.body["service"], r.body["service"]);
@@ -203,13 +217,22 @@ async fn service_bad_input() {
     let c = TestCloud::start().await;
     let (admin, demo) = tokens(&c).await;
     expect_400_naming(c.post("/v3/services", &admin, json!({"service": {"name": "notype"}})).await, "type");
-    expect_400_naming(c.post("/v3/services", &admin, json!({"service": {"type": "x", "enabled": "True"}})).await, "enabled");
-    expect_400_naming(c.post("/v3/services", &admin, json!({"service": {"type": "x", "enabled": "False"}})).await, "enabled");
+    expect_400_naming(
+        c.post("/v3/services", &admin, json!({"service": {"type": "x", "enabled": "True"}})).await,
+        "enabled",
+    );
+    expect_400_naming(
+        c.post("/v3/services", &admin, json!({"service": {"type": "x", "enabled": "False"}})).await,
+        "enabled",
+    );
     expect_400_naming(c.post("/v3/services", &admin, json!({"service": {"type": 3}})).await, "type");
     assert_eq!(c.get("/v3/services", &admin).await.expect(200).body["services"].as_array().unwrap().len(), 1);
     let s = new_service(&c, &admin, "compute", "nova").await;
     let sid = s["id"].as_str().unwrap();
-    expect_400_naming(c.patch(&format!("/v3/services/{sid}"), &admin, json!({"service": {"enabled": "False"}})).await, "enabled");
+    expect_400_naming(
+        c.patch(&format!("/v3/services/{sid}"), &admin, json!({"service": {"enabled": "False"}})).await,
+        "enabled",
+    );
     expect_400_naming(c.patch(&format!("/v3/services/{sid}"), &admin, json!({"service": {"id": NO_SUCH}})).await, "id");
     c.patch(&format!("/v3/services/{NO_SUCH}"), &admin, json!({"service": {"name": "x"}})).await.expect_error(404);
     assert_eq!(c.get(&format!("/v3/services/{sid}"), &admin).await.expect(200).body["service"], s);
@@ -312,17 +335,36 @@ async fn endpoint_bad_input_makes_nothing() {
     expect_400_naming(c.post("/v3/endpoints", &admin, ep(json!({"interface": null}))).await, "interface");
     expect_400_naming(c.post("/v3/endpoints", &admin, ep(json!({"url": null}))).await, "url");
     expect_400_naming(c.post("/v3/endpoints", &admin, ep(json!({"url": "not a url"}))).await, "url");
-    expect_400_naming(c.post("/v3/endpoints", &admin, ep(json!({"url": format!("https://{}", "a".repeat(218))}))).await, "url");
+    expect_400_naming(
+        c.post("/v3/endpoints", &admin, ep(json!({"url": format!("https://{}", "a".repeat(218))}))).await,
+        "url",
+    );
     expect_400_naming(c.post("/v3/endpoints", &admin, ep(json!({"service_id": null}))).await, "service_id");
     expect_400_naming(c.post("/v3/endpoints", &admin, ep(json!({"service_id": NO_SUCH}))).await, "service_id");
     expect_400_naming(c.post("/v3/endpoints", &admin, ep(json!({"region_id": "nowhere"}))).await, "region_id");
     // a failed create with a legacy region does not leave the region behind
-    expect_400_naming(c.post("/v3/endpoints", &admin, ep(json!({"region": "halfmade", "enabled": "yes"}))).await, "enabled");
-    expect_400_naming(c.post("/v3/endpoints", &admin, ep(json!({"region": "halfmade", "service_id": NO_SUCH}))).await, "service_id");
+    expect_400_naming(
+        c.post("/v3/endpoints", &admin, ep(json!({"region": "halfmade", "enabled": "yes"}))).await,
+        "enabled",
+    );
+    expect_400_naming(
+        c.post("/v3/endpoints", &admin, ep(json!({"region": "halfmade", "service_id": NO_SUCH}))).await,
+        "service_id",
+    );
     c.get("/v3/regions/halfmade", &admin).await.expect_error(404);
-    assert_eq!(c.get(&format!("/v3/endpoints?service_id={sid}"), &admin).await.expect(200).body["endpoints"], json!([]));
+    assert_eq!(
+        c.get(&format!("/v3/endpoints?service_id={sid}"), &admin).await.expect(200).body["endpoints"],
+        json!([])
+    );
     // 225 characters is the limit
-    create(&c, &admin, "endpoints", "endpoint", ep(json!({"url": format!("https://{}", "a".repeat(217))}))["endpoint"].clone()).await;
+    create(
+        &c,
+        &admin,
+        "endpoints",
+        "endpoint",
+        ep(json!({"url": format!("https://{}", "a".repeat(217))}))["endpoint"].clone(),
+    )
+    .await;
     // updates: the same checks, nothing changed
     let e = create(&c, &admin, "endpoints", "endpoint", ep(json!({}))["endpoint"].clone()).await;
     let eid = e["id"].as_str().unwrap();
@@ -337,7 +379,9 @@ async fn endpoint_bad_input_makes_nothing() {
         c.patch(&format!("/v3/endpoints/{eid}"), &admin, json!({ "endpoint": bad })).await.expect_error(400);
     }
     assert_eq!(c.get(&format!("/v3/endpoints/{eid}"), &admin).await.expect(200).body["endpoint"], e);
-    c.patch(&format!("/v3/endpoints/{NO_SUCH}"), &admin, json!({"endpoint": {"url": "http://x"}})).await.expect_error(404);
+    c.patch(&format!("/v3/endpoints/{NO_SUCH}"), &admin, json!({"endpoint": {"url": "http://x"}}))
+        .await
+        .expect_error(404);
 }
 
 #[tokio::test]
@@ -346,9 +390,13 @@ async fn endpoint_policy() {
     let (admin, demo) = tokens(&c).await;
     let s = new_service(&c, &admin, "compute", "nova").await;
     c.get("/v3/endpoints", &demo).await.expect_error(403);
-    c.post("/v3/endpoints", &demo, json!({"endpoint": {"service_id": s["id"], "interface": "public", "url": "http://evil"}}))
-        .await
-        .expect_error(403);
+    c.post(
+        "/v3/endpoints",
+        &demo,
+        json!({"endpoint": {"service_id": s["id"], "interface": "public", "url": "http://evil"}}),
+    )
+    .await
+    .expect_error(403);
     let l = c.get(&format!("/v3/endpoints?service_id={}", s["id"].as_str().unwrap()), &admin).await.expect(200);
     assert_eq!(l.body["endpoints"], json!([]));
 }
@@ -395,7 +443,13 @@ async fn the_catalog_follows_services_and_endpoints() {
     let ac = c.get("/v3/auth/catalog", &demo).await.expect(200);
     assert_eq!(find_service(&ac.body["catalog"], "compute").unwrap(), nova);
     // enabling the endpoint adds it; disabling the service removes the whole entry
-    c.patch(&format!("/v3/endpoints/{}", off_ep["id"].as_str().unwrap()), &admin, json!({"endpoint": {"enabled": true}})).await.expect(200);
+    c.patch(
+        &format!("/v3/endpoints/{}", off_ep["id"].as_str().unwrap()),
+        &admin,
+        json!({"endpoint": {"enabled": true}}),
+    )
+    .await
+    .expect(200);
     let ac = c.get("/v3/auth/catalog", &demo).await.expect(200);
     assert_eq!(find_service(&ac.body["catalog"], "compute").unwrap()["endpoints"].as_array().unwrap().len(), 2);
     c.patch(&format!("/v3/services/{sid}"), &admin, json!({"service": {"enabled": false}})).await.expect(200);
@@ -407,7 +461,8 @@ async fn the_catalog_follows_services_and_endpoints() {
     c.delete(&format!("/v3/services/{sid}"), &admin).await.expect(204);
     c.get(&format!("/v3/endpoints/{}", pub_ep["id"].as_str().unwrap()), &admin).await.expect_error(404);
     // a system token's catalog has endpoints without a project id left out
-    let sys = subject(&c.password_auth("admin", rustack_test_utils::ADMIN_PASSWORD, Some(system_scope())).await.expect(201));
+    let sys =
+        subject(&c.password_auth("admin", rustack_test_utils::ADMIN_PASSWORD, Some(system_scope())).await.expect(201));
     let s2 = new_service(&c, &admin, "volumev3", "cinder").await;
     create(
         &c,

@@ -15,15 +15,21 @@ async fn credentials_go_with_their_user_and_project() {
     let uid = id_of(c.post("/v3/users", &t, json!({"user": {"name": "cu"}})).await.expect(201), "user").await;
     let pid = id_of(c.post("/v3/projects", &t, json!({"project": {"name": "cp"}})).await.expect(201), "project").await;
     let by_user = id_of(
-        c.post("/v3/credentials", &t, json!({"credential": {"user_id": uid, "type": "cert", "blob": "x"}})).await.expect(201),
+        c.post("/v3/credentials", &t, json!({"credential": {"user_id": uid, "type": "cert", "blob": "x"}}))
+            .await
+            .expect(201),
         "credential",
     )
     .await;
     let admin_uid = c.identity.store().get_user_by_name("default", "admin").await.unwrap().unwrap().id;
     let by_project = id_of(
-        c.post("/v3/credentials", &t, json!({"credential": {"user_id": admin_uid, "project_id": pid, "type": "cert", "blob": "y"}}))
-            .await
-            .expect(201),
+        c.post(
+            "/v3/credentials",
+            &t,
+            json!({"credential": {"user_id": admin_uid, "project_id": pid, "type": "cert", "blob": "y"}}),
+        )
+        .await
+        .expect(201),
         "credential",
     )
     .await;
@@ -38,11 +44,16 @@ async fn credentials_go_with_their_user_and_project() {
 async fn endpoint_associations_go_with_endpoint_and_project() {
     let c = TestCloud::start().await;
     let t = c.admin_token().await;
-    let sid = id_of(c.post("/v3/services", &t, json!({"service": {"type": "x-svc"}})).await.expect(201), "service").await;
+    let sid =
+        id_of(c.post("/v3/services", &t, json!({"service": {"type": "x-svc"}})).await.expect(201), "service").await;
     let eid = id_of(
-        c.post("/v3/endpoints", &t, json!({"endpoint": {"service_id": sid, "interface": "public", "url": "http://x.example/"}}))
-            .await
-            .expect(201),
+        c.post(
+            "/v3/endpoints",
+            &t,
+            json!({"endpoint": {"service_id": sid, "interface": "public", "url": "http://x.example/"}}),
+        )
+        .await
+        .expect(201),
         "endpoint",
     )
     .await;

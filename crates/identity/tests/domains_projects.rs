@@ -39,7 +39,11 @@ async fn domain_create_show_list_update_delete() {
     assert_eq!(l.body["links"], json!({"self": format!("{}/v3/domains", c.base), "previous": null, "next": null}));
     // update
     let r = c
-        .patch(&format!("/v3/domains/{did}"), &admin, json!({"domain": {"name": "d1-renamed", "description": "changed", "enabled": false}}))
+        .patch(
+            &format!("/v3/domains/{did}"),
+            &admin,
+            json!({"domain": {"name": "d1-renamed", "description": "changed", "enabled": false}}),
+        )
         .await
         .expect(200);
     assert_eq!(r.body["domain"]["name"], "d1-renamed");
@@ -183,7 +187,11 @@ async fn domain_delete_cascades_its_content() {
     validate(&c, &admin, &t).await.expect_error(404);
     // the Default user's assignment on the deleted project is gone too
     let ra = c.get(&format!("/v3/role_assignments?user.id={demo}"), &admin).await.expect(200);
-    assert!(ra.body["role_assignments"].as_array().unwrap().iter().all(|a| a["scope"]["project"]["id"] != json!(pid)), "{}", ra.body);
+    assert!(
+        ra.body["role_assignments"].as_array().unwrap().iter().all(|a| a["scope"]["project"]["id"] != json!(pid)),
+        "{}",
+        ra.body
+    );
     let l = c.get(&format!("/v3/projects?domain_id={did}"), &admin).await.expect(200);
     assert_eq!(l.body["projects"], json!([]));
     // the name is free again
@@ -204,7 +212,10 @@ async fn member_policy_on_domains() {
     c.delete(&format!("/v3/domains/{did}"), &demo).await.expect_error(403);
     // nothing changed
     assert_eq!(c.get(&format!("/v3/domains/{did}"), &admin).await.expect(200).body["domain"], d);
-    assert_eq!(c.get("/v3/domains/default", &admin).await.expect(200).body["domain"]["description"], "The default domain");
+    assert_eq!(
+        c.get("/v3/domains/default", &admin).await.expect(200).body["domain"]["description"],
+        "The default domain"
+    );
     assert_eq!(names(&c.get("/v3/domains?name=mine", &admin).await.expect(200).body, "domains").len(), 0);
 }
 
@@ -216,7 +227,10 @@ async fn project_create_show_list_update_delete() {
     let admin = c.admin_token().await;
     let r = c.post("/v3/projects", &admin, json!({"project": {"name": "p1"}})).await.expect(201);
     let p = r.body["project"].clone();
-    assert_keys(&p, &["id", "name", "domain_id", "description", "enabled", "parent_id", "is_domain", "tags", "options", "links"]);
+    assert_keys(
+        &p,
+        &["id", "name", "domain_id", "description", "enabled", "parent_id", "is_domain", "tags", "options", "links"],
+    );
     assert_hex_id(&p["id"]);
     let pid = p["id"].as_str().unwrap().to_string();
     assert_eq!(p["domain_id"], "default", "the default domain when none is given");
@@ -271,9 +285,15 @@ async fn project_tags_and_extras_round_trip_and_show_equals_list() {
         c.patch(&format!("/v3/projects/{pid}"), &admin, json!({"project": {"name": "renamed", "tags": ["a/b"]}})).await,
         "tags",
     );
-    expect_400_naming(c.patch(&format!("/v3/projects/{pid}"), &admin, json!({"project": {"tags": "notalist"}})).await, "tags");
+    expect_400_naming(
+        c.patch(&format!("/v3/projects/{pid}"), &admin, json!({"project": {"tags": "notalist"}})).await,
+        "tags",
+    );
     assert_eq!(c.get(&format!("/v3/projects/{pid}"), &admin).await.expect(200).body["project"], g);
-    expect_400_naming(c.post("/v3/projects", &admin, json!({"project": {"name": "badtags", "tags": [""]}})).await, "tags");
+    expect_400_naming(
+        c.post("/v3/projects", &admin, json!({"project": {"name": "badtags", "tags": [""]}})).await,
+        "tags",
+    );
     assert_eq!(c.get("/v3/projects?name=badtags", &admin).await.expect(200).body["projects"], json!([]));
 }
 
@@ -303,8 +323,12 @@ async fn project_with_unknown_domain_or_parent_is_400() {
     // a ValidationError (400).
     let c = TestCloud::start().await;
     let admin = c.admin_token().await;
-    c.post("/v3/projects", &admin, json!({"project": {"name": "orphan", "domain_id": NO_SUCH}})).await.expect_error(400);
-    c.post("/v3/projects", &admin, json!({"project": {"name": "orphan", "parent_id": NO_SUCH}})).await.expect_error(400);
+    c.post("/v3/projects", &admin, json!({"project": {"name": "orphan", "domain_id": NO_SUCH}}))
+        .await
+        .expect_error(400);
+    c.post("/v3/projects", &admin, json!({"project": {"name": "orphan", "parent_id": NO_SUCH}}))
+        .await
+        .expect_error(400);
     assert_eq!(c.get("/v3/projects?name=orphan", &admin).await.expect(200).body["projects"], json!([]));
 }
 
@@ -314,7 +338,9 @@ async fn project_names_are_unique_per_domain() {
     let admin = c.admin_token().await;
     new_project(&c, &admin, "same", "default").await;
     c.post("/v3/projects", &admin, json!({"project": {"name": "same"}})).await.expect_error(409);
-    c.post("/v3/projects", &admin, json!({"project": {"name": "same", "domain_id": "default"}})).await.expect_error(409);
+    c.post("/v3/projects", &admin, json!({"project": {"name": "same", "domain_id": "default"}}))
+        .await
+        .expect_error(409);
     let d = new_domain(&c, &admin, "elsewhere").await;
     let other = new_project(&c, &admin, "same", d["id"].as_str().unwrap()).await;
     assert_eq!(other["domain_id"], d["id"]);
@@ -323,7 +349,13 @@ async fn project_names_are_unique_per_domain() {
     let pid = p["id"].as_str().unwrap();
     c.patch(&format!("/v3/projects/{pid}"), &admin, json!({"project": {"name": "same"}})).await.expect_error(409);
     assert_eq!(c.get(&format!("/v3/projects/{pid}"), &admin).await.expect(200).body["project"]["name"], "free");
-    assert_eq!(c.get("/v3/projects?name=same&domain_id=default", &admin).await.expect(200).body["projects"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        c.get("/v3/projects?name=same&domain_id=default", &admin).await.expect(200).body["projects"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -333,12 +365,20 @@ async fn project_update_cannot_move_or_change_id() {
     let p = new_project(&c, &admin, "fixed", "default").await;
     let pid = p["id"].as_str().unwrap();
     let d = new_domain(&c, &admin, "d2").await;
-    expect_400_naming(c.patch(&format!("/v3/projects/{pid}"), &admin, json!({"project": {"domain_id": d["id"]}})).await, "domain_id");
+    expect_400_naming(
+        c.patch(&format!("/v3/projects/{pid}"), &admin, json!({"project": {"domain_id": d["id"]}})).await,
+        "domain_id",
+    );
     expect_400_naming(c.patch(&format!("/v3/projects/{pid}"), &admin, json!({"project": {"id": NO_SUCH}})).await, "id");
     expect_400_naming(c.patch(&format!("/v3/projects/{pid}"), &admin, json!({"project": {"name": ""}})).await, "name");
-    expect_400_naming(c.patch(&format!("/v3/projects/{pid}"), &admin, json!({"project": {"enabled": 3}})).await, "enabled");
+    expect_400_naming(
+        c.patch(&format!("/v3/projects/{pid}"), &admin, json!({"project": {"enabled": 3}})).await,
+        "enabled",
+    );
     // the same id is accepted
-    c.patch(&format!("/v3/projects/{pid}"), &admin, json!({"project": {"id": pid, "description": "ok"}})).await.expect(200);
+    c.patch(&format!("/v3/projects/{pid}"), &admin, json!({"project": {"id": pid, "description": "ok"}}))
+        .await
+        .expect(200);
     let g = c.get(&format!("/v3/projects/{pid}"), &admin).await.expect(200);
     assert_eq!(g.body["project"]["domain_id"], "default");
     assert_eq!(g.body["project"]["name"], "fixed");
@@ -355,14 +395,17 @@ async fn project_hierarchy_and_leaf_only_delete() {
     let root = new_project(&c, &admin, "root", did).await;
     assert_eq!(root["parent_id"], json!(did));
     let rid = root["id"].as_str().unwrap();
-    let child = create(&c, &admin, "projects", "project", json!({"name": "child", "domain_id": did, "parent_id": rid})).await;
+    let child =
+        create(&c, &admin, "projects", "project", json!({"name": "child", "domain_id": did, "parent_id": rid})).await;
     assert_eq!(child["parent_id"], json!(rid));
     assert_eq!(child["domain_id"], json!(did));
     // no domain given: the parent's
     let child2 = create(&c, &admin, "projects", "project", json!({"name": "child2", "parent_id": rid})).await;
     assert_eq!(child2["domain_id"], json!(did));
     // a parent in another domain: 400, nothing made
-    c.post("/v3/projects", &admin, json!({"project": {"name": "cross", "domain_id": "default", "parent_id": rid}})).await.expect_error(400);
+    c.post("/v3/projects", &admin, json!({"project": {"name": "cross", "domain_id": "default", "parent_id": rid}}))
+        .await
+        .expect_error(400);
     assert_eq!(c.get("/v3/projects?name=cross", &admin).await.expect(200).body["projects"], json!([]));
     // ?parent_id
     let l = c.get(&format!("/v3/projects?parent_id={rid}"), &admin).await.expect(200);
@@ -394,17 +437,25 @@ async fn project_hierarchy_enable_rules() {
     assert_eq!(c.get(&format!("/v3/projects/{rid}"), &admin).await.expect(200).body["project"]["enabled"], json!(true));
     c.patch(&format!("/v3/projects/{cid}"), &admin, json!({"project": {"enabled": false}})).await.expect(200);
     c.patch(&format!("/v3/projects/{rid}"), &admin, json!({"project": {"enabled": false}})).await.expect(200);
-    c.post("/v3/projects", &admin, json!({"project": {"name": "under-disabled", "parent_id": rid}})).await.expect_error(400);
+    c.post("/v3/projects", &admin, json!({"project": {"name": "under-disabled", "parent_id": rid}}))
+        .await
+        .expect_error(400);
     assert_eq!(c.get("/v3/projects?name=under-disabled", &admin).await.expect(200).body["projects"], json!([]));
     c.patch(&format!("/v3/projects/{cid}"), &admin, json!({"project": {"enabled": true}})).await.expect_error(403);
-    assert_eq!(c.get(&format!("/v3/projects/{cid}"), &admin).await.expect(200).body["project"]["enabled"], json!(false));
+    assert_eq!(
+        c.get(&format!("/v3/projects/{cid}"), &admin).await.expect(200).body["project"]["enabled"],
+        json!(false)
+    );
     c.patch(&format!("/v3/projects/{rid}"), &admin, json!({"project": {"enabled": true}})).await.expect(200);
     c.patch(&format!("/v3/projects/{cid}"), &admin, json!({"project": {"enabled": true}})).await.expect(200);
     // a disabled domain takes no new projects
     let d = create(&c, &admin, "domains", "domain", json!({"name": "offdom", "enabled": false})).await;
-    c.post("/v3/projects", &admin, json!({"project": {"name": "in-off", "domain_id": d["id"]}})).await.expect_error(400);
+    c.post("/v3/projects", &admin, json!({"project": {"name": "in-off", "domain_id": d["id"]}}))
+        .await
+        .expect_error(400);
     assert_eq!(
-        c.get(&format!("/v3/projects?domain_id={}", d["id"].as_str().unwrap()), &admin).await.expect(200).body["projects"],
+        c.get(&format!("/v3/projects?domain_id={}", d["id"].as_str().unwrap()), &admin).await.expect(200).body
+            ["projects"],
         json!([])
     );
 }
@@ -413,7 +464,9 @@ async fn project_hierarchy_enable_rules() {
 async fn project_list_filters() {
     let c = TestCloud::start().await;
     let admin = c.admin_token().await;
-    let off = create(&c, &admin, "projects", "project", json!({"name": "off", "enabled": false, "domain_id": "default"})).await;
+    let off =
+        create(&c, &admin, "projects", "project", json!({"name": "off", "enabled": false, "domain_id": "default"}))
+            .await;
     let d = new_domain(&c, &admin, "fd").await;
     let did = d["id"].as_str().unwrap();
     let indom = new_project(&c, &admin, "indom", did).await;
@@ -437,7 +490,11 @@ async fn is_domain_projects_are_domains() {
     let c = TestCloud::start().await;
     let admin = c.admin_token().await;
     let r = c
-        .post("/v3/projects", &admin, json!({"project": {"name": "pdom", "description": "a domain", "domain_id": null, "is_domain": true}}))
+        .post(
+            "/v3/projects",
+            &admin,
+            json!({"project": {"name": "pdom", "description": "a domain", "domain_id": null, "is_domain": true}}),
+        )
         .await
         .expect(201);
     let p = r.body["project"].clone();

@@ -21,7 +21,8 @@ async fn router_and_extractor_errors_are_in_keystone_shape() {
     assert!(r.body["error"]["message"].as_str().unwrap().contains("empty"));
     c.post("/v3/projects", &t, json!({"project": {"name": 5}})).await.expect_error(400);
     c.post("/v3/projects", &t, json!(["project"])).await.expect_error(400);
-    let r = c.post("/v3/auth/tokens", &t, json!({"auth": {"identity": {"methods": "password"}}})).await.expect_error(400);
+    let r =
+        c.post("/v3/auth/tokens", &t, json!({"auth": {"identity": {"methods": "password"}}})).await.expect_error(400);
     assert!(r.body["error"]["message"].as_str().unwrap().contains("auth.identity.methods"), "{}", r.body);
 }
 

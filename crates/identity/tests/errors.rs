@@ -36,7 +36,11 @@ fn protected(uid: &str) -> Vec<(Method, String, Option<Value>)> {
         (Method::GET, "/v3/auth/system".into(), None),
         (Method::GET, "/v3/auth/catalog".into(), None),
         (Method::GET, format!("/v3/users/{uid}/application_credentials"), None),
-        (Method::POST, format!("/v3/users/{uid}/application_credentials"), Some(json!({"application_credential": {"name": "x"}}))),
+        (
+            Method::POST,
+            format!("/v3/users/{uid}/application_credentials"),
+            Some(json!({"application_credential": {"name": "x"}})),
+        ),
         (Method::PUT, format!("/v3/system/users/{uid}/roles/{NO_SUCH}"), None),
     ]
 }
@@ -117,7 +121,9 @@ async fn unknown_routes_and_methods() {
     c.get("/v3/users/x/y/z", &admin).await.expect_error(404);
     let r = c.request(Method::PUT, "/v3/users", Some(&admin), Some(json!({}))).await.expect_error(405);
     assert!(r.body["error"]["message"].is_string());
-    c.request(Method::POST, &format!("/v3/users/{}", demo_id(&c).await), Some(&admin), Some(json!({}))).await.expect_error(405);
+    c.request(Method::POST, &format!("/v3/users/{}", demo_id(&c).await), Some(&admin), Some(json!({})))
+        .await
+        .expect_error(405);
     c.request(Method::PATCH, "/v3/auth/tokens", Some(&admin), Some(json!({}))).await.expect_error(405);
 }
 
@@ -172,7 +178,9 @@ async fn head_on_get_routes_is_empty() {
     let c = TestCloud::start().await;
     let admin = c.admin_token().await;
     let pid = project_id(&c, "demo").await;
-    for path in ["/v3/users".to_string(), format!("/v3/projects/{pid}"), "/v3/regions".into(), "/v3/auth/projects".into()] {
+    for path in
+        ["/v3/users".to_string(), format!("/v3/projects/{pid}"), "/v3/regions".into(), "/v3/auth/projects".into()]
+    {
         let r = c.head(&path, &admin).await;
         assert_eq!(r.status.as_u16(), 200, "HEAD {path}");
         assert_eq!(r.body, Value::Null, "HEAD {path} has a body");
@@ -218,6 +226,9 @@ async fn success_answers_are_json_with_a_request_id() {
     assert!(r.header("x-openstack-request-id").unwrap().starts_with("req-"));
     // 204 answers are empty
     let g = new_group(&c, &admin, "g", "default").await;
-    let r = c.put(&format!("/v3/groups/{}/users/{}", g["id"].as_str().unwrap(), demo_id(&c).await), &admin).await.expect(204);
+    let r = c
+        .put(&format!("/v3/groups/{}/users/{}", g["id"].as_str().unwrap(), demo_id(&c).await), &admin)
+        .await
+        .expect(204);
     assert_eq!(r.body, Value::Null);
 }

@@ -34,8 +34,10 @@ fn rules_path(uid: &str) -> String {
 }
 
 async fn new_cred(c: &TestCloud, token: &str, uid: &str, name: &str, rules: Value) -> Value {
-    c.post(&creds(uid), token, json!({"application_credential": {"name": name, "access_rules": rules}})).await.expect(201).body
-        ["application_credential"]
+    c.post(&creds(uid), token, json!({"application_credential": {"name": name, "access_rules": rules}}))
+        .await
+        .expect(201)
+        .body["application_credential"]
         .clone()
 }
 
@@ -85,7 +87,14 @@ async fn rules_are_stored_shared_and_shown() {
     let ac3 = new_cred(&c, &demo, &uid, "three", json!([{"id": rid}])).await;
     assert_eq!(ac3["access_rules"], ac["access_rules"]);
     // a new rule may bring its own id
-    let ac4 = new_cred(&c, &demo, &uid, "four", json!([{"id": "my-rule-1", "service": "image", "method": "HEAD", "path": "/v2/images"}])).await;
+    let ac4 = new_cred(
+        &c,
+        &demo,
+        &uid,
+        "four",
+        json!([{"id": "my-rule-1", "service": "image", "method": "HEAD", "path": "/v2/images"}]),
+    )
+    .await;
     assert_eq!(ac4["access_rules"][0]["id"], "my-rule-1");
     // a credential without rules has no access_rules key; [] is none
     let plain = new_cred(&c, &demo, &uid, "plain", json!([])).await;
@@ -100,10 +109,16 @@ async fn rules_are_stored_shared_and_shown() {
     let f = c.get(&format!("{}?service=image", rules_path(&uid)), &demo).await.expect(200);
     assert_eq!(f.body["access_rules"].as_array().unwrap().len(), 1);
     assert_eq!(f.body["access_rules"][0]["id"], "my-rule-1");
-    assert_eq!(c.get(&format!("{}?method=POST", rules_path(&uid)), &demo).await.expect(200).body["access_rules"], json!([]));
+    assert_eq!(
+        c.get(&format!("{}?method=POST", rules_path(&uid)), &demo).await.expect(200).body["access_rules"],
+        json!([])
+    );
     let s = c.get(&format!("{}/{rid}", rules_path(&uid)), &demo).await.expect(200);
-    assert_eq!(without_id(&s.body["access_rule"]), json!({"path": "/v2.1/servers/*/ips", "method": "GET", "service": "compute",
-        "links": {"self": format!("{}/v3/users/{uid}/access_rules/{rid}", c.base)}}));
+    assert_eq!(
+        without_id(&s.body["access_rule"]),
+        json!({"path": "/v2.1/servers/*/ips", "method": "GET", "service": "compute",
+        "links": {"self": format!("{}/v3/users/{uid}/access_rules/{rid}", c.base)}})
+    );
     c.head(&format!("{}/{rid}", rules_path(&uid)), &demo).await.expect(200);
     c.get(&format!("{}/{NO_SUCH}", rules_path(&uid)), &demo).await.expect_error(404);
 }
@@ -115,7 +130,9 @@ async fn bad_rules_are_refused() {
     let uid = demo_id(&c).await;
     let post = |rules: Value| {
         let (c, demo, uid) = (&c, &demo, &uid);
-        async move { c.post(&creds(uid), demo, json!({"application_credential": {"name": "x", "access_rules": rules}})).await }
+        async move {
+            c.post(&creds(uid), demo, json!({"application_credential": {"name": "x", "access_rules": rules}})).await
+        }
     };
     for bad in [
         json!("GET /"),
@@ -140,7 +157,8 @@ async fn bad_rules_are_refused() {
     // another user's rule is not found
     let admin = c.admin_token().await;
     let admin_uid = c.identity.store().get_user_by_name("default", "admin").await.unwrap().unwrap().id;
-    let theirs = new_cred(&c, &admin, &admin_uid, "a", json!([{"path": "/", "method": "GET", "service": "compute"}])).await;
+    let theirs =
+        new_cred(&c, &admin, &admin_uid, "a", json!([{"path": "/", "method": "GET", "service": "compute"}])).await;
     post(json!([{"id": theirs["access_rules"][0]["id"]}])).await.expect_error(404);
 }
 
@@ -150,7 +168,14 @@ async fn delete_is_refused_while_in_use() {
     let c = TestCloud::start().await;
     let demo = c.demo_token().await;
     let uid = demo_id(&c).await;
-    let ac = new_cred(&c, &demo, &uid, "m", json!([{"path": "/v2.1/servers/*/ips", "method": "GET", "service": "monitoring"}])).await;
+    let ac = new_cred(
+        &c,
+        &demo,
+        &uid,
+        "m",
+        json!([{"path": "/v2.1/servers/*/ips", "method": "GET", "service": "monitoring"}]),
+    )
+    .await;
     let rid = ac["access_rules"][0]["id"].as_str().unwrap().to_string();
     let r = c.delete(&format!("{}/{rid}", rules_path(&uid)), &demo).await.expect_error(403);
     assert!(r.body["error"]["message"].as_str().unwrap().contains("in use"));
@@ -176,7 +201,8 @@ async fn only_the_owner_and_system_readers_see_rules() {
     c.get(&rules_path(&uid), &admin).await.expect_error(403);
     c.get(&format!("{}/{rid}", rules_path(&uid)), &admin).await.expect_error(403);
     c.delete(&format!("{}/{rid}", rules_path(&uid)), &admin).await.expect_error(403);
-    let sys = subject(&c.password_auth("admin", ADMIN_PASSWORD, Some(json!({"system": {"all": true}}))).await.expect(201));
+    let sys =
+        subject(&c.password_auth("admin", ADMIN_PASSWORD, Some(json!({"system": {"all": true}}))).await.expect(201));
     assert_eq!(c.get(&rules_path(&uid), &sys).await.expect(200).body["access_rules"].as_array().unwrap().len(), 1);
     c.get(&format!("{}/{rid}", rules_path(&uid)), &sys).await.expect(200);
     // another user's path does not show this user's rule
@@ -216,7 +242,10 @@ async fn the_token_carries_the_rules_and_identity_enforces_them() {
     c.delete(&format!("{}/{rid}", rules_path(&uid)), &tok).await.expect_error(401);
     c.get("/v3/projects", &tok).await.expect_error(401);
     // validating the token itself is always allowed
-    let v = c.request_with(Method::GET, "/v3/auth/tokens", Some(&tok), None, &[("X-Subject-Token", &tok)]).await.expect(200);
+    let v = c
+        .request_with(Method::GET, "/v3/auth/tokens", Some(&tok), None, &[("X-Subject-Token", &tok)])
+        .await
+        .expect(200);
     assert_eq!(v.body["token"]["application_credential"]["access_rules"].as_array().unwrap().len(), 3);
     // a credential without rules is not restricted that way
     let free = new_cred(&c, &demo, &uid, "free", json!([])).await;
@@ -230,13 +259,23 @@ async fn require_token_and_remote_validation_enforce_the_rules() {
     let c = TestCloud::start().await;
     let demo = c.demo_token().await;
     let uid = demo_id(&c).await;
-    let ac = new_cred(&c, &demo, &uid, "servers", json!([{"service": "compute", "method": "GET", "path": "/v2.1/servers/*/ips"}])).await;
+    let ac = new_cred(
+        &c,
+        &demo,
+        &uid,
+        "servers",
+        json!([{"service": "compute", "method": "GET", "path": "/v2.1/servers/*/ips"}]),
+    )
+    .await;
     let (tok, _) = cred_token(&c, &ac).await;
     let serve = |validator: Arc<dyn TokenValidator>| async move {
         let app = Router::new()
             .route("/v2.1/servers/{id}/ips", get(|| async { "ips" }).post(|| async { "made" }))
             .route("/v2.1/servers/{id}", get(|| async { "server" }))
-            .layer(axum::middleware::from_fn_with_state(Validator::new("compute", validator), rustack_http::require_token));
+            .layer(axum::middleware::from_fn_with_state(
+                Validator::new("compute", validator),
+                rustack_http::require_token,
+            ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -257,7 +296,9 @@ async fn require_token_and_remote_validation_enforce_the_rules() {
         let status = |m: Method, p: &str, t: &str| {
             let (http, base, t) = (http.clone(), base.clone(), t.to_string());
             let p = p.to_string();
-            async move { http.request(m, format!("{base}{p}")).header("X-Auth-Token", t).send().await.unwrap().status().as_u16() }
+            async move {
+                http.request(m, format!("{base}{p}")).header("X-Auth-Token", t).send().await.unwrap().status().as_u16()
+            }
         };
         assert_eq!(status(Method::GET, "/v2.1/servers/abc/ips", &tok).await, 200);
         assert_eq!(status(Method::POST, "/v2.1/servers/abc/ips", &tok).await, 401);
@@ -270,7 +311,10 @@ async fn require_token_and_remote_validation_enforce_the_rules() {
     let ctx = remote.validate(&tok).await.unwrap();
     let rules = ctx.access_rules.as_ref().unwrap();
     assert_eq!(rules.len(), 1);
-    assert_eq!((rules[0].service.as_str(), rules[0].method.as_str(), rules[0].path.as_str()), ("compute", "GET", "/v2.1/servers/*/ips"));
+    assert_eq!(
+        (rules[0].service.as_str(), rules[0].method.as_str(), rules[0].path.as_str()),
+        ("compute", "GET", "/v2.1/servers/*/ips")
+    );
     // the same rule's token is refused by a service of another type
     let image = Validator::new("image", c.identity.validator());
     assert_eq!(image.check(&tok, "GET", "/v2.1/servers/abc/ips").await.unwrap_err().status(), 401);
@@ -281,7 +325,10 @@ async fn require_token_and_remote_validation_enforce_the_rules() {
 async fn deleting_the_user_removes_the_rules() {
     let c = TestCloud::start().await;
     let admin = c.admin_token().await;
-    let r = c.post("/v3/users", &admin, json!({"user": {"name": "gone", "password": "pw-123456", "domain_id": "default"}})).await.expect(201);
+    let r = c
+        .post("/v3/users", &admin, json!({"user": {"name": "gone", "password": "pw-123456", "domain_id": "default"}}))
+        .await
+        .expect(201);
     let uid = r.body["user"]["id"].as_str().unwrap().to_string();
     let pid = c.identity.store().get_project_by_name("default", "demo").await.unwrap().unwrap().id;
     let member = c.role_id("member").await;
@@ -314,7 +361,8 @@ async fn access_rules_on_every_backend() {
         let demo = c.demo_token().await;
         let uid = demo_id(&c).await;
         let rule = json!({"path": "/v3/users/*/access_rules", "method": "GET", "service": "identity"});
-        let ac = new_cred(&c, &demo, &uid, "one", json!([rule, {"path": "/x", "method": "PUT", "service": "compute"}])).await;
+        let ac = new_cred(&c, &demo, &uid, "one", json!([rule, {"path": "/x", "method": "PUT", "service": "compute"}]))
+            .await;
         assert_eq!(ac["access_rules"].as_array().unwrap().len(), 2);
         let ac2 = new_cred(&c, &demo, &uid, "two", json!([rule])).await;
         let rid = ac2["access_rules"][0]["id"].as_str().unwrap().to_string();

@@ -55,35 +55,59 @@ async fn credentials_crud_shapes_and_validation() {
     assert_eq!(r.body["credential"], cred);
 
     // a second credential with the same access key is a conflict
-    c.post("/v3/credentials", &admin, json!({"credential": {"user_id": demo_id, "project_id": demo_project, "type": "ec2", "blob": blob}}))
-        .await
-        .expect_error(409);
+    c.post(
+        "/v3/credentials",
+        &admin,
+        json!({"credential": {"user_id": demo_id, "project_id": demo_project, "type": "ec2", "blob": blob}}),
+    )
+    .await
+    .expect_error(409);
 
     // only the blob can change
     let new_blob = r#"{"access": "ak2", "secret": "sk2"}"#;
-    let r = c.patch(&format!("/v3/credentials/{cid}"), &admin, json!({"credential": {"blob": new_blob}})).await.expect(200);
+    let r =
+        c.patch(&format!("/v3/credentials/{cid}"), &admin, json!({"credential": {"blob": new_blob}})).await.expect(200);
     assert_eq!(r.body["credential"]["id"], json!(cid));
     assert_eq!(r.body["credential"]["blob"], new_blob);
     assert_eq!(r.body["credential"]["project_id"], json!(demo_project));
     let r = c.get(&format!("/v3/credentials/{cid}"), &admin).await.expect(200);
     assert_eq!(r.body["credential"]["blob"], new_blob);
-    let r = c.patch(&format!("/v3/credentials/{cid}"), &admin, json!({"credential": {"blob": new_blob, "type": "cert"}})).await.expect_error(400);
+    let r = c
+        .patch(&format!("/v3/credentials/{cid}"), &admin, json!({"credential": {"blob": new_blob, "type": "cert"}}))
+        .await
+        .expect_error(400);
     assert!(r.body["error"]["message"].as_str().unwrap().contains("credential.type"));
     c.patch(&format!("/v3/credentials/{cid}"), &admin, json!({"credential": {}})).await.expect_error(400);
-    c.patch(&format!("/v3/credentials/{cid}"), &admin, json!({"credential": {"blob": "not json"}})).await.expect_error(400);
+    c.patch(&format!("/v3/credentials/{cid}"), &admin, json!({"credential": {"blob": "not json"}}))
+        .await
+        .expect_error(400);
     let r = c
-        .patch(&format!("/v3/credentials/{cid}"), &admin, json!({"credential": {"blob": r#"{"access": "ak2", "secret": "x", "trust_id": "t"}"#}}))
+        .patch(
+            &format!("/v3/credentials/{cid}"),
+            &admin,
+            json!({"credential": {"blob": r#"{"access": "ak2", "secret": "x", "trust_id": "t"}"#}}),
+        )
         .await
         .expect_error(400);
     assert!(r.body["error"]["message"].as_str().unwrap().contains("trust_id"));
     c.patch("/v3/credentials/nope", &admin, json!({"credential": {"blob": "x"}})).await.expect_error(404);
 
     // other types: no project needed, a generated id
-    let r = c.post("/v3/credentials", &admin, json!({"credential": {"user_id": demo_id, "type": "cert", "blob": "-----BEGIN CERT-----"}})).await.expect(201);
+    let r = c
+        .post(
+            "/v3/credentials",
+            &admin,
+            json!({"credential": {"user_id": demo_id, "type": "cert", "blob": "-----BEGIN CERT-----"}}),
+        )
+        .await
+        .expect(201);
     assert_eq!(r.body["credential"]["project_id"], Value::Null);
     assert_eq!(r.body["credential"]["id"].as_str().unwrap().len(), 32);
     let cert = r.body["credential"]["id"].as_str().unwrap().to_string();
-    let r = c.patch(&format!("/v3/credentials/{cert}"), &admin, json!({"credential": {"blob": "free text"}})).await.expect(200);
+    let r = c
+        .patch(&format!("/v3/credentials/{cert}"), &admin, json!({"credential": {"blob": "free text"}}))
+        .await
+        .expect(200);
     assert_eq!(r.body["credential"]["blob"], "free text");
 
     // bad bodies name the field
@@ -98,9 +122,13 @@ async fn credentials_crud_shapes_and_validation() {
         assert!(r.body["error"]["message"].as_str().unwrap().contains(field), "{}", r.body);
     }
     for blob in ["not json", "[]", "{}", r#"{"secret": "s"}"#] {
-        c.post("/v3/credentials", &admin, json!({"credential": {"user_id": demo_id, "project_id": demo_project, "type": "ec2", "blob": blob}}))
-            .await
-            .expect_error(400);
+        c.post(
+            "/v3/credentials",
+            &admin,
+            json!({"credential": {"user_id": demo_id, "project_id": demo_project, "type": "ec2", "blob": blob}}),
+        )
+        .await
+        .expect_error(400);
     }
     c.post("/v3/credentials", &admin, json!({"nope": {}})).await.expect_error(400);
 
@@ -130,10 +158,18 @@ async fn users_manage_only_their_own_credentials() {
     let demo = c.demo_token().await;
     let demo_id = user_id(&c, "demo").await;
     let admin_id = user_id(&c, "admin").await;
-    let own = c.post("/v3/credentials", &demo, json!({"credential": {"user_id": demo_id, "type": "totp", "blob": "seed"}})).await.expect(201);
+    let own = c
+        .post("/v3/credentials", &demo, json!({"credential": {"user_id": demo_id, "type": "totp", "blob": "seed"}}))
+        .await
+        .expect(201);
     let own_id = own.body["credential"]["id"].as_str().unwrap().to_string();
-    c.post("/v3/credentials", &demo, json!({"credential": {"user_id": admin_id, "type": "totp", "blob": "seed"}})).await.expect_error(403);
-    let theirs = c.post("/v3/credentials", &admin, json!({"credential": {"user_id": admin_id, "type": "cert", "blob": "c"}})).await.expect(201);
+    c.post("/v3/credentials", &demo, json!({"credential": {"user_id": admin_id, "type": "totp", "blob": "seed"}}))
+        .await
+        .expect_error(403);
+    let theirs = c
+        .post("/v3/credentials", &admin, json!({"credential": {"user_id": admin_id, "type": "cert", "blob": "c"}}))
+        .await
+        .expect(201);
     let theirs_id = theirs.body["credential"]["id"].as_str().unwrap().to_string();
 
     // the list shows a user only their own
@@ -146,7 +182,9 @@ async fn users_manage_only_their_own_credentials() {
     c.get(&format!("/v3/credentials/{own_id}"), &demo).await.expect(200);
     c.patch(&format!("/v3/credentials/{own_id}"), &demo, json!({"credential": {"blob": "seed2"}})).await.expect(200);
     c.get(&format!("/v3/credentials/{theirs_id}"), &demo).await.expect_error(403);
-    c.patch(&format!("/v3/credentials/{theirs_id}"), &demo, json!({"credential": {"blob": "x"}})).await.expect_error(403);
+    c.patch(&format!("/v3/credentials/{theirs_id}"), &demo, json!({"credential": {"blob": "x"}}))
+        .await
+        .expect_error(403);
     c.delete(&format!("/v3/credentials/{theirs_id}"), &demo).await.expect_error(403);
     // a missing credential: 403 for a non-owner, 404 for an admin (Keystone's order)
     c.get("/v3/credentials/missing", &demo).await.expect_error(403);
@@ -161,7 +199,14 @@ async fn credential_key_rotation_reencrypts_every_credential() {
     let demo_id = user_id(&c, "demo").await;
     let mut ids = Vec::new();
     for i in 0..3 {
-        let r = c.post("/v3/credentials", &admin, json!({"credential": {"user_id": demo_id, "type": "cert", "blob": format!("blob-{i}")}})).await.expect(201);
+        let r = c
+            .post(
+                "/v3/credentials",
+                &admin,
+                json!({"credential": {"user_id": demo_id, "type": "cert", "blob": format!("blob-{i}")}}),
+            )
+            .await
+            .expect(201);
         ids.push(r.body["credential"]["id"].as_str().unwrap().to_string());
     }
     let dir = c.identity.credential_key_dir();
@@ -191,7 +236,13 @@ fn hex(b: &[u8]) -> String {
 
 fn enc(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -225,7 +276,9 @@ fn ec2_v4(access: &str, secret: &str) -> Value {
     let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
     let day = now.format("%Y%m%d").to_string();
     let body_hash = hex(&Sha256::digest(b""));
-    let canonical = format!("GET\n/\nAction=DescribeRegions\nhost:ec2.example.com\nx-amz-date:{amz_date}\n\nhost;x-amz-date\n{body_hash}");
+    let canonical = format!(
+        "GET\n/\nAction=DescribeRegions\nhost:ec2.example.com\nx-amz-date:{amz_date}\n\nhost;x-amz-date\n{body_hash}"
+    );
     let scope = format!("{day}/RegionOne/ec2/aws4_request");
     let to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex(&Sha256::digest(canonical.as_bytes())));
     let mut k = hmac256(format!("AWS4{secret}").as_bytes(), day.as_bytes());
@@ -267,9 +320,12 @@ async fn os_ec2_credentials_of_a_user() {
 
     let second = c.post(&base, &demo, json!({"tenant_id": demo_project})).await.expect(201);
     let r = c.get(&base, &demo).await.expect(200);
-    let listed: Vec<&str> = r.body["credentials"].as_array().unwrap().iter().map(|x| x["access"].as_str().unwrap()).collect();
+    let listed: Vec<&str> =
+        r.body["credentials"].as_array().unwrap().iter().map(|x| x["access"].as_str().unwrap()).collect();
     assert_eq!(listed.len(), 2);
-    assert!(listed.contains(&access.as_str()) && listed.contains(&second.body["credential"]["access"].as_str().unwrap()));
+    assert!(
+        listed.contains(&access.as_str()) && listed.contains(&second.body["credential"]["access"].as_str().unwrap())
+    );
     let r = c.get(&format!("{base}/{access}"), &demo).await.expect(200);
     assert_eq!(r.body["credential"], cred);
 
@@ -278,7 +334,9 @@ async fn os_ec2_credentials_of_a_user() {
     c.post(&base, &demo, json!({"tenant_id": 5})).await.expect_error(400);
     c.post(&base, &demo, json!({"tenant_id": "nope"})).await.expect_error(404);
     c.post("/v3/users/nobody/credentials/OS-EC2", &admin, json!({"tenant_id": demo_project})).await.expect_error(404);
-    c.post(&format!("/v3/users/{admin_id}/credentials/OS-EC2"), &demo, json!({"tenant_id": demo_project})).await.expect_error(403);
+    c.post(&format!("/v3/users/{admin_id}/credentials/OS-EC2"), &demo, json!({"tenant_id": demo_project}))
+        .await
+        .expect_error(403);
     c.get(&format!("/v3/users/{admin_id}/credentials/OS-EC2"), &demo).await.expect_error(403);
     c.get(&format!("{base}/unknown"), &demo).await.expect_error(404);
     // an admin sees and lists any user's
@@ -299,7 +357,10 @@ async fn ec2tokens_checks_the_signature_and_issues_a_project_token() {
     let admin = c.admin_token().await;
     let demo_id = user_id(&c, "demo").await;
     let demo_project = project_id(&c, "demo").await;
-    let r = c.post(&format!("/v3/users/{demo_id}/credentials/OS-EC2"), &demo, json!({"tenant_id": demo_project})).await.expect(201);
+    let r = c
+        .post(&format!("/v3/users/{demo_id}/credentials/OS-EC2"), &demo, json!({"tenant_id": demo_project}))
+        .await
+        .expect(201);
     let access = r.body["credential"]["access"].as_str().unwrap().to_string();
     let secret = r.body["credential"]["secret"].as_str().unwrap().to_string();
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -313,7 +374,10 @@ async fn ec2tokens_checks_the_signature_and_issues_a_project_token() {
     let roles: Vec<&str> = t["roles"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(roles, vec!["member", "reader"]);
     assert!(t["catalog"].as_array().is_some_and(|c| !c.is_empty()));
-    let r = c.request_with(Method::GET, "/v3/auth/tokens", Some(&admin), None, &[("X-Subject-Token", &ec2_token)]).await.expect(200);
+    let r = c
+        .request_with(Method::GET, "/v3/auth/tokens", Some(&admin), None, &[("X-Subject-Token", &ec2_token)])
+        .await
+        .expect(200);
     assert_eq!(r.body["token"]["methods"], json!(["ec2credential"]));
 
     // version 4 too
@@ -322,7 +386,9 @@ async fn ec2tokens_checks_the_signature_and_issues_a_project_token() {
 
     // a token made from an EC2 credential is delegated: no credential management with it
     c.get(&format!("/v3/users/{demo_id}/credentials/OS-EC2"), &ec2_token).await.expect_error(403);
-    c.post("/v3/credentials", &ec2_token, json!({"credential": {"user_id": demo_id, "type": "cert", "blob": "x"}})).await.expect_error(403);
+    c.post("/v3/credentials", &ec2_token, json!({"credential": {"user_id": demo_id, "type": "cert", "blob": "x"}}))
+        .await
+        .expect_error(403);
     let r = c.get("/v3/credentials", &ec2_token).await.expect(200);
     assert_eq!(r.body["credentials"], json!([]));
     // nor can it be exchanged for another token
@@ -388,7 +454,10 @@ async fn oauth1_consumers_crud() {
     let c = TestCloud::start().await;
     let admin = c.admin_token().await;
     let demo = c.demo_token().await;
-    let r = c.post("/v3/OS-OAUTH1/consumers", &admin, json!({"consumer": {"description": "my app", "color": "red"}})).await.expect(201);
+    let r = c
+        .post("/v3/OS-OAUTH1/consumers", &admin, json!({"consumer": {"description": "my app", "color": "red"}}))
+        .await
+        .expect(201);
     let cons = r.body["consumer"].clone();
     let cid = cons["id"].as_str().unwrap().to_string();
     assert_eq!(cons["secret"].as_str().unwrap().len(), 32);
@@ -412,13 +481,20 @@ async fn oauth1_consumers_crud() {
     assert_eq!(r.body["consumers"].as_array().unwrap().len(), 3);
     assert!(r.body["consumers"].as_array().unwrap().iter().all(|x| x.get("secret").is_none()));
 
-    let r = c.patch(&format!("/v3/OS-OAUTH1/consumers/{cid}"), &admin, json!({"consumer": {"description": "renamed"}})).await.expect(200);
+    let r = c
+        .patch(&format!("/v3/OS-OAUTH1/consumers/{cid}"), &admin, json!({"consumer": {"description": "renamed"}}))
+        .await
+        .expect(200);
     assert_eq!(r.body["consumer"]["description"], "renamed");
     let r = c.get(&format!("/v3/OS-OAUTH1/consumers/{cid}"), &admin).await.expect(200);
     assert_eq!(r.body["consumer"]["description"], "renamed");
-    c.patch(&format!("/v3/OS-OAUTH1/consumers/{cid}"), &admin, json!({"consumer": {"secret": "mine"}})).await.expect_error(400);
+    c.patch(&format!("/v3/OS-OAUTH1/consumers/{cid}"), &admin, json!({"consumer": {"secret": "mine"}}))
+        .await
+        .expect_error(400);
     c.patch(&format!("/v3/OS-OAUTH1/consumers/{cid}"), &admin, json!({"consumer": {}})).await.expect_error(400);
-    c.patch(&format!("/v3/OS-OAUTH1/consumers/{cid}"), &admin, json!({"consumer": {"id": "other"}})).await.expect_error(400);
+    c.patch(&format!("/v3/OS-OAUTH1/consumers/{cid}"), &admin, json!({"consumer": {"id": "other"}}))
+        .await
+        .expect_error(400);
     c.patch("/v3/OS-OAUTH1/consumers/nope", &admin, json!({"consumer": {"description": "x"}})).await.expect_error(404);
 
     c.delete(&format!("/v3/OS-OAUTH1/consumers/{cid}"), &admin).await.expect(204);
@@ -441,7 +517,13 @@ async fn oauth1_round_trip_ends_in_a_delegated_project_token() {
     let url = format!("{}/v3/OS-OAUTH1/request_token", c.base);
     let h = oauth_header(&url, (&ck, &cs), None, &[("oauth_callback", "oob")]);
     let r = c
-        .request_with(Method::POST, "/v3/OS-OAUTH1/request_token", None, None, &[("Authorization", &h), ("Requested-Project-Id", &project)])
+        .request_with(
+            Method::POST,
+            "/v3/OS-OAUTH1/request_token",
+            None,
+            None,
+            &[("Authorization", &h), ("Requested-Project-Id", &project)],
+        )
         .await
         .expect(201);
     assert_eq!(r.header("content-type"), Some("application/x-www-form-urlencoded"));
@@ -451,50 +533,110 @@ async fn oauth1_round_trip_ends_in_a_delegated_project_token() {
 
     // bad request-token requests
     let bad = oauth_header(&url, (&ck, "wrong"), None, &[("oauth_callback", "oob")]);
-    c.request_with(Method::POST, "/v3/OS-OAUTH1/request_token", None, None, &[("Authorization", &bad), ("Requested-Project-Id", &project)])
-        .await
-        .expect_error(401);
-    c.request_with(Method::POST, "/v3/OS-OAUTH1/request_token", None, None, &[("Authorization", &h)]).await.expect_error(400);
-    c.request_with(Method::POST, "/v3/OS-OAUTH1/request_token", None, None, &[("Requested-Project-Id", &project)]).await.expect_error(400);
-    c.request_with(Method::POST, "/v3/OS-OAUTH1/request_token", None, None, &[("Authorization", &h), ("Requested-Project-Id", "nope")])
-        .await
-        .expect_error(404);
-    let no_cb = oauth_header(&url, (&ck, &cs), None, &[]);
-    c.request_with(Method::POST, "/v3/OS-OAUTH1/request_token", None, None, &[("Authorization", &no_cb), ("Requested-Project-Id", &project)])
+    c.request_with(
+        Method::POST,
+        "/v3/OS-OAUTH1/request_token",
+        None,
+        None,
+        &[("Authorization", &bad), ("Requested-Project-Id", &project)],
+    )
+    .await
+    .expect_error(401);
+    c.request_with(Method::POST, "/v3/OS-OAUTH1/request_token", None, None, &[("Authorization", &h)])
         .await
         .expect_error(400);
+    c.request_with(Method::POST, "/v3/OS-OAUTH1/request_token", None, None, &[("Requested-Project-Id", &project)])
+        .await
+        .expect_error(400);
+    c.request_with(
+        Method::POST,
+        "/v3/OS-OAUTH1/request_token",
+        None,
+        None,
+        &[("Authorization", &h), ("Requested-Project-Id", "nope")],
+    )
+    .await
+    .expect_error(404);
+    let no_cb = oauth_header(&url, (&ck, &cs), None, &[]);
+    c.request_with(
+        Method::POST,
+        "/v3/OS-OAUTH1/request_token",
+        None,
+        None,
+        &[("Authorization", &no_cb), ("Requested-Project-Id", &project)],
+    )
+    .await
+    .expect_error(400);
 
     // 2. the user authorizes it for some of their roles
-    c.request(Method::PUT, &format!("/v3/OS-OAUTH1/authorize/{rtk}"), Some(&admin), Some(json!({"roles": [{"id": "not-held"}]})))
+    c.request(
+        Method::PUT,
+        &format!("/v3/OS-OAUTH1/authorize/{rtk}"),
+        Some(&admin),
+        Some(json!({"roles": [{"id": "not-held"}]})),
+    )
+    .await
+    .expect_error(401);
+    c.request(
+        Method::PUT,
+        &format!("/v3/OS-OAUTH1/authorize/{rtk}"),
+        Some(&admin),
+        Some(json!({"roles": [{"id": member, "name": "member"}]})),
+    )
+    .await
+    .expect_error(400);
+    c.request(Method::PUT, "/v3/OS-OAUTH1/authorize/nope", Some(&admin), Some(json!({"roles": [{"id": member}]})))
         .await
-        .expect_error(401);
-    c.request(Method::PUT, &format!("/v3/OS-OAUTH1/authorize/{rtk}"), Some(&admin), Some(json!({"roles": [{"id": member, "name": "member"}]})))
-        .await
-        .expect_error(400);
-    c.request(Method::PUT, "/v3/OS-OAUTH1/authorize/nope", Some(&admin), Some(json!({"roles": [{"id": member}]}))).await.expect_error(404);
+        .expect_error(404);
     let demo = c.demo_token().await;
-    c.request(Method::PUT, &format!("/v3/OS-OAUTH1/authorize/{rtk}"), Some(&demo), Some(json!({"roles": [{"id": member}]}))).await.expect_error(403);
-    let r = c.request(Method::PUT, &format!("/v3/OS-OAUTH1/authorize/{rtk}"), Some(&admin), Some(json!({"roles": [{"name": "member"}]}))).await.expect(200);
+    c.request(
+        Method::PUT,
+        &format!("/v3/OS-OAUTH1/authorize/{rtk}"),
+        Some(&demo),
+        Some(json!({"roles": [{"id": member}]})),
+    )
+    .await
+    .expect_error(403);
+    let r = c
+        .request(
+            Method::PUT,
+            &format!("/v3/OS-OAUTH1/authorize/{rtk}"),
+            Some(&admin),
+            Some(json!({"roles": [{"name": "member"}]})),
+        )
+        .await
+        .expect(200);
     let verifier = r.body["token"]["oauth_verifier"].as_str().unwrap().to_string();
     assert_eq!(verifier.len(), 8);
 
     // 3. the consumer trades it for an access token
     let aurl = format!("{}/v3/OS-OAUTH1/access_token", c.base);
     let wrong = oauth_header(&aurl, (&ck, &cs), Some((&rtk, &rts)), &[("oauth_verifier", "xxxxxxxx")]);
-    let r = c.request_with(Method::POST, "/v3/OS-OAUTH1/access_token", None, None, &[("Authorization", &wrong)]).await.expect_error(401);
+    let r = c
+        .request_with(Method::POST, "/v3/OS-OAUTH1/access_token", None, None, &[("Authorization", &wrong)])
+        .await
+        .expect_error(401);
     assert_eq!(r.body["error"]["message"], "Provided verifier does not match stored verifier");
     let h = oauth_header(&aurl, (&ck, &cs), Some((&rtk, &rts)), &[("oauth_verifier", &verifier)]);
-    let r = c.request_with(Method::POST, "/v3/OS-OAUTH1/access_token", None, None, &[("Authorization", &h)]).await.expect(201);
+    let r = c
+        .request_with(Method::POST, "/v3/OS-OAUTH1/access_token", None, None, &[("Authorization", &h)])
+        .await
+        .expect(201);
     let at = form(&r);
     let (atk, ats) = (at["oauth_token"].clone(), at["oauth_token_secret"].clone());
     // a request token is good once
-    c.request_with(Method::POST, "/v3/OS-OAUTH1/access_token", None, None, &[("Authorization", &h)]).await.expect_error(404);
+    c.request_with(Method::POST, "/v3/OS-OAUTH1/access_token", None, None, &[("Authorization", &h)])
+        .await
+        .expect_error(404);
 
     // 4. the consumer gets a token with the oauth1 method
     let turl = format!("{}/v3/auth/tokens", c.base);
     let body = json!({"auth": {"identity": {"methods": ["oauth1"], "oauth1": {}}}});
     let h = oauth_header(&turl, (&ck, &cs), Some((&atk, &ats)), &[]);
-    let r = c.request_with(Method::POST, "/v3/auth/tokens", None, Some(body.clone()), &[("Authorization", &h)]).await.expect(201);
+    let r = c
+        .request_with(Method::POST, "/v3/auth/tokens", None, Some(body.clone()), &[("Authorization", &h)])
+        .await
+        .expect(201);
     let oauth_token = subject(&r);
     let t = &r.body["token"];
     assert_eq!(t["methods"], json!(["oauth1"]));
@@ -504,12 +646,16 @@ async fn oauth1_round_trip_ends_in_a_delegated_project_token() {
     let roles: Vec<&str> = t["roles"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(roles, vec!["member", "reader"], "the authorized role and what it implies, not admin");
     let bad = oauth_header(&turl, (&ck, &cs), Some((&atk, "wrong")), &[]);
-    c.request_with(Method::POST, "/v3/auth/tokens", None, Some(body.clone()), &[("Authorization", &bad)]).await.expect_error(401);
+    c.request_with(Method::POST, "/v3/auth/tokens", None, Some(body.clone()), &[("Authorization", &bad)])
+        .await
+        .expect_error(401);
     c.request_with(Method::POST, "/v3/auth/tokens", None, Some(body.clone()), &[]).await.expect_error(400);
     // an oauth1 token can neither be exchanged for another token nor authorize request tokens
     let rescope = json!({"auth": {"identity": {"methods": ["token"], "token": {"id": oauth_token}}, "scope": {"project": {"id": project}}}});
     c.request(Method::POST, "/v3/auth/tokens", None, Some(rescope)).await.expect_error(403);
-    c.request(Method::PUT, &format!("/v3/OS-OAUTH1/authorize/{rtk}"), Some(&oauth_token), Some(json!({"roles": []}))).await.expect_error(403);
+    c.request(Method::PUT, &format!("/v3/OS-OAUTH1/authorize/{rtk}"), Some(&oauth_token), Some(json!({"roles": []})))
+        .await
+        .expect_error(403);
 
     // the user's access tokens
     let base = format!("/v3/users/{admin_id}/OS-OAUTH1/access_tokens");
@@ -520,7 +666,10 @@ async fn oauth1_round_trip_ends_in_a_delegated_project_token() {
     assert_eq!(list[0]["consumer_id"], json!(ck));
     assert_eq!(list[0]["project_id"], json!(project));
     assert!(list[0].get("access_secret").is_none() && list[0].get("role_ids").is_none());
-    assert_eq!(list[0]["links"]["roles"], json!(format!("{}/v3{}/{atk}/roles", c.base, base.trim_start_matches("/v3"))));
+    assert_eq!(
+        list[0]["links"]["roles"],
+        json!(format!("{}/v3{}/{atk}/roles", c.base, base.trim_start_matches("/v3")))
+    );
     c.get(&format!("{base}/{atk}"), &admin).await.expect(200);
     let r = c.get(&format!("{base}/{atk}/roles"), &admin).await.expect(200);
     assert_eq!(r.body["roles"][0]["id"], json!(member));
@@ -532,7 +681,9 @@ async fn oauth1_round_trip_ends_in_a_delegated_project_token() {
 
     // revoking the access token ends the tokens made with it
     c.delete(&format!("{base}/{atk}"), &admin).await.expect(204);
-    c.request_with(Method::GET, "/v3/auth/tokens", Some(&admin), None, &[("X-Subject-Token", &oauth_token)]).await.expect_error(404);
+    c.request_with(Method::GET, "/v3/auth/tokens", Some(&admin), None, &[("X-Subject-Token", &oauth_token)])
+        .await
+        .expect_error(404);
     c.request_with(Method::POST, "/v3/auth/tokens", None, Some(body), &[("Authorization", &h)]).await.expect_error(401);
     let r = c.get(&base, &admin).await.expect(200);
     assert_eq!(r.body["access_tokens"], json!([]));
@@ -552,11 +703,18 @@ async fn new_service_endpoint(c: &TestCloud, admin: &str, kind: &str) -> (String
 }
 
 async fn demo_auth(c: &TestCloud, project: &str) -> Resp {
-    c.password_auth("demo", rustack_test_utils::DEMO_PASSWORD, Some(json!({"project": {"id": project}}))).await.expect(201)
+    c.password_auth("demo", rustack_test_utils::DEMO_PASSWORD, Some(json!({"project": {"id": project}})))
+        .await
+        .expect(201)
 }
 
 fn catalog_types(token_body: &Value) -> Vec<String> {
-    let mut v: Vec<String> = token_body["token"]["catalog"].as_array().unwrap().iter().map(|s| s["type"].as_str().unwrap().to_string()).collect();
+    let mut v: Vec<String> = token_body["token"]["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap().to_string())
+        .collect();
     v.sort();
     v
 }
@@ -568,14 +726,25 @@ async fn endpoint_groups_crud_and_validation() {
     let demo = c.demo_token().await;
     let (sid, _) = new_service_endpoint(&c, &admin, "compute").await;
     let r = c
-        .post("/v3/OS-EP-FILTER/endpoint_groups", &admin, json!({"endpoint_group": {"name": "g1", "description": "d", "filters": {"service_id": sid}}}))
+        .post(
+            "/v3/OS-EP-FILTER/endpoint_groups",
+            &admin,
+            json!({"endpoint_group": {"name": "g1", "description": "d", "filters": {"service_id": sid}}}),
+        )
         .await
         .expect(201);
     let g = r.body["endpoint_group"].clone();
     let gid = g["id"].as_str().unwrap().to_string();
     assert_eq!(g["filters"], json!({"service_id": sid}));
     assert_eq!(g["links"]["self"], json!(format!("{}/v3/OS-EP-FILTER/endpoint_groups/{gid}", c.base)));
-    let r = c.post("/v3/OS-EP-FILTER/endpoint_groups", &admin, json!({"endpoint_group": {"name": "g2", "filters": {"interface": "public"}}})).await.expect(201);
+    let r = c
+        .post(
+            "/v3/OS-EP-FILTER/endpoint_groups",
+            &admin,
+            json!({"endpoint_group": {"name": "g2", "filters": {"interface": "public"}}}),
+        )
+        .await
+        .expect(201);
     assert_eq!(r.body["endpoint_group"]["description"], Value::Null);
 
     let r = c.get("/v3/OS-EP-FILTER/endpoint_groups", &admin).await.expect(200);
@@ -602,19 +771,35 @@ async fn endpoint_groups_crud_and_validation() {
     ] {
         c.post("/v3/OS-EP-FILTER/endpoint_groups", &admin, body).await.expect_error(400);
     }
-    c.post("/v3/OS-EP-FILTER/endpoint_groups", &demo, json!({"endpoint_group": {"name": "x", "filters": {"interface": "public"}}})).await.expect_error(403);
+    c.post(
+        "/v3/OS-EP-FILTER/endpoint_groups",
+        &demo,
+        json!({"endpoint_group": {"name": "x", "filters": {"interface": "public"}}}),
+    )
+    .await
+    .expect_error(403);
     c.get("/v3/OS-EP-FILTER/endpoint_groups", &demo).await.expect_error(403);
 
     let r = c
-        .patch(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}"), &admin, json!({"endpoint_group": {"name": "g1b", "description": null, "filters": {"interface": "admin"}}}))
+        .patch(
+            &format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}"),
+            &admin,
+            json!({"endpoint_group": {"name": "g1b", "description": null, "filters": {"interface": "admin"}}}),
+        )
         .await
         .expect(200);
     assert_eq!(r.body["endpoint_group"]["name"], "g1b");
     assert_eq!(r.body["endpoint_group"]["description"], Value::Null);
     assert_eq!(r.body["endpoint_group"]["filters"], json!({"interface": "admin"}));
-    c.patch(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}"), &admin, json!({"endpoint_group": {}})).await.expect_error(400);
-    c.patch(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}"), &admin, json!({"endpoint_group": {"id": "x"}})).await.expect_error(400);
-    c.patch("/v3/OS-EP-FILTER/endpoint_groups/nope", &admin, json!({"endpoint_group": {"name": "n"}})).await.expect_error(404);
+    c.patch(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}"), &admin, json!({"endpoint_group": {}}))
+        .await
+        .expect_error(400);
+    c.patch(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}"), &admin, json!({"endpoint_group": {"id": "x"}}))
+        .await
+        .expect_error(400);
+    c.patch("/v3/OS-EP-FILTER/endpoint_groups/nope", &admin, json!({"endpoint_group": {"name": "n"}}))
+        .await
+        .expect_error(404);
 
     c.delete(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}"), &admin).await.expect(204);
     c.get(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}"), &admin).await.expect_error(404);
@@ -651,12 +836,23 @@ async fn project_endpoints_and_groups_limit_the_catalog() {
     let r = c.get(&format!("/v3/OS-EP-FILTER/endpoints/{compute_ep}/projects"), &admin).await.expect(200);
     assert_eq!(r.body["projects"][0]["id"], json!(demo_project));
     // other projects are not affected
-    let r = c.password_auth("admin", ADMIN_PASSWORD, Some(json!({"project": {"name": "admin", "domain": {"id": "default"}}}))).await.expect(201);
+    let r = c
+        .password_auth(
+            "admin",
+            ADMIN_PASSWORD,
+            Some(json!({"project": {"name": "admin", "domain": {"id": "default"}}})),
+        )
+        .await
+        .expect(201);
     assert_eq!(catalog_types(&r.body).len(), 3);
 
     // plus an endpoint group: its endpoints join
     let r = c
-        .post("/v3/OS-EP-FILTER/endpoint_groups", &admin, json!({"endpoint_group": {"name": "volumes", "filters": {"service_id": volume_sid}}}))
+        .post(
+            "/v3/OS-EP-FILTER/endpoint_groups",
+            &admin,
+            json!({"endpoint_group": {"name": "volumes", "filters": {"service_id": volume_sid}}}),
+        )
         .await
         .expect(201);
     let gid = r.body["endpoint_group"]["id"].as_str().unwrap().to_string();
@@ -674,7 +870,10 @@ async fn project_endpoints_and_groups_limit_the_catalog() {
     let r = demo_auth(&c, &demo_project).await;
     assert_eq!(catalog_types(&r.body), vec!["compute", "volumev3"]);
     // a token issued before the change shows the new catalog on validation
-    let r = c.request_with(Method::GET, "/v3/auth/tokens", Some(&admin), None, &[("X-Subject-Token", &demo_token)]).await.expect(200);
+    let r = c
+        .request_with(Method::GET, "/v3/auth/tokens", Some(&admin), None, &[("X-Subject-Token", &demo_token)])
+        .await
+        .expect(200);
     assert_eq!(catalog_types(&r.body), vec!["compute", "volumev3"]);
 
     // removing both brings the whole catalog back
@@ -693,8 +892,19 @@ async fn project_endpoints_and_groups_limit_the_catalog() {
 
 #[tokio::test]
 async fn an_empty_catalog_without_filters_when_configured() {
-    let c = TestCloud::start_with(rustack_db::testing::sqlite().await, "[endpoint_filter]\nreturn_all_endpoints_if_no_filter = false\n").await;
-    let r = c.password_auth("demo", rustack_test_utils::DEMO_PASSWORD, Some(json!({"project": {"name": "demo", "domain": {"id": "default"}}}))).await.expect(201);
+    let c = TestCloud::start_with(
+        rustack_db::testing::sqlite().await,
+        "[endpoint_filter]\nreturn_all_endpoints_if_no_filter = false\n",
+    )
+    .await;
+    let r = c
+        .password_auth(
+            "demo",
+            rustack_test_utils::DEMO_PASSWORD,
+            Some(json!({"project": {"name": "demo", "domain": {"id": "default"}}})),
+        )
+        .await
+        .expect(201);
     assert_eq!(r.body["token"]["catalog"], json!([]));
 }
 
@@ -708,27 +918,58 @@ async fn the_tables_work_on_every_backend() {
         let demo_id = user_id(&c, "demo").await;
         let demo_project = project_id(&c, "demo").await;
         // credentials, with a null project and with extras
-        let r = c.post("/v3/credentials", &admin, json!({"credential": {"user_id": demo_id, "type": "cert", "blob": "b", "x": 1}})).await.expect(201);
+        let r = c
+            .post(
+                "/v3/credentials",
+                &admin,
+                json!({"credential": {"user_id": demo_id, "type": "cert", "blob": "b", "x": 1}}),
+            )
+            .await
+            .expect(201);
         let cid = r.body["credential"]["id"].as_str().unwrap().to_string();
         c.patch(&format!("/v3/credentials/{cid}"), &admin, json!({"credential": {"blob": "b2"}})).await.expect(200);
         let r = c.get(&format!("/v3/credentials?user_id={demo_id}&type=cert"), &admin).await.expect(200);
         assert_eq!(r.body["credentials"][0]["blob"], "b2");
         assert_eq!(c.identity.rotate_credential_keys().await.unwrap().reencrypted, 1);
-        let r = c.post(&format!("/v3/users/{demo_id}/credentials/OS-EC2"), &admin, json!({"tenant_id": demo_project})).await.expect(201);
+        let r = c
+            .post(&format!("/v3/users/{demo_id}/credentials/OS-EC2"), &admin, json!({"tenant_id": demo_project}))
+            .await
+            .expect(201);
         let access = r.body["credential"]["access"].as_str().unwrap().to_string();
         c.delete(&format!("/v3/users/{demo_id}/credentials/OS-EC2/{access}"), &admin).await.expect(204);
         c.delete(&format!("/v3/credentials/{cid}"), &admin).await.expect(204);
         // consumers and a request token
         let r = c.post("/v3/OS-OAUTH1/consumers", &admin, json!({"consumer": {"description": null}})).await.expect(201);
-        let (ck, cs) = (r.body["consumer"]["id"].as_str().unwrap().to_string(), r.body["consumer"]["secret"].as_str().unwrap().to_string());
-        let h = oauth_header(&format!("{}/v3/OS-OAUTH1/request_token", c.base), (&ck, &cs), None, &[("oauth_callback", "oob")]);
-        c.request_with(Method::POST, "/v3/OS-OAUTH1/request_token", None, None, &[("Authorization", &h), ("Requested-Project-Id", &demo_project)])
-            .await
-            .expect(201);
+        let (ck, cs) = (
+            r.body["consumer"]["id"].as_str().unwrap().to_string(),
+            r.body["consumer"]["secret"].as_str().unwrap().to_string(),
+        );
+        let h = oauth_header(
+            &format!("{}/v3/OS-OAUTH1/request_token", c.base),
+            (&ck, &cs),
+            None,
+            &[("oauth_callback", "oob")],
+        );
+        c.request_with(
+            Method::POST,
+            "/v3/OS-OAUTH1/request_token",
+            None,
+            None,
+            &[("Authorization", &h), ("Requested-Project-Id", &demo_project)],
+        )
+        .await
+        .expect(201);
         c.delete(&format!("/v3/OS-OAUTH1/consumers/{ck}"), &admin).await.expect(204);
         // endpoint groups and associations
         let (sid, eid) = new_service_endpoint(&c, &admin, "compute").await;
-        let r = c.post("/v3/OS-EP-FILTER/endpoint_groups", &admin, json!({"endpoint_group": {"name": "g", "filters": {"service_id": sid}}})).await.expect(201);
+        let r = c
+            .post(
+                "/v3/OS-EP-FILTER/endpoint_groups",
+                &admin,
+                json!({"endpoint_group": {"name": "g", "filters": {"service_id": sid}}}),
+            )
+            .await
+            .expect(201);
         let gid = r.body["endpoint_group"]["id"].as_str().unwrap().to_string();
         c.put(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}/projects/{demo_project}"), &admin).await.expect(204);
         c.put(&format!("/v3/OS-EP-FILTER/projects/{demo_project}/endpoints/{eid}"), &admin).await.expect(204);

@@ -33,7 +33,8 @@ async fn user(c: &TestCloud, admin: &str, name: &str, domain_id: &str) -> String
 }
 
 async fn group(c: &TestCloud, admin: &str, name: &str, domain_id: &str) -> String {
-    s(&c.post("/v3/groups", admin, json!({"group": {"name": name, "domain_id": domain_id}})).await.expect(201).body["group"]["id"])
+    s(&c.post("/v3/groups", admin, json!({"group": {"name": name, "domain_id": domain_id}})).await.expect(201).body
+        ["group"]["id"])
 }
 
 async fn role(c: &TestCloud, admin: &str, name: &str) -> String {
@@ -255,7 +256,8 @@ async fn project_hierarchy_listings() {
     let mid_shown = c.get(&format!("/v3/projects/{mid}"), &admin).await.expect(200).body["project"].clone();
     assert_eq!(subtree[0]["project"], mid_shown);
     let r = get(&leaf, "parents_as_list").await.expect(200);
-    let got: Vec<String> = r.body["project"]["parents"].as_array().unwrap().iter().map(|x| s(&x["project"]["id"])).collect();
+    let got: Vec<String> =
+        r.body["project"]["parents"].as_array().unwrap().iter().map(|x| s(&x["project"]["id"])).collect();
     assert_eq!(got, vec![mid.clone(), root.clone()], "parent first, the domain is not a project here");
     // include_limits adds each project's limits
     let r = get(&leaf, "parents_as_list&include_limits").await.expect(200);
@@ -281,7 +283,10 @@ async fn project_cascade_rules() {
     };
     // a parent with an enabled child cannot be disabled
     expect_message(patch(&parent, json!({"enabled": false})).await, 403, "subtree contains enabled projects");
-    assert_eq!(c.get(&format!("/v3/projects/{parent}"), &admin).await.expect(200).body["project"]["enabled"], json!(true));
+    assert_eq!(
+        c.get(&format!("/v3/projects/{parent}"), &admin).await.expect(200).body["project"]["enabled"],
+        json!(true)
+    );
     // bottom up it can
     patch(&child, json!({"enabled": false})).await.expect(200);
     patch(&parent, json!({"enabled": false})).await.expect(200);
@@ -304,7 +309,11 @@ async fn project_cascade_rules() {
     let off = domain(&c, &admin, "off").await;
     let offp = s(&project(&c, &admin, json!({"name": "inoff", "domain_id": off})).await["id"]);
     c.patch(&format!("/v3/domains/{off}"), &admin, json!({"domain": {"enabled": false}})).await.expect(200);
-    expect_message(c.post("/v3/projects", &admin, json!({"project": {"name": "x", "domain_id": off}})).await, 400, off.as_str());
+    expect_message(
+        c.post("/v3/projects", &admin, json!({"project": {"name": "x", "domain_id": off}})).await,
+        400,
+        off.as_str(),
+    );
     // nor can its projects be re-enabled once disabled
     patch(&offp, json!({"enabled": false})).await.expect(200);
     patch(&offp, json!({"enabled": true})).await.expect_error(403);
@@ -314,14 +323,20 @@ async fn project_cascade_rules() {
     assert_eq!(top["parent_id"], json!(did));
     assert_eq!(top["domain_id"], json!(did));
     // a parent that does not exist: 400
-    c.post("/v3/projects", &admin, json!({"project": {"name": "orphan", "parent_id": NO_SUCH}})).await.expect_error(400);
+    c.post("/v3/projects", &admin, json!({"project": {"name": "orphan", "parent_id": NO_SUCH}}))
+        .await
+        .expect_error(400);
 
     // at most 5 levels of projects below a domain
     let mut p = s(&project(&c, &admin, json!({"name": "l1", "domain_id": did})).await["id"]);
     for i in 2..=5 {
         p = s(&project(&c, &admin, json!({"name": format!("l{i}"), "parent_id": p})).await["id"]);
     }
-    expect_message(c.post("/v3/projects", &admin, json!({"project": {"name": "l6", "parent_id": p}})).await, 403, "Max hierarchy depth");
+    expect_message(
+        c.post("/v3/projects", &admin, json!({"project": {"name": "l6", "parent_id": p}})).await,
+        403,
+        "Max hierarchy depth",
+    );
 }
 
 // ---------------------------------------------------------------- OS-INHERIT
@@ -346,7 +361,10 @@ async fn inherited_grants_on_domains() {
         let l = c.get(&format!("{base}/inherited_to_projects"), &admin).await.expect(200);
         assert_eq!(ids(&l.body["roles"]), vec![rid.clone()]);
         assert_eq!(l.body["roles"][0]["links"]["self"], json!(format!("{}/v3/roles/{rid}", c.base)));
-        assert_eq!(l.body["links"]["self"], json!(format!("{}/v3{}/inherited_to_projects", c.base, base.trim_start_matches("/v3"))));
+        assert_eq!(
+            l.body["links"]["self"],
+            json!(format!("{}/v3{}/inherited_to_projects", c.base, base.trim_start_matches("/v3")))
+        );
         // an inherited grant is not a direct one
         let direct = c.get(&format!("/v3/domains/{did}/{kind}/{actor}/roles"), &admin).await.expect(200);
         assert_eq!(direct.body["roles"], json!([]));
@@ -357,15 +375,29 @@ async fn inherited_grants_on_domains() {
         assert_eq!(c.get(&format!("{base}/inherited_to_projects"), &admin).await.expect(200).body["roles"], json!([]));
     }
     // what does not exist: 404
-    c.put(&format!("/v3/OS-INHERIT/domains/{did}/users/{uid}/roles/{NO_SUCH}/inherited_to_projects"), &admin).await.expect_error(404);
-    c.put(&format!("/v3/OS-INHERIT/domains/{NO_SUCH}/users/{uid}/roles/{rid}/inherited_to_projects"), &admin).await.expect_error(404);
-    c.put(&format!("/v3/OS-INHERIT/domains/{did}/users/{NO_SUCH}/roles/{rid}/inherited_to_projects"), &admin).await.expect_error(404);
-    c.put(&format!("/v3/OS-INHERIT/domains/{did}/groups/{NO_SUCH}/roles/{rid}/inherited_to_projects"), &admin).await.expect_error(404);
-    c.get(&format!("/v3/OS-INHERIT/domains/{NO_SUCH}/users/{uid}/roles/inherited_to_projects"), &admin).await.expect_error(404);
+    c.put(&format!("/v3/OS-INHERIT/domains/{did}/users/{uid}/roles/{NO_SUCH}/inherited_to_projects"), &admin)
+        .await
+        .expect_error(404);
+    c.put(&format!("/v3/OS-INHERIT/domains/{NO_SUCH}/users/{uid}/roles/{rid}/inherited_to_projects"), &admin)
+        .await
+        .expect_error(404);
+    c.put(&format!("/v3/OS-INHERIT/domains/{did}/users/{NO_SUCH}/roles/{rid}/inherited_to_projects"), &admin)
+        .await
+        .expect_error(404);
+    c.put(&format!("/v3/OS-INHERIT/domains/{did}/groups/{NO_SUCH}/roles/{rid}/inherited_to_projects"), &admin)
+        .await
+        .expect_error(404);
+    c.get(&format!("/v3/OS-INHERIT/domains/{NO_SUCH}/users/{uid}/roles/inherited_to_projects"), &admin)
+        .await
+        .expect_error(404);
     // a member: 403
     let demo = c.demo_token().await;
-    c.put(&format!("/v3/OS-INHERIT/domains/{did}/users/{uid}/roles/{rid}/inherited_to_projects"), &demo).await.expect_error(403);
-    c.get(&format!("/v3/OS-INHERIT/domains/{did}/users/{uid}/roles/inherited_to_projects"), &demo).await.expect_error(403);
+    c.put(&format!("/v3/OS-INHERIT/domains/{did}/users/{uid}/roles/{rid}/inherited_to_projects"), &demo)
+        .await
+        .expect_error(403);
+    c.get(&format!("/v3/OS-INHERIT/domains/{did}/users/{uid}/roles/inherited_to_projects"), &demo)
+        .await
+        .expect_error(403);
 }
 
 #[tokio::test]
@@ -411,7 +443,10 @@ async fn inherited_roles_reach_token_and_effective_assignments() {
                 "links": {"assignment": format!("{}/v3/OS-INHERIT/domains/{did}/users/{uid}/roles/{member}/inherited_to_projects", c.base)}}])
     );
     // the inherited filter
-    let r = c.get(&format!("/v3/role_assignments?user.id={uid}&scope.OS-INHERIT:inherited_to=projects"), &admin).await.expect(200);
+    let r = c
+        .get(&format!("/v3/role_assignments?user.id={uid}&scope.OS-INHERIT:inherited_to=projects"), &admin)
+        .await
+        .expect(200);
     assert_eq!(r.body["role_assignments"].as_array().unwrap().len(), 1);
     let r = c.get(&format!("/v3/role_assignments?user.id={uid}&scope.domain.id={did}"), &admin).await.expect(200);
     assert_eq!(r.body["role_assignments"].as_array().unwrap().len(), 1);
@@ -430,18 +465,28 @@ async fn inherited_roles_reach_token_and_effective_assignments() {
     let implied = on_below.iter().find(|i| i["role"]["id"] == json!(reader)).unwrap();
     assert!(implied["links"]["prior_role"].is_string());
     // effective, one project
-    let r = c.get(&format!("/v3/role_assignments?user.id={uid}&scope.project.id={below}&effective"), &admin).await.expect(200);
+    let r = c
+        .get(&format!("/v3/role_assignments?user.id={uid}&scope.project.id={below}&effective"), &admin)
+        .await
+        .expect(200);
     assert_eq!(r.body["role_assignments"].as_array().unwrap().len(), 2);
     // effective with domain and inherited filters cannot match anything
-    c.get(&format!("/v3/role_assignments?effective&scope.domain.id={did}&scope.OS-INHERIT:inherited_to=projects"), &admin)
-        .await
-        .expect_error(400);
+    c.get(
+        &format!("/v3/role_assignments?effective&scope.domain.id={did}&scope.OS-INHERIT:inherited_to=projects"),
+        &admin,
+    )
+    .await
+    .expect_error(400);
     // effective on the domain: nothing (domains inherit nothing)
-    let r = c.get(&format!("/v3/role_assignments?user.id={uid}&scope.domain.id={did}&effective"), &admin).await.expect(200);
+    let r =
+        c.get(&format!("/v3/role_assignments?user.id={uid}&scope.domain.id={did}&effective"), &admin).await.expect(200);
     assert_eq!(r.body["role_assignments"], json!([]));
 
     c.delete(&dgrant, &admin).await.expect(204);
-    let r = c.get(&format!("/v3/role_assignments?user.id={uid}&scope.project.id={below}&effective"), &admin).await.expect(200);
+    let r = c
+        .get(&format!("/v3/role_assignments?user.id={uid}&scope.project.id={below}&effective"), &admin)
+        .await
+        .expect(200);
     assert_eq!(r.body["role_assignments"], json!([]));
     token_for(&c, &uid, &below).await.expect_error(401);
 
@@ -452,16 +497,26 @@ async fn inherited_roles_reach_token_and_effective_assignments() {
     token_for(&c, &uid, &top).await.expect_error(401);
     let r = token_for(&c, &uid, &below).await.expect(201);
     assert_eq!(role_names(&r.body), vec!["member", "reader"]);
-    let r = c.get(&format!("/v3/role_assignments?user.id={uid}&scope.project.id={below}&effective"), &admin).await.expect(200);
+    let r = c
+        .get(&format!("/v3/role_assignments?user.id={uid}&scope.project.id={below}&effective"), &admin)
+        .await
+        .expect(200);
     let items = r.body["role_assignments"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert!(items.iter().all(|i| i["scope"]["project"]["id"] == json!(below)));
-    let r = c.get(&format!("/v3/role_assignments?user.id={uid}&scope.project.id={top}&effective"), &admin).await.expect(200);
+    let r = c
+        .get(&format!("/v3/role_assignments?user.id={uid}&scope.project.id={top}&effective"), &admin)
+        .await
+        .expect(200);
     assert_eq!(r.body["role_assignments"], json!([]));
     // include_subtree: the project and everything below it
-    let r = c.get(&format!("/v3/role_assignments?scope.project.id={top}&include_subtree=true&effective"), &admin).await.expect(200);
+    let r = c
+        .get(&format!("/v3/role_assignments?scope.project.id={top}&include_subtree=true&effective"), &admin)
+        .await
+        .expect(200);
     assert_eq!(r.body["role_assignments"].as_array().unwrap().len(), 2);
-    let r = c.get(&format!("/v3/role_assignments?scope.project.id={top}&include_subtree=true"), &admin).await.expect(200);
+    let r =
+        c.get(&format!("/v3/role_assignments?scope.project.id={top}&include_subtree=true"), &admin).await.expect(200);
     assert_eq!(
         r.body["role_assignments"],
         json!([{"role": {"id": member}, "user": {"id": uid},
@@ -469,11 +524,15 @@ async fn inherited_roles_reach_token_and_effective_assignments() {
                 "links": {"assignment": format!("{}/v3/OS-INHERIT/projects/{top}/users/{uid}/roles/{member}/inherited_to_projects", c.base)}}])
     );
     c.get("/v3/role_assignments?include_subtree=true", &admin).await.expect_error(400);
-    c.get(&format!("/v3/role_assignments?include_subtree=true&scope.project.id={NO_SUCH}"), &admin).await.expect_error(404);
+    c.get(&format!("/v3/role_assignments?include_subtree=true&scope.project.id={NO_SUCH}"), &admin)
+        .await
+        .expect_error(404);
     c.delete(&pgrant, &admin).await.expect(204);
     token_for(&c, &uid, &below).await.expect_error(401);
     c.delete(&pgrant, &admin).await.expect_error(404);
-    c.put(&format!("/v3/OS-INHERIT/projects/{NO_SUCH}/users/{uid}/roles/{member}/inherited_to_projects"), &admin).await.expect_error(404);
+    c.put(&format!("/v3/OS-INHERIT/projects/{NO_SUCH}/users/{uid}/roles/{member}/inherited_to_projects"), &admin)
+        .await
+        .expect_error(404);
 }
 
 #[tokio::test]
@@ -493,14 +552,27 @@ async fn inherited_group_grants_on_projects() {
     assert_eq!(role_names(&r.body), vec!["member", "reader"]);
     // effective: the member, through the group, inherited
     let r = c.get(&format!("/v3/role_assignments?scope.project.id={below}&effective"), &admin).await.expect(200);
-    let e = r.body["role_assignments"].as_array().unwrap().iter().find(|i| i["role"]["id"] == json!(member)).unwrap().clone();
+    let e = r.body["role_assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["role"]["id"] == json!(member))
+        .unwrap()
+        .clone();
     assert_eq!(e["user"]["id"], json!(uid));
     assert_eq!(e["links"]["membership"], json!(format!("{}/v3/groups/{gid}/users/{uid}", c.base)));
-    assert_eq!(e["links"]["assignment"], json!(format!("{}/v3/OS-INHERIT/projects/{top}/groups/{gid}/roles/{member}/inherited_to_projects", c.base)));
+    assert_eq!(
+        e["links"]["assignment"],
+        json!(format!("{}/v3/OS-INHERIT/projects/{top}/groups/{gid}/roles/{member}/inherited_to_projects", c.base))
+    );
     // a domain-specific role of another domain cannot be granted on the project
     let other = domain(&c, &admin, "elsewhere").await;
-    let dr = s(&c.post("/v3/roles", &admin, json!({"role": {"name": "dr", "domain_id": other}})).await.expect(201).body["role"]["id"]);
-    c.put(&format!("/v3/OS-INHERIT/projects/{top}/groups/{gid}/roles/{dr}/inherited_to_projects"), &admin).await.expect_error(403);
+    let dr =
+        s(&c.post("/v3/roles", &admin, json!({"role": {"name": "dr", "domain_id": other}})).await.expect(201).body
+            ["role"]["id"]);
+    c.put(&format!("/v3/OS-INHERIT/projects/{top}/groups/{gid}/roles/{dr}/inherited_to_projects"), &admin)
+        .await
+        .expect_error(403);
     c.delete(&grant, &admin).await.expect(204);
     token_for(&c, &uid, &below).await.expect_error(401);
 }
@@ -547,7 +619,10 @@ async fn domain_config_create_show_update_delete() {
     assert_eq!(c.get(&base, &admin).await.expect(200).body["config"], cfg);
     // groups and options
     assert_eq!(c.get(&format!("{base}/ldap"), &admin).await.expect(200).body, json!({"config": {"ldap": cfg["ldap"]}}));
-    assert_eq!(c.get(&format!("{base}/identity/driver"), &admin).await.expect(200).body, json!({"config": {"driver": "ldap"}}));
+    assert_eq!(
+        c.get(&format!("{base}/identity/driver"), &admin).await.expect(200).body,
+        json!({"config": {"driver": "ldap"}})
+    );
     c.head(&format!("{base}/identity/driver"), &admin).await.expect(200);
     c.get(&format!("{base}/ldap/password"), &admin).await.expect_error(404);
     c.get(&format!("{base}/ldap/user"), &admin).await.expect_error(404);
@@ -558,14 +633,19 @@ async fn domain_config_create_show_update_delete() {
     let r = c.patch(&base, &admin, json!({"config": {"ldap": {"url": "ldap://other"}}})).await.expect(200);
     assert_eq!(r.body["config"]["ldap"]["url"], "ldap://other");
     assert_eq!(r.body["config"]["ldap"]["user_tree_dn"], cfg["ldap"]["user_tree_dn"]);
-    let r = c.patch(&format!("{base}/identity"), &admin, json!({"config": {"identity": {"driver": "d2", "list_limit": 42}}})).await.expect(200);
+    let r = c
+        .patch(&format!("{base}/identity"), &admin, json!({"config": {"identity": {"driver": "d2", "list_limit": 42}}}))
+        .await
+        .expect(200);
     assert_eq!(r.body["config"]["identity"], json!({"driver": "d2", "list_limit": 42}));
     let r = c.patch(&format!("{base}/identity/driver"), &admin, json!({"config": {"driver": "d3"}})).await.expect(200);
     assert_eq!(r.body["config"]["identity"]["driver"], "d3");
     // bad updates: 403 for what Keystone does not support, 404 for what is not there
     c.patch(&format!("{base}/identity"), &admin, json!({"config": {"ldap": {"url": "x"}}})).await.expect_error(403);
     c.patch(&format!("{base}/identity/driver"), &admin, json!({"config": {"list_limit": 1}})).await.expect_error(403);
-    c.patch(&format!("{base}/identity/driver"), &admin, json!({"config": {"driver": "a", "list_limit": 1}})).await.expect_error(403);
+    c.patch(&format!("{base}/identity/driver"), &admin, json!({"config": {"driver": "a", "list_limit": 1}}))
+        .await
+        .expect_error(403);
     c.patch(&base, &admin, json!({"config": {"ldap": {"nonesuch": 1}}})).await.expect_error(403);
     c.patch(&base, &admin, json!({"config": {"ldap": {}}})).await.expect_error(403);
     c.patch(&base, &admin, json!({"config": {}})).await.expect_error(403);
@@ -629,7 +709,14 @@ async fn domain_config_security_compliance() {
 async fn policy_blobs_crud() {
     let c = TestCloud::start().await;
     let admin = c.admin_token().await;
-    let r = c.post("/v3/policies", &admin, json!({"policy": {"blob": "{\"a\": 1}", "type": "application/json", "owner": "ops"}})).await.expect(201);
+    let r = c
+        .post(
+            "/v3/policies",
+            &admin,
+            json!({"policy": {"blob": "{\"a\": 1}", "type": "application/json", "owner": "ops"}}),
+        )
+        .await
+        .expect(201);
     let p = r.body["policy"].clone();
     let pid = s(&p["id"]);
     assert_eq!(pid.len(), 32);
@@ -675,7 +762,8 @@ async fn policy_blobs_crud() {
 // ---------------------------------------------------------------- limits
 
 async fn service(c: &TestCloud, admin: &str, kind: &str) -> String {
-    s(&c.post("/v3/services", admin, json!({"service": {"type": kind, "name": kind}})).await.expect(201).body["service"]["id"])
+    s(&c.post("/v3/services", admin, json!({"service": {"type": kind, "name": kind}})).await.expect(201).body
+        ["service"]["id"])
 }
 
 #[tokio::test]
@@ -703,7 +791,10 @@ async fn registered_limits_crud() {
                "links": {"self": format!("{}/v3/registered_limits/{cid}", c.base)}})
     );
     assert_eq!(created[1]["region_id"], "RegionOne");
-    assert_eq!(c.get(&format!("/v3/registered_limits/{cid}"), &admin).await.expect(200).body["registered_limit"], cores);
+    assert_eq!(
+        c.get(&format!("/v3/registered_limits/{cid}"), &admin).await.expect(200).body["registered_limit"],
+        cores
+    );
     // any token reads them
     let demo = c.demo_token().await;
     let l = c.get("/v3/registered_limits", &demo).await.expect(200);
@@ -721,7 +812,10 @@ async fn registered_limits_crud() {
     )
     .await
     .expect_error(409);
-    assert!(c.get("/v3/registered_limits?resource_name=disk", &admin).await.expect(200).body["registered_limits"].as_array().unwrap().is_empty());
+    assert!(c.get("/v3/registered_limits?resource_name=disk", &admin).await.expect(200).body["registered_limits"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     // bad input
     let bad = |item: Value| json!({ "registered_limits": [item] });
     for b in [
@@ -741,17 +835,34 @@ async fn registered_limits_crud() {
         let r = c.post("/v3/registered_limits", &admin, b.clone()).await;
         assert_eq!(r.status.as_u16(), 400, "{b}: {}", r.body);
     }
-    c.post("/v3/registered_limits", &demo, bad(json!({"service_id": svc, "resource_name": "x", "default_limit": 1}))).await.expect_error(403);
+    c.post("/v3/registered_limits", &demo, bad(json!({"service_id": svc, "resource_name": "x", "default_limit": 1})))
+        .await
+        .expect_error(403);
     // update
-    let r = c.patch(&format!("/v3/registered_limits/{cid}"), &admin, json!({"registered_limit": {"default_limit": 20, "description": "cpu"}})).await.expect(200);
+    let r = c
+        .patch(
+            &format!("/v3/registered_limits/{cid}"),
+            &admin,
+            json!({"registered_limit": {"default_limit": 20, "description": "cpu"}}),
+        )
+        .await
+        .expect(200);
     assert_eq!(r.body["registered_limit"]["default_limit"], 20);
     assert_eq!(r.body["registered_limit"]["description"], "cpu");
     let rid = s(&created[1]["id"]);
-    c.patch(&format!("/v3/registered_limits/{rid}"), &admin, json!({"registered_limit": {"region_id": null, "resource_name": "cores"}}))
+    c.patch(
+        &format!("/v3/registered_limits/{rid}"),
+        &admin,
+        json!({"registered_limit": {"region_id": null, "resource_name": "cores"}}),
+    )
+    .await
+    .expect_error(409);
+    c.patch(&format!("/v3/registered_limits/{cid}"), &admin, json!({"registered_limit": {"nonesuch": 1}}))
         .await
-        .expect_error(409);
-    c.patch(&format!("/v3/registered_limits/{cid}"), &admin, json!({"registered_limit": {"nonesuch": 1}})).await.expect_error(400);
-    c.patch(&format!("/v3/registered_limits/{NO_SUCH}"), &admin, json!({"registered_limit": {"default_limit": 1}})).await.expect_error(404);
+        .expect_error(400);
+    c.patch(&format!("/v3/registered_limits/{NO_SUCH}"), &admin, json!({"registered_limit": {"default_limit": 1}}))
+        .await
+        .expect_error(404);
     // delete
     c.delete(&format!("/v3/registered_limits/{rid}"), &admin).await.expect(204);
     c.get(&format!("/v3/registered_limits/{rid}"), &admin).await.expect_error(404);
@@ -768,7 +879,11 @@ async fn project_and_domain_limits() {
     let demo_pid = project_id(&c, "demo").await;
     let admin_pid = project_id(&c, "admin").await;
     let r = c
-        .post("/v3/registered_limits", &admin, json!({"registered_limits": [{"service_id": svc, "resource_name": "volumes", "default_limit": 10}]}))
+        .post(
+            "/v3/registered_limits",
+            &admin,
+            json!({"registered_limits": [{"service_id": svc, "resource_name": "volumes", "default_limit": 10}]}),
+        )
         .await
         .expect(201);
     let reg = s(&r.body["registered_limits"][0]["id"]);
@@ -809,7 +924,10 @@ async fn project_and_domain_limits() {
     let l = c.get("/v3/limits", &demo).await.expect(200);
     assert_eq!(l.body["limits"], json!([made[0]]));
     assert_eq!(c.get(&format!("/v3/limits?project_id={admin_pid}"), &demo).await.expect(200).body["limits"], json!([]));
-    assert_eq!(c.get(&format!("/v3/limits?project_id={admin_pid}"), &admin).await.expect(200).body["limits"], json!([made[1]]));
+    assert_eq!(
+        c.get(&format!("/v3/limits?project_id={admin_pid}"), &admin).await.expect(200).body["limits"],
+        json!([made[1]])
+    );
     assert_eq!(c.get("/v3/limits?domain_id=default", &admin).await.expect(200).body["limits"], json!([made[2]]));
     // show: the member its own only
     assert_eq!(c.get(&format!("/v3/limits/{lid}"), &demo).await.expect(200).body["limit"], made[0]);
@@ -820,28 +938,53 @@ async fn project_and_domain_limits() {
     let one = |item: Value| json!({ "limits": [item] });
     for (b, status) in [
         (one(json!({"service_id": svc, "resource_name": "volumes", "resource_limit": 1})), 400),
-        (one(json!({"service_id": svc, "resource_name": "volumes", "resource_limit": 1, "project_id": demo_pid, "domain_id": "default"})), 400),
+        (
+            one(
+                json!({"service_id": svc, "resource_name": "volumes", "resource_limit": 1, "project_id": demo_pid, "domain_id": "default"}),
+            ),
+            400,
+        ),
         (one(json!({"service_id": svc, "resource_name": "volumes", "project_id": demo_pid})), 400),
-        (one(json!({"service_id": svc, "resource_name": "volumes", "resource_limit": -5, "project_id": demo_pid})), 400),
+        (
+            one(json!({"service_id": svc, "resource_name": "volumes", "resource_limit": -5, "project_id": demo_pid})),
+            400,
+        ),
         (one(json!({"service_id": svc, "resource_name": "volumes", "resource_limit": 1, "project_id": NO_SUCH})), 400),
         (one(json!({"service_id": svc, "resource_name": "volumes", "resource_limit": 1, "domain_id": NO_SUCH})), 400),
-        (one(json!({"service_id": NO_SUCH, "resource_name": "volumes", "resource_limit": 1, "project_id": demo_pid})), 400),
-        (one(json!({"service_id": svc, "resource_name": "snapshots", "resource_limit": 1, "project_id": demo_pid})), 403),
+        (
+            one(
+                json!({"service_id": NO_SUCH, "resource_name": "volumes", "resource_limit": 1, "project_id": demo_pid}),
+            ),
+            400,
+        ),
+        (
+            one(json!({"service_id": svc, "resource_name": "snapshots", "resource_limit": 1, "project_id": demo_pid})),
+            403,
+        ),
         (one(json!({"service_id": svc, "resource_name": "volumes", "resource_limit": 1, "project_id": demo_pid})), 409),
     ] {
         let r = c.post("/v3/limits", &admin, b.clone()).await;
         assert_eq!(r.status.as_u16(), status, "{b}: {}", r.body);
     }
-    c.post("/v3/limits", &demo, one(json!({"service_id": svc, "resource_name": "volumes", "resource_limit": 1, "domain_id": "default"})))
-        .await
-        .expect_error(403);
+    c.post(
+        "/v3/limits",
+        &demo,
+        one(json!({"service_id": svc, "resource_name": "volumes", "resource_limit": 1, "domain_id": "default"})),
+    )
+    .await
+    .expect_error(403);
 
     // a registered limit in use cannot change or go
-    c.patch(&format!("/v3/registered_limits/{reg}"), &admin, json!({"registered_limit": {"default_limit": 3}})).await.expect_error(403);
+    c.patch(&format!("/v3/registered_limits/{reg}"), &admin, json!({"registered_limit": {"default_limit": 3}}))
+        .await
+        .expect_error(403);
     c.delete(&format!("/v3/registered_limits/{reg}"), &admin).await.expect_error(403);
 
     // update a limit
-    let r = c.patch(&format!("/v3/limits/{lid}"), &admin, json!({"limit": {"resource_limit": 7, "description": "seven"}})).await.expect(200);
+    let r = c
+        .patch(&format!("/v3/limits/{lid}"), &admin, json!({"limit": {"resource_limit": 7, "description": "seven"}}))
+        .await
+        .expect(200);
     assert_eq!(r.body["limit"]["resource_limit"], 7);
     assert_eq!(r.body["limit"]["description"], "seven");
     assert_eq!(c.identity.limit_for(&demo_pid, &svc, "volumes").await.unwrap(), Some(7));
@@ -852,7 +995,13 @@ async fn project_and_domain_limits() {
 
     // deleting a project deletes its limits
     let p = s(&project(&c, &admin, json!({"name": "limited"})).await["id"]);
-    c.post("/v3/limits", &admin, one(json!({"service_id": svc, "resource_name": "volumes", "resource_limit": 1, "project_id": p}))).await.expect(201);
+    c.post(
+        "/v3/limits",
+        &admin,
+        one(json!({"service_id": svc, "resource_name": "volumes", "resource_limit": 1, "project_id": p})),
+    )
+    .await
+    .expect(201);
     c.delete(&format!("/v3/projects/{p}"), &admin).await.expect(204);
     assert_eq!(c.get(&format!("/v3/limits?project_id={p}"), &admin).await.expect(200).body["limits"], json!([]));
 
@@ -885,22 +1034,42 @@ async fn resources_on_every_backend() {
         // inheritance
         let uid = user(&c, &admin, "eu", &did).await;
         let member = c.role_id("member").await;
-        c.put(&format!("/v3/OS-INHERIT/projects/{top}/users/{uid}/roles/{member}/inherited_to_projects"), &admin).await.expect(204);
+        c.put(&format!("/v3/OS-INHERIT/projects/{top}/users/{uid}/roles/{member}/inherited_to_projects"), &admin)
+            .await
+            .expect(204);
         assert_eq!(role_names(&token_for(&c, &uid, &below).await.expect(201).body), vec!["member", "reader"]);
         // configuration
         let base = format!("/v3/domains/{did}/config");
-        put_json(&c, &base, &admin, json!({"config": {"identity": {"driver": "ldap", "list_limit": 5}, "ldap": {"password": "p"}}})).await.expect(201);
+        put_json(
+            &c,
+            &base,
+            &admin,
+            json!({"config": {"identity": {"driver": "ldap", "list_limit": 5}, "ldap": {"password": "p"}}}),
+        )
+        .await
+        .expect(201);
         c.patch(&format!("{base}/identity/driver"), &admin, json!({"config": {"driver": "sql"}})).await.expect(200);
-        assert_eq!(c.get(&base, &admin).await.expect(200).body["config"], json!({"identity": {"driver": "sql", "list_limit": 5}}));
+        assert_eq!(
+            c.get(&base, &admin).await.expect(200).body["config"],
+            json!({"identity": {"driver": "sql", "list_limit": 5}})
+        );
         c.delete(&format!("{base}/identity/list_limit"), &admin).await.expect(204);
         // policies
-        let pid = s(&c.post("/v3/policies", &admin, json!({"policy": {"blob": "b", "type": "t", "k": 1}})).await.expect(201).body["policy"]["id"]);
+        let pid = s(&c
+            .post("/v3/policies", &admin, json!({"policy": {"blob": "b", "type": "t", "k": 1}}))
+            .await
+            .expect(201)
+            .body["policy"]["id"]);
         c.patch(&format!("/v3/policies/{pid}"), &admin, json!({"policy": {"blob": "b2"}})).await.expect(200);
         assert_eq!(c.get("/v3/policies?type=t", &admin).await.expect(200).body["policies"][0]["blob"], "b2");
         // limits
         let svc = service(&c, &admin, "compute").await;
         let r = c
-            .post("/v3/registered_limits", &admin, json!({"registered_limits": [{"service_id": svc, "resource_name": "cores", "default_limit": 4}]}))
+            .post(
+                "/v3/registered_limits",
+                &admin,
+                json!({"registered_limits": [{"service_id": svc, "resource_name": "cores", "default_limit": 4}]}),
+            )
             .await
             .expect(201);
         let reg = s(&r.body["registered_limits"][0]["id"]);

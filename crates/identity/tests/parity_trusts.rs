@@ -63,8 +63,10 @@ async fn scene() -> Scene {
 async fn scene_on(c: TestCloud) -> Scene {
     let admin = c.admin_token().await;
     let project = created(&c, &admin, "projects", "project", json!({"name": "trusting", "domain_id": "default"})).await;
-    let trustor = created(&c, &admin, "users", "user", json!({"name": "trustor", "password": PW, "domain_id": "default"})).await;
-    let trustee = created(&c, &admin, "users", "user", json!({"name": "trustee", "password": PW, "domain_id": "default"})).await;
+    let trustor =
+        created(&c, &admin, "users", "user", json!({"name": "trustor", "password": PW, "domain_id": "default"})).await;
+    let trustee =
+        created(&c, &admin, "users", "user", json!({"name": "trustee", "password": PW, "domain_id": "default"})).await;
     let delegated = created(&c, &admin, "roles", "role", json!({"name": "Delegated"})).await;
     let not_delegated = created(&c, &admin, "roles", "role", json!({"name": "NotDelegated"})).await;
     for r in [&delegated, &not_delegated] {
@@ -91,7 +93,13 @@ impl Scene {
     }
 
     async fn revoke_delegated(&self) {
-        self.c.delete(&format!("/v3/projects/{}/users/{}/roles/{}", self.project, self.trustor, self.delegated), &self.admin).await.expect(204);
+        self.c
+            .delete(
+                &format!("/v3/projects/{}/users/{}/roles/{}", self.project, self.trustor, self.delegated),
+                &self.admin,
+            )
+            .await
+            .expect(204);
     }
 }
 
@@ -111,8 +119,19 @@ async fn create_show_roles_and_delete() {
     assert_eq!(
         keys(&t),
         [
-            "deleted_at", "expires_at", "id", "impersonation", "links", "project_id", "redelegated_trust_id", "redelegation_count",
-            "remaining_uses", "roles", "roles_links", "trustee_user_id", "trustor_user_id"
+            "deleted_at",
+            "expires_at",
+            "id",
+            "impersonation",
+            "links",
+            "project_id",
+            "redelegated_trust_id",
+            "redelegation_count",
+            "remaining_uses",
+            "roles",
+            "roles_links",
+            "trustee_user_id",
+            "trustor_user_id"
         ]
     );
     assert_eq!(t["trustor_user_id"], json!(s.trustor));
@@ -185,17 +204,26 @@ async fn list_filters_and_policy() {
     let demo = c.demo_token().await;
     c.get(&format!("{TRUSTS}?trustor_user_id={}", s.trustor), &demo).await.expect_error(403);
     c.get(&format!("{TRUSTS}?trustee_user_id={}", s.trustee), &demo).await.expect_error(403);
-    assert_eq!(c.get(&format!("{TRUSTS}?trustor_user_id={}", s.trustor), &s.admin).await.expect(200).body["trusts"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        c.get(&format!("{TRUSTS}?trustor_user_id={}", s.trustor), &s.admin).await.expect(200).body["trusts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // an unknown filter lists nothing, as Keystone
     assert_eq!(c.get(&format!("{TRUSTS}?foo=bar"), &s.admin).await.expect(200).body["trusts"], json!([]));
     // a domain-scoped token is refused (project and system scope only)
     let admin_uid = user(c, "admin").await;
     let admin_role = c.role_id("admin").await;
     c.put(&format!("/v3/domains/default/users/{admin_uid}/roles/{admin_role}"), &s.admin).await.expect(204);
-    let dom = subject(&c.password_auth("admin", ADMIN_PASSWORD, Some(json!({"domain": {"id": "default"}}))).await.expect(201));
+    let dom = subject(
+        &c.password_auth("admin", ADMIN_PASSWORD, Some(json!({"domain": {"id": "default"}}))).await.expect(201),
+    );
     c.get(TRUSTS, &dom).await.expect_error(403);
     // system readers may list
-    let sys = subject(&c.password_auth("admin", ADMIN_PASSWORD, Some(json!({"system": {"all": true}}))).await.expect(201));
+    let sys =
+        subject(&c.password_auth("admin", ADMIN_PASSWORD, Some(json!({"system": {"all": true}}))).await.expect(201));
     c.get(TRUSTS, &sys).await.expect(200);
     c.get(&format!("{TRUSTS}/{tid}"), &sys).await.expect(200);
     // but cannot create trusts
@@ -245,7 +273,14 @@ async fn bad_input_and_refusals() {
     post(s.body(json!({"roles": [{"id": NO_SUCH}]}))).await.expect_error(404);
     post(s.body(json!({"project_id": NO_SUCH}))).await.expect_error(404);
     // a trust without a project delegates no role
-    let t = c.post(TRUSTS, &s.trustor_token, json!({"trust": {"trustor_user_id": s.trustor, "trustee_user_id": s.trustee, "impersonation": false}})).await.expect(201);
+    let t = c
+        .post(
+            TRUSTS,
+            &s.trustor_token,
+            json!({"trust": {"trustor_user_id": s.trustor, "trustee_user_id": s.trustee, "impersonation": false}}),
+        )
+        .await
+        .expect(201);
     assert_eq!(t.body["trust"]["project_id"], Value::Null);
     assert_eq!(t.body["trust"]["roles"], json!([]));
     // unknown attributes are kept, as Keystone keeps extras
@@ -291,7 +326,11 @@ async fn impersonating_and_plain_trust_tokens() {
     assert!(r.body["token"]["methods"].as_array().unwrap().contains(&json!("token")));
     assert_eq!(r.body["token"]["OS-TRUST:trust"]["id"], plain["id"]);
     // a trust-scoped token is not rescoped
-    let r = auth(c, json!({"identity": {"methods": ["token"], "token": {"id": tok2}}, "scope": {"project": {"id": s.project}}})).await;
+    let r = auth(
+        c,
+        json!({"identity": {"methods": ["token"], "token": {"id": tok2}}, "scope": {"project": {"id": s.project}}}),
+    )
+    .await;
     r.expect_error(403);
     // nobody but the trustee uses the trust
     let demo = user(c, "demo").await;
@@ -305,7 +344,13 @@ async fn impersonating_and_plain_trust_tokens() {
     auth(c, json!({"identity": pw(&s.trustee), "scope": {"OS-TRUST:trust": {}}})).await.expect_error(400);
     auth(c, json!({"identity": pw(&s.trustee), "scope": {"OS-TRUST:trust": {"id": plain["id"]}, "project": {"id": s.project}}})).await.expect_error(400);
     // trust-scoped tokens do not manage application credentials
-    c.post(&format!("/v3/users/{}/application_credentials", s.trustee), &tok2, json!({"application_credential": {"name": "x"}})).await.expect_error(403);
+    c.post(
+        &format!("/v3/users/{}/application_credentials", s.trustee),
+        &tok2,
+        json!({"application_credential": {"name": "x"}}),
+    )
+    .await
+    .expect_error(403);
 }
 
 #[tokio::test]
@@ -316,7 +361,10 @@ async fn remaining_uses_are_counted() {
     let tid = t["id"].as_str().unwrap();
     assert_eq!(t["remaining_uses"], json!(2));
     let (first, _) = trust_token(c, &s.trustee, tid).await;
-    assert_eq!(c.get(&format!("{TRUSTS}/{tid}"), &s.trustor_token).await.expect(200).body["trust"]["remaining_uses"], json!(1));
+    assert_eq!(
+        c.get(&format!("{TRUSTS}/{tid}"), &s.trustor_token).await.expect(200).body["trust"]["remaining_uses"],
+        json!(1)
+    );
     let (second, _) = trust_token(c, &s.trustee, tid).await;
     // used up: Keystone hides the trust and refuses more tokens
     c.get(&format!("{TRUSTS}/{tid}"), &s.trustor_token).await.expect_error(404);
@@ -395,7 +443,9 @@ async fn losing_the_role_or_the_trust_ends_the_tokens() {
     let (itok, ibody) = trust_token(c, &s.trustee, imp["id"].as_str().unwrap()).await;
     assert_eq!(ibody["user"]["id"], json!(s.trustor));
     validate(c, &s.admin, &itok).await.expect(200);
-    c.patch(&format!("/v3/users/{}", s.trustee), &s.admin, json!({"user": {"password": "another-pw-1"}})).await.expect(200);
+    c.patch(&format!("/v3/users/{}", s.trustee), &s.admin, json!({"user": {"password": "another-pw-1"}}))
+        .await
+        .expect(200);
     validate(c, &s.admin, &itok).await.expect_error(404);
     c.patch(&format!("/v3/users/{}", s.trustee), &s.admin, json!({"user": {"password": PW}})).await.expect(200);
     // a disabled trustor ends them too
@@ -423,7 +473,8 @@ async fn deleting_a_party_or_the_project_removes_the_trust() {
 async fn redelegation() {
     let s = scene().await;
     let c = &s.c;
-    let third = created(c, &s.admin, "users", "user", json!({"name": "third", "password": PW, "domain_id": "default"})).await;
+    let third =
+        created(c, &s.admin, "users", "user", json!({"name": "third", "password": PW, "domain_id": "default"})).await;
     let parent = s.create(json!({"allow_redelegation": true})).await;
     assert_eq!(parent["redelegation_count"], json!(3), "the maximum by default");
     assert!(parent.get("allow_redelegation").is_none());
@@ -463,9 +514,13 @@ async fn redelegation() {
     let (end_tok, _) = trust_token(c, &third, end["id"].as_str().unwrap()).await;
     c.post(TRUSTS, &end_tok, last).await.expect_error(403);
     // above the maximum
-    c.post(TRUSTS, &s.trustor_token, s.body(json!({"allow_redelegation": true, "redelegation_count": 4}))).await.expect_error(403);
+    c.post(TRUSTS, &s.trustor_token, s.body(json!({"allow_redelegation": true, "redelegation_count": 4})))
+        .await
+        .expect_error(403);
     // remaining_uses with redelegation allowed is a 400
-    c.post(TRUSTS, &s.trustor_token, s.body(json!({"allow_redelegation": true, "remaining_uses": 2}))).await.expect_error(400);
+    c.post(TRUSTS, &s.trustor_token, s.body(json!({"allow_redelegation": true, "remaining_uses": 2})))
+        .await
+        .expect_error(400);
     // deleting the parent deletes the redelegated trust and ends its tokens
     c.delete(&format!("{TRUSTS}/{pid}"), &s.trustor_token).await.expect(204);
     c.get(&format!("{TRUSTS}/{}", ct["id"].as_str().unwrap()), &s.admin).await.expect_error(404);
@@ -478,10 +533,15 @@ async fn application_credential_tokens_do_not_touch_trusts() {
     let c = &s.c;
     let t = s.create(json!({})).await;
     let ac = c
-        .post(&format!("/v3/users/{}/application_credentials", s.trustor), &s.trustor_token, json!({"application_credential": {"name": "k", "unrestricted": true}}))
+        .post(
+            &format!("/v3/users/{}/application_credentials", s.trustor),
+            &s.trustor_token,
+            json!({"application_credential": {"name": "k", "unrestricted": true}}),
+        )
         .await
         .expect(201);
-    let (acid, secret) = (ac.body["application_credential"]["id"].clone(), ac.body["application_credential"]["secret"].clone());
+    let (acid, secret) =
+        (ac.body["application_credential"]["id"].clone(), ac.body["application_credential"]["secret"].clone());
     let act = subject(
         &auth(c, json!({"identity": {"methods": ["application_credential"], "application_credential": {"id": acid, "secret": secret}}})).await.expect(201),
     );
@@ -506,17 +566,30 @@ async fn trusts_on_every_backend() {
     for db in rustack_db::testing::all_backends().await {
         let s = scene_on(TestCloud::start_with(db, "").await).await;
         let c = &s.c;
-        let t = s.create(json!({"remaining_uses": 2, "impersonation": false, "expires_at": "2100-01-01T00:00:00Z", "note": "x"})).await;
+        let t = s
+            .create(
+                json!({"remaining_uses": 2, "impersonation": false, "expires_at": "2100-01-01T00:00:00Z", "note": "x"}),
+            )
+            .await;
         let tid = t["id"].as_str().unwrap();
         assert_eq!(t["expires_at"], "2100-01-01T00:00:00.000000Z");
         assert_eq!(t["note"], "x");
         let (tok, body) = trust_token(c, &s.trustee, tid).await;
         assert_eq!(body["roles"][0]["id"], json!(s.delegated));
-        assert_eq!(c.get(&format!("{TRUSTS}/{tid}"), &s.trustor_token).await.expect(200).body["trust"]["remaining_uses"], json!(1));
+        assert_eq!(
+            c.get(&format!("{TRUSTS}/{tid}"), &s.trustor_token).await.expect(200).body["trust"]["remaining_uses"],
+            json!(1)
+        );
         trust_token(c, &s.trustee, tid).await;
         trust_auth(c, &s.trustee, tid).await.expect_error(401);
         validate(c, &s.admin, &tok).await.expect(200);
-        assert_eq!(c.get(&format!("{TRUSTS}?trustee_user_id={}", s.trustee), &s.admin).await.expect(200).body["trusts"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            c.get(&format!("{TRUSTS}?trustee_user_id={}", s.trustee), &s.admin).await.expect(200).body["trusts"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
         // a chain goes with its root
         let root = s.create(json!({"allow_redelegation": true})).await;
         let (rtok, _) = trust_token(c, &s.trustee, root["id"].as_str().unwrap()).await;
@@ -528,7 +601,9 @@ async fn trusts_on_every_backend() {
             .clone();
         assert_eq!(child["redelegated_trust_id"], root["id"]);
         let (ctok, _) = trust_token(c, &s.trustee, child["id"].as_str().unwrap()).await;
-        let grandchild = c.post(TRUSTS, &ctok, s.body(json!({"trustee_user_id": s.trustee}))).await.expect(201).body["trust"].clone();
+        let grandchild = c.post(TRUSTS, &ctok, s.body(json!({"trustee_user_id": s.trustee}))).await.expect(201).body
+            ["trust"]
+            .clone();
         assert_eq!(grandchild["redelegation_count"], json!(0));
         c.delete(&format!("{TRUSTS}/{}", root["id"].as_str().unwrap()), &s.trustor_token).await.expect(204);
         for gone in [&child, &grandchild] {
@@ -538,7 +613,9 @@ async fn trusts_on_every_backend() {
         let t1 = s.create(json!({})).await;
         c.delete(&format!("/v3/users/{}", s.trustee), &s.admin).await.expect(204);
         c.get(&format!("{TRUSTS}/{}", t1["id"].as_str().unwrap()), &s.admin).await.expect_error(404);
-        let other = created(c, &s.admin, "users", "user", json!({"name": "other", "password": PW, "domain_id": "default"})).await;
+        let other =
+            created(c, &s.admin, "users", "user", json!({"name": "other", "password": PW, "domain_id": "default"}))
+                .await;
         let t2 = s.create(json!({"trustee_user_id": other})).await;
         c.delete(&format!("/v3/projects/{}", s.project), &s.admin).await.expect(204);
         c.get(&format!("{TRUSTS}/{}", t2["id"].as_str().unwrap()), &s.admin).await.expect_error(404);
@@ -548,8 +625,12 @@ async fn trusts_on_every_backend() {
         c.put(&format!("/v3/projects/{dp}/users/{du}/roles/{}", s.delegated), &s.admin).await.expect(204);
         let dtok = project_token(c, &du, &dp).await;
         let dt = c
-            .post(TRUSTS, &dtok, json!({"trust": {"trustor_user_id": du, "trustee_user_id": other, "project_id": dp,
-                                                 "impersonation": false, "roles": [{"id": s.delegated}]}}))
+            .post(
+                TRUSTS,
+                &dtok,
+                json!({"trust": {"trustor_user_id": du, "trustee_user_id": other, "project_id": dp,
+                                                 "impersonation": false, "roles": [{"id": s.delegated}]}}),
+            )
             .await
             .expect(201)
             .body["trust"]

@@ -30,14 +30,22 @@ async fn bootstrap_roles_and_inferences() {
         }
     }
     pairs.sort();
-    assert_eq!(pairs, vec![("admin".into(), "manager".into()), ("manager".into(), "member".into()), ("member".into(), "reader".into())]);
+    assert_eq!(
+        pairs,
+        vec![
+            ("admin".into(), "manager".into()),
+            ("manager".into(), "member".into()),
+            ("member".into(), "reader".into())
+        ]
+    );
 }
 
 #[tokio::test]
 async fn role_create_show_list_update_delete() {
     let c = TestCloud::start().await;
     let admin = c.admin_token().await;
-    let r = c.post("/v3/roles", &admin, json!({"role": {"name": "observer", "description": "looks"}})).await.expect(201);
+    let r =
+        c.post("/v3/roles", &admin, json!({"role": {"name": "observer", "description": "looks"}})).await.expect(201);
     let role = r.body["role"].clone();
     assert_keys(&role, &["id", "name", "domain_id", "description", "options", "links"]);
     assert_hex_id(&role["id"]);
@@ -213,7 +221,11 @@ async fn implied_role_restrictions() {
     // nothing may imply admin (prohibited_implied_role)
     c.put(&format!("/v3/roles/{}/implies/{}", id(&global), c.role_id("admin").await), &admin).await.expect_error(403);
     c.get(&format!("/v3/roles/{}/implies", id(&global)), &admin).await.expect(200);
-    assert_eq!(c.get(&format!("/v3/roles/{}/implies", id(&global)), &admin).await.expect(200).body["role_inference"]["implies"], json!([]));
+    assert_eq!(
+        c.get(&format!("/v3/roles/{}/implies", id(&global)), &admin).await.expect(200).body["role_inference"]
+            ["implies"],
+        json!([])
+    );
 }
 
 // ---------------------------------------------------------------- grants
@@ -267,7 +279,12 @@ async fn grants_on_unknown_things_are_404_and_make_nothing() {
     c.get(&format!("/v3/projects/{NO_SUCH}/users/{uid}/roles"), &admin).await.expect_error(404);
     c.get(&format!("/v3/system/groups/{NO_SUCH}/roles"), &admin).await.expect_error(404);
     let ra = c.get(&format!("/v3/role_assignments?user.id={uid}"), &admin).await.expect(200);
-    assert_eq!(ra.body["role_assignments"].as_array().unwrap().len(), 1, "only the bootstrap member grant: {}", ra.body);
+    assert_eq!(
+        ra.body["role_assignments"].as_array().unwrap().len(),
+        1,
+        "only the bootstrap member grant: {}",
+        ra.body
+    );
 }
 
 #[tokio::test]
@@ -305,7 +322,10 @@ async fn group_grants_reach_members_tokens() {
     let role = new_role(&c, &admin, "ggrole").await;
     let rid = role["id"].as_str().unwrap();
     for (base, scope) in [
-        (format!("/v3/projects/{pid}/groups/{gid}/roles"), json!({"project": {"name": "ggp", "domain": {"name": "ggd"}}})),
+        (
+            format!("/v3/projects/{pid}/groups/{gid}/roles"),
+            json!({"project": {"name": "ggp", "domain": {"name": "ggd"}}}),
+        ),
         (format!("/v3/domains/{did}/groups/{gid}/roles"), json!({"domain": {"name": "ggd"}})),
         (format!("/v3/system/groups/{gid}/roles"), system_scope()),
     ] {
@@ -334,14 +354,22 @@ async fn domain_specific_roles_stay_in_their_domain() {
     let u = new_user(&c, &admin, "dsu", "pw-123456", "default").await;
     let uid = u["id"].as_str().unwrap();
     // granting it on a project of another domain: 403, nothing made
-    c.put(&format!("/v3/projects/{}/users/{uid}/roles/{drid}", pout["id"].as_str().unwrap()), &admin).await.expect_error(403);
-    assert_eq!(c.get(&format!("/v3/role_assignments?user.id={uid}"), &admin).await.expect(200).body["role_assignments"], json!([]));
+    c.put(&format!("/v3/projects/{}/users/{uid}/roles/{drid}", pout["id"].as_str().unwrap()), &admin)
+        .await
+        .expect_error(403);
+    assert_eq!(
+        c.get(&format!("/v3/role_assignments?user.id={uid}"), &admin).await.expect(200).body["role_assignments"],
+        json!([])
+    );
     // inside its domain: 204, but it gives no access by itself (no roles in a token)
     let pin_id = pin["id"].as_str().unwrap();
     grant_project_user(&c, &admin, pin_id, uid, drid).await;
     expect_401(auth_id(&c, uid, "pw-123456", Some(project_scope(pin_id))).await);
     // and the effective assignment list leaves it out
-    let ra = c.get(&format!("/v3/role_assignments?scope.project.id={pin_id}&user.id={uid}&effective"), &admin).await.expect(200);
+    let ra = c
+        .get(&format!("/v3/role_assignments?scope.project.id={pin_id}&user.id={uid}&effective"), &admin)
+        .await
+        .expect(200);
     assert_eq!(ra.body["role_assignments"], json!([]));
     // when it implies a global role, that role is effective
     c.put(&format!("/v3/roles/{drid}/implies/{}", c.role_id("reader").await), &admin).await.expect(201);
@@ -360,7 +388,9 @@ async fn member_cannot_grant_or_read_grants() {
     c.put(&format!("/v3/system/users/{uid}/roles/{admin_role}"), &demo).await.expect_error(403);
     c.put(&format!("/v3/domains/default/users/{uid}/roles/{admin_role}"), &demo).await.expect_error(403);
     c.get(&format!("/v3/projects/{pid}/users/{uid}/roles"), &demo).await.expect_error(403);
-    c.delete(&format!("/v3/projects/{pid}/users/{uid}/roles/{}", c.role_id("member").await), &demo).await.expect_error(403);
+    c.delete(&format!("/v3/projects/{pid}/users/{uid}/roles/{}", c.role_id("member").await), &demo)
+        .await
+        .expect_error(403);
     c.get("/v3/role_assignments", &demo).await.expect_error(403);
     // nothing changed
     assert_eq!(role_names(&validate(&c, &admin, &demo).await.expect(200).body), strs(&["member", "reader"]));
@@ -385,7 +415,10 @@ async fn deleting_a_role_removes_its_grants() {
     } else {
         v.expect_error(404);
     }
-    assert_eq!(names(&c.get(&format!("/v3/projects/{pid}/users/{uid}/roles"), &admin).await.expect(200).body, "roles"), strs(&["member"]));
+    assert_eq!(
+        names(&c.get(&format!("/v3/projects/{pid}/users/{uid}/roles"), &admin).await.expect(200).body, "roles"),
+        strs(&["member"])
+    );
     let ra = c.get(&format!("/v3/role_assignments?role.id={rid}"), &admin).await.expect(200);
     assert_eq!(ra.body["role_assignments"], json!([]));
     let t = c.demo_token().await;
@@ -412,8 +445,10 @@ async fn role_assignments_list_and_filters() {
                                  "links": {"assignment": format!("{base}/v3/projects/{demo_pid}/users/{demo}/roles/{member}")}})));
     assert!(all.contains(&json!({"role": {"id": admin_role}, "user": {"id": adm}, "scope": {"project": {"id": admin_pid}},
                                  "links": {"assignment": format!("{base}/v3/projects/{admin_pid}/users/{adm}/roles/{admin_role}")}})));
-    assert!(all.contains(&json!({"role": {"id": admin_role}, "user": {"id": adm}, "scope": {"system": {"all": true}},
-                                 "links": {"assignment": format!("{base}/v3/system/users/{adm}/roles/{admin_role}")}})));
+    assert!(
+        all.contains(&json!({"role": {"id": admin_role}, "user": {"id": adm}, "scope": {"system": {"all": true}},
+                                 "links": {"assignment": format!("{base}/v3/system/users/{adm}/roles/{admin_role}")}}))
+    );
     assert_eq!(l.body["links"]["self"], json!(format!("{base}/v3/role_assignments")));
     // filters
     let l = c.get(&format!("/v3/role_assignments?user.id={demo}"), &admin).await.expect(200);
@@ -427,7 +462,9 @@ async fn role_assignments_list_and_filters() {
     let l = c.get(&format!("/v3/role_assignments?user.id={NO_SUCH}"), &admin).await.expect(200);
     assert_eq!(l.body["role_assignments"], json!([]));
     // contradictory filters
-    c.get(&format!("/v3/role_assignments?scope.project.id={demo_pid}&scope.domain.id=default"), &admin).await.expect_error(400);
+    c.get(&format!("/v3/role_assignments?scope.project.id={demo_pid}&scope.domain.id=default"), &admin)
+        .await
+        .expect_error(400);
     c.get(&format!("/v3/role_assignments?group.id={NO_SUCH}&effective"), &admin).await.expect_error(400);
 }
 
@@ -479,8 +516,17 @@ async fn implied_assignment_prior_role_link_is_keystones() {
     let uid = demo_id(&c).await;
     let member = c.role_id("member").await;
     let reader = c.role_id("reader").await;
-    let l = c.get(&format!("/v3/role_assignments?scope.project.id={pid}&user.id={uid}&effective"), &admin).await.expect(200);
-    let e = l.body["role_assignments"].as_array().unwrap().iter().find(|e| e["role"]["id"] == json!(reader)).unwrap().clone();
+    let l = c
+        .get(&format!("/v3/role_assignments?scope.project.id={pid}&user.id={uid}&effective"), &admin)
+        .await
+        .expect(200);
+    let e = l.body["role_assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["role"]["id"] == json!(reader))
+        .unwrap()
+        .clone();
     assert_eq!(e["links"]["assignment"], json!(format!("{}/v3/projects/{pid}/users/{uid}/roles/{member}", c.base)));
     assert_eq!(e["links"]["prior_role"], json!(format!("{}/v3/prior_role/{reader}/implies/{member}", c.base)));
 }
@@ -518,11 +564,17 @@ async fn effective_role_assignments_expand_groups_and_include_names() {
     let l = c.get(&format!("/v3/role_assignments?user.id={uid}&effective"), &admin).await.expect(200);
     assert_eq!(l.body["role_assignments"].as_array().unwrap().len(), 1);
     // include_names
-    let l = c.get(&format!("/v3/role_assignments?scope.project.id={pid}&effective&include_names"), &admin).await.expect(200);
+    let l = c
+        .get(&format!("/v3/role_assignments?scope.project.id={pid}&effective&include_names"), &admin)
+        .await
+        .expect(200);
     let e = &l.body["role_assignments"][0];
     assert_eq!(e["role"], json!({"id": reader, "name": "reader"}));
     assert_eq!(e["user"], json!({"id": uid, "name": "nu", "domain": {"id": "default", "name": "Default"}}));
     assert_eq!(e["scope"]["project"], json!({"id": pid, "name": "np", "domain": {"id": "default", "name": "Default"}}));
     let l = c.get(&format!("/v3/role_assignments?group.id={gid}&include_names=True"), &admin).await.expect(200);
-    assert_eq!(l.body["role_assignments"][0]["group"], json!({"id": gid, "name": "ng", "domain": {"id": "default", "name": "Default"}}));
+    assert_eq!(
+        l.body["role_assignments"][0]["group"],
+        json!({"id": gid, "name": "ng", "domain": {"id": "default", "name": "Default"}})
+    );
 }

@@ -51,13 +51,16 @@ async fn lockout_after_failed_attempts_and_unlock_after_duration() {
 async fn the_ignore_lockout_option_exempts_a_user() {
     let c = cloud("lockout_failure_attempts = 1\nlockout_duration = 600\n").await;
     let admin = c.admin_token().await;
-    let uid = new_user(&c, &admin, "exempt", "pw-1", json!({"options": {"ignore_lockout_failure_attempts": true}})).await;
+    let uid =
+        new_user(&c, &admin, "exempt", "pw-1", json!({"options": {"ignore_lockout_failure_attempts": true}})).await;
     assert_eq!(unscoped(&c, "exempt", "bad").await, 401);
     assert_eq!(unscoped(&c, "exempt", "pw-1").await, 201);
     let r = c.get(&format!("/v3/users/{uid}"), &admin).await.expect(200);
     assert_eq!(r.body["user"]["options"]["ignore_lockout_failure_attempts"], json!(true));
     c.post("/v3/users", &admin, json!({"user": {"name": "x", "options": {"bogus": true}}})).await.expect_error(400);
-    c.patch(&format!("/v3/users/{uid}"), &admin, json!({"user": {"options": {"lock_password": "yes"}}})).await.expect_error(400);
+    c.patch(&format!("/v3/users/{uid}"), &admin, json!({"user": {"options": {"lock_password": "yes"}}}))
+        .await
+        .expect_error(400);
 }
 
 #[tokio::test]
@@ -94,7 +97,10 @@ async fn password_change_ends_old_tokens_and_a_revoked_token_cannot_be_rescoped(
 
 #[tokio::test]
 async fn minimum_age_and_regex_are_enforced() {
-    let c = cloud("minimum_password_age = 1\npassword_regex = ^.*[0-9].*$\npassword_regex_description = at least one digit\n").await;
+    let c = cloud(
+        "minimum_password_age = 1\npassword_regex = ^.*[0-9].*$\npassword_regex_description = at least one digit\n",
+    )
+    .await;
     let admin = c.admin_token().await;
     c.post("/v3/users", &admin, json!({"user": {"name": "nodigit", "password": "abcdef"}})).await.expect_error(400);
     let uid = new_user(&c, &admin, "aged", "pass1", json!({})).await;
@@ -137,5 +143,8 @@ async fn an_overlong_password_is_refused_with_403() {
     let c = TestCloud::start_with(rustack_db::testing::sqlite().await, "[identity]\nmax_password_length = 8\n").await;
     let admin = c.admin_token().await;
     c.post("/v3/users", &admin, json!({"user": {"name": "long", "password": "123456789"}})).await.expect_error(403);
-    assert!(c.get("/v3/users?name=long", &admin).await.body["users"].as_array().unwrap().is_empty(), "nothing half-made");
+    assert!(
+        c.get("/v3/users?name=long", &admin).await.body["users"].as_array().unwrap().is_empty(),
+        "nothing half-made"
+    );
 }

@@ -166,8 +166,15 @@ async fn grants_tokens_and_revocation() {
         let gid = g["id"].as_str().unwrap().to_string();
         grant(&c, &admin, "projects", &pid, "groups", &gid, &admin_role).await;
         c.put(&format!("/v3/groups/{gid}/users/{uid}"), &admin).await.expect(204);
-        assert_eq!(role_names(&validate(&c, &admin, &t).await.expect(200).body), strs(&["admin", "manager", "member", "reader"]), "{b}");
-        let ra = c.get(&format!("/v3/role_assignments?scope.project.id={pid}&user.id={uid}&effective"), &admin).await.expect(200);
+        assert_eq!(
+            role_names(&validate(&c, &admin, &t).await.expect(200).body),
+            strs(&["admin", "manager", "member", "reader"]),
+            "{b}"
+        );
+        let ra = c
+            .get(&format!("/v3/role_assignments?scope.project.id={pid}&user.id={uid}&effective"), &admin)
+            .await
+            .expect(200);
         // direct member (+reader) and the group's admin (+manager, member, reader)
         assert_eq!(ra.body["role_assignments"].as_array().unwrap().len(), 6, "{b}: {}", ra.body);
         c.delete(&format!("/v3/groups/{gid}/users/{uid}"), &admin).await.expect(204);

@@ -23,12 +23,19 @@ fn parse_time(s: &str) -> chrono::DateTime<chrono::Utc> {
 async fn project_scoped_password_token_has_keystone_shape() {
     let c = TestCloud::start().await;
     let r = c
-        .password_auth("admin", ADMIN_PASSWORD, Some(json!({"project": {"name": "admin", "domain": {"id": "default"}}})))
+        .password_auth(
+            "admin",
+            ADMIN_PASSWORD,
+            Some(json!({"project": {"name": "admin", "domain": {"id": "default"}}})),
+        )
         .await
         .expect(201);
     subject(&r);
     let t = &r.body["token"];
-    assert_keys(t, &["methods", "user", "audit_ids", "expires_at", "issued_at", "project", "is_domain", "roles", "catalog"]);
+    assert_keys(
+        t,
+        &["methods", "user", "audit_ids", "expires_at", "issued_at", "project", "is_domain", "roles", "catalog"],
+    );
     assert_eq!(t["methods"], json!(["password"]));
     assert_eq!(t["user"]["name"], "admin");
     assert_eq!(t["user"]["id"], json!(admin_id(&c).await));
@@ -111,7 +118,14 @@ async fn authentication_failures_are_401_with_challenge() {
     expect_401(auth_id(&c, "0123456789abcdef0123456789abcdef", "x", None).await);
     expect_401(auth(&c, json!({"identity": {"methods": ["password"], "password": {"user": {"name": "demo", "password": DEMO_PASSWORD, "domain": {"id": "nodomain"}}}}})).await);
     // no role on the project asked for
-    expect_401(c.password_auth("demo", DEMO_PASSWORD, Some(json!({"project": {"name": "admin", "domain": {"id": "default"}}}))).await);
+    expect_401(
+        c.password_auth(
+            "demo",
+            DEMO_PASSWORD,
+            Some(json!({"project": {"name": "admin", "domain": {"id": "default"}}})),
+        )
+        .await,
+    );
     // a project or domain that does not exist
     expect_401(c.password_auth("demo", DEMO_PASSWORD, Some(project_scope("0123456789abcdef0123456789abcdef"))).await);
     expect_401(c.password_auth("demo", DEMO_PASSWORD, Some(domain_scope("nodomain"))).await);
@@ -148,7 +162,9 @@ async fn malformed_auth_requests_are_400_naming_the_field() {
     // two scopes at once
     let demo = demo_id(&c).await;
     let pid = project_id(&c, "demo").await;
-    auth_id(&c, &demo, DEMO_PASSWORD, Some(json!({"project": {"id": pid}, "domain": {"id": "default"}}))).await.expect_error(400);
+    auth_id(&c, &demo, DEMO_PASSWORD, Some(json!({"project": {"id": pid}, "domain": {"id": "default"}})))
+        .await
+        .expect_error(400);
     // a project name without its domain
     expect_400_naming(auth_id(&c, &demo, DEMO_PASSWORD, Some(json!({"project": {"name": "demo"}}))).await, "domain");
 }
@@ -194,7 +210,8 @@ async fn validate_returns_exactly_what_issue_returned() {
     assert_eq!(v.body, issued.body);
     assert_eq!(v.header("x-subject-token"), Some(t.as_str()));
     // project-scoped, catalog and all
-    let issued = c.password_auth("demo", DEMO_PASSWORD, Some(project_scope(&project_id(&c, "demo").await))).await.expect(201);
+    let issued =
+        c.password_auth("demo", DEMO_PASSWORD, Some(project_scope(&project_id(&c, "demo").await))).await.expect(201);
     let t = subject(&issued);
     let v = validate(&c, &demo_project_token, &t).await.expect(200);
     assert_eq!(v.body, issued.body);
@@ -275,7 +292,8 @@ async fn rescoping_keeps_expiry_user_and_audit_chain() {
     let t1 = &r.body["token"];
     assert_eq!(t1["expires_at"], u.body["token"]["expires_at"], "a rescoped token keeps its parent's expiry");
     assert_eq!(t1["user"], u.body["token"]["user"]);
-    let mut methods: Vec<String> = t1["methods"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_string()).collect();
+    let mut methods: Vec<String> =
+        t1["methods"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_string()).collect();
     methods.sort();
     assert_eq!(methods, strs(&["password", "token"]));
     let audit = t1["audit_ids"].as_array().unwrap();
@@ -468,7 +486,8 @@ async fn disabling_a_project_ends_tokens_scoped_to_it() {
 }
 
 async fn demo_project_auth(c: &TestCloud) -> rustack_test_utils::Resp {
-    c.password_auth("demo", DEMO_PASSWORD, Some(json!({"project": {"name": "demo", "domain": {"id": "default"}}}))).await
+    c.password_auth("demo", DEMO_PASSWORD, Some(json!({"project": {"name": "demo", "domain": {"id": "default"}}})))
+        .await
 }
 
 #[tokio::test]
@@ -505,12 +524,25 @@ async fn changing_the_password_ends_tokens_and_the_new_one_works() {
     let (uid, t) = user_on_project(&c, &admin, "pwuser", &pid, "member").await;
     let path = format!("/v3/users/{uid}/password");
     // wrong original password: 401, and nothing changes
-    let r = c.request(Method::POST, &path, None, Some(json!({"user": {"password": "new-pw-1", "original_password": "wrong"}}))).await;
+    let r = c
+        .request(
+            Method::POST,
+            &path,
+            None,
+            Some(json!({"user": {"password": "new-pw-1", "original_password": "wrong"}})),
+        )
+        .await;
     expect_401(r);
     validate(&c, &admin, &t).await.expect(200);
     // missing fields: 400 naming them
-    expect_400_naming(c.request(Method::POST, &path, None, Some(json!({"user": {"password": "new-pw-1"}}))).await, "original_password");
-    expect_400_naming(c.request(Method::POST, &path, None, Some(json!({"user": {"original_password": "pw-123456"}}))).await, "password");
+    expect_400_naming(
+        c.request(Method::POST, &path, None, Some(json!({"user": {"password": "new-pw-1"}}))).await,
+        "original_password",
+    );
+    expect_400_naming(
+        c.request(Method::POST, &path, None, Some(json!({"user": {"original_password": "pw-123456"}}))).await,
+        "password",
+    );
     auth_id(&c, &uid, "pw-123456", None).await.expect(201);
     // unknown user: 401
     let r = c
@@ -524,7 +556,12 @@ async fn changing_the_password_ends_tokens_and_the_new_one_works() {
     expect_401(r);
     // the change itself: 204, empty body, no token needed
     let r = c
-        .request(Method::POST, &path, None, Some(json!({"user": {"password": "new-pw-1", "original_password": "pw-123456"}})))
+        .request(
+            Method::POST,
+            &path,
+            None,
+            Some(json!({"user": {"password": "new-pw-1", "original_password": "pw-123456"}})),
+        )
         .await
         .expect(204);
     assert_eq!(r.body, Value::Null);
@@ -561,7 +598,10 @@ async fn roles_are_computed_when_a_token_is_validated() {
     c.get("/v3/users", &demo).await.expect_error(403);
     grant_project_user(&c, &admin, &pid, &did, &admin_role).await;
     // the same token now carries admin and what it implies, and policy sees it
-    assert_eq!(role_names(&validate(&c, &demo, &demo).await.expect(200).body), strs(&["admin", "manager", "member", "reader"]));
+    assert_eq!(
+        role_names(&validate(&c, &demo, &demo).await.expect(200).body),
+        strs(&["admin", "manager", "member", "reader"])
+    );
     c.get("/v3/users", &demo).await.expect(200);
     c.delete(&format!("/v3/projects/{pid}/users/{did}/roles/{admin_role}"), &admin).await.expect(204);
     assert_eq!(role_names(&validate(&c, &demo, &demo).await.expect(200).body), strs(&["member", "reader"]));
@@ -599,7 +639,10 @@ async fn group_roles_reach_tokens_and_leave_with_membership() {
     let t = subject(&r);
     // /auth/projects and /users/{id}/projects see the group's project
     assert_eq!(ids(&c.get("/v3/auth/projects", &t).await.expect(200).body, "projects"), vec![pid.to_string()]);
-    assert_eq!(ids(&c.get(&format!("/v3/users/{uid}/projects"), &t).await.expect(200).body, "projects"), vec![pid.to_string()]);
+    assert_eq!(
+        ids(&c.get(&format!("/v3/users/{uid}/projects"), &t).await.expect(200).body, "projects"),
+        vec![pid.to_string()]
+    );
     c.delete(&format!("/v3/groups/{gid}/users/{uid}"), &admin).await.expect(204);
     validate(&c, &admin, &t).await.expect_error(404);
 }
@@ -658,7 +701,11 @@ async fn auth_projects_domains_system_and_catalog() {
 async fn expired_tokens_are_gone() {
     let c = TestCloud::start_with(rustack_db::testing::sqlite().await, "[token]\nexpiration = 2\n").await;
     let r = c
-        .password_auth("admin", ADMIN_PASSWORD, Some(json!({"project": {"name": "admin", "domain": {"id": "default"}}})))
+        .password_auth(
+            "admin",
+            ADMIN_PASSWORD,
+            Some(json!({"project": {"name": "admin", "domain": {"id": "default"}}})),
+        )
         .await
         .expect(201);
     let t = &r.body["token"];
@@ -694,7 +741,11 @@ async fn an_application_credential_token_cannot_be_exchanged() {
     let demo = c.demo_token().await;
     let uid = demo_id(&c).await;
     let r = c
-        .post(&format!("/v3/users/{uid}/application_credentials"), &demo, json!({"application_credential": {"name": "k"}}))
+        .post(
+            &format!("/v3/users/{uid}/application_credentials"),
+            &demo,
+            json!({"application_credential": {"name": "k"}}),
+        )
         .await
         .expect(201);
     let ac = &r.body["application_credential"];
@@ -715,8 +766,10 @@ async fn revoking_with_cascade_false_spares_the_rescoped_tokens() {
     let admin = c.admin_token().await;
     let t0 = subject(&unscoped(&c, "demo").await.expect(201));
     let t1 = subject(&rescope(&c, &t0, Some(project_scope(&project_id(&c, "demo").await))).await.expect(201));
-    let r =
-        c.request_with(Method::DELETE, "/v3/auth/tokens?cascade=false", Some(&admin), None, &[("X-Subject-Token", &t0)]).await.expect(204);
+    let r = c
+        .request_with(Method::DELETE, "/v3/auth/tokens?cascade=false", Some(&admin), None, &[("X-Subject-Token", &t0)])
+        .await
+        .expect(204);
     assert_eq!(r.body, Value::Null);
     validate(&c, &admin, &t0).await.expect_error(404);
     validate(&c, &admin, &t1).await.expect(200);

@@ -16,7 +16,11 @@ async fn user_create_show_list_update_delete() {
     let c = TestCloud::start().await;
     let admin = c.admin_token().await;
     let r = c
-        .post("/v3/users", &admin, json!({"user": {"name": "alice", "password": "pw-123456", "email": "alice@testmail.tm"}}))
+        .post(
+            "/v3/users",
+            &admin,
+            json!({"user": {"name": "alice", "password": "pw-123456", "email": "alice@testmail.tm"}}),
+        )
         .await
         .expect(201);
     let u = r.body["user"].clone();
@@ -72,7 +76,8 @@ async fn user_extras_and_default_project_round_trip() {
     let uid = u["id"].as_str().unwrap();
     assert_eq!(c.get(&format!("/v3/users/{uid}"), &admin).await.expect(200).body["user"], u);
     // clearing default_project_id drops the key
-    let r = c.patch(&format!("/v3/users/{uid}"), &admin, json!({"user": {"default_project_id": null}})).await.expect(200);
+    let r =
+        c.patch(&format!("/v3/users/{uid}"), &admin, json!({"user": {"default_project_id": null}})).await.expect(200);
     assert!(r.body["user"].get("default_project_id").is_none(), "{}", r.body);
     // a user made without a password cannot authenticate
     expect_401(auth_id(&c, uid, "", None).await);
@@ -115,7 +120,9 @@ async fn default_project_id_need_not_exist_or_share_the_domain() {
     let u = create(&c, &admin, "users", "user", json!({"name": "dangling", "default_project_id": NO_SUCH})).await;
     assert_eq!(u["default_project_id"], NO_SUCH);
     // a domain is not a project to default to: 400, nothing made
-    c.post("/v3/users", &admin, json!({"user": {"name": "domdef", "default_project_id": "default"}})).await.expect_error(400);
+    c.post("/v3/users", &admin, json!({"user": {"name": "domdef", "default_project_id": "default"}}))
+        .await
+        .expect_error(400);
     assert_eq!(c.get("/v3/users?name=domdef", &admin).await.expect(200).body["users"], json!([]));
 }
 
@@ -142,8 +149,14 @@ async fn user_update_rules() {
     let u = new_user(&c, &admin, "upd", "pw-123456", "default").await;
     let uid = u["id"].as_str().unwrap();
     let d = new_domain(&c, &admin, "elsewhere").await;
-    expect_400_naming(c.patch(&format!("/v3/users/{uid}"), &admin, json!({"user": {"id": NO_SUCH, "name": "n"}})).await, "id");
-    expect_400_naming(c.patch(&format!("/v3/users/{uid}"), &admin, json!({"user": {"domain_id": d["id"]}})).await, "domain_id");
+    expect_400_naming(
+        c.patch(&format!("/v3/users/{uid}"), &admin, json!({"user": {"id": NO_SUCH, "name": "n"}})).await,
+        "id",
+    );
+    expect_400_naming(
+        c.patch(&format!("/v3/users/{uid}"), &admin, json!({"user": {"domain_id": d["id"]}})).await,
+        "domain_id",
+    );
     expect_400_naming(c.patch(&format!("/v3/users/{uid}"), &admin, json!({"user": {"name": ""}})).await, "name");
     expect_400_naming(c.patch(&format!("/v3/users/{uid}"), &admin, json!({"user": {"enabled": 1}})).await, "enabled");
     assert_eq!(c.get(&format!("/v3/users/{uid}"), &admin).await.expect(200).body["user"], u);
@@ -159,7 +172,9 @@ async fn a_failed_user_update_changes_nothing() {
     let admin = c.admin_token().await;
     let u = new_user(&c, &admin, "atomic", "pw-123456", "default").await;
     let uid = u["id"].as_str().unwrap();
-    let r = c.patch(&format!("/v3/users/{uid}"), &admin, json!({"user": {"name": "renamed", "password": "p".repeat(5000)}})).await;
+    let r = c
+        .patch(&format!("/v3/users/{uid}"), &admin, json!({"user": {"name": "renamed", "password": "p".repeat(5000)}}))
+        .await;
     if r.status.is_client_error() {
         let g = c.get(&format!("/v3/users/{uid}"), &admin).await.expect(200);
         assert_eq!(g.body["user"]["name"], "atomic", "a rejected PATCH renamed the user");
@@ -175,8 +190,12 @@ async fn user_list_filters() {
     let admin = c.admin_token().await;
     let d = new_domain(&c, &admin, "ld").await;
     let did = d["id"].as_str().unwrap();
-    let u1 = create(&c, &admin, "users", "user", json!({"name": "u1", "password": "p", "email": "u1@x", "domain_id": did})).await;
-    let u2 = create(&c, &admin, "users", "user", json!({"name": "u2", "password": "p", "email": "u2@x", "enabled": false})).await;
+    let u1 =
+        create(&c, &admin, "users", "user", json!({"name": "u1", "password": "p", "email": "u1@x", "domain_id": did}))
+            .await;
+    let u2 =
+        create(&c, &admin, "users", "user", json!({"name": "u2", "password": "p", "email": "u2@x", "enabled": false}))
+            .await;
     let l = c.get(&format!("/v3/users?domain_id={did}"), &admin).await.expect(200);
     assert_eq!(l.body["users"], json!([u1]));
     let l = c.get("/v3/users?enabled=False", &admin).await.expect(200);
@@ -230,7 +249,10 @@ async fn deleting_a_user_ends_tokens_memberships_and_grants() {
     validate(&c, &admin, &t).await.expect_error(404);
     expect_401(c.get("/v3/auth/projects", &t).await);
     assert_eq!(c.get(&format!("/v3/groups/{gid}/users"), &admin).await.expect(200).body["users"], json!([]));
-    assert_eq!(c.get(&format!("/v3/role_assignments?user.id={uid}"), &admin).await.expect(200).body["role_assignments"], json!([]));
+    assert_eq!(
+        c.get(&format!("/v3/role_assignments?user.id={uid}"), &admin).await.expect(200).body["role_assignments"],
+        json!([])
+    );
     // a new user with the same name starts with nothing
     let again = new_user(&c, &admin, "gone", "pw-123456", "default").await;
     expect_401(auth_id(&c, again["id"].as_str().unwrap(), "pw-123456", Some(project_scope(&pid))).await);
@@ -269,7 +291,8 @@ async fn group_create_show_list_update_delete() {
     let admin = c.admin_token().await;
     let d = new_domain(&c, &admin, "gd").await;
     let did = d["id"].as_str().unwrap();
-    let g = create(&c, &admin, "groups", "group", json!({"name": "g1", "domain_id": did, "description": "first"})).await;
+    let g =
+        create(&c, &admin, "groups", "group", json!({"name": "g1", "domain_id": did, "description": "first"})).await;
     assert_keys(&g, &["id", "name", "domain_id", "description", "links"]);
     assert_hex_id(&g["id"]);
     let gid = g["id"].as_str().unwrap();
@@ -277,7 +300,10 @@ async fn group_create_show_list_update_delete() {
     assert_eq!(g["links"], json!({"self": format!("{}/v3/groups/{gid}", c.base)}));
     assert_eq!(c.get(&format!("/v3/groups/{gid}"), &admin).await.expect(200).body["group"], g);
     assert!(c.get("/v3/groups", &admin).await.expect(200).body["groups"].as_array().unwrap().contains(&g));
-    let r = c.patch(&format!("/v3/groups/{gid}"), &admin, json!({"group": {"name": "g1b", "description": "second"}})).await.expect(200);
+    let r = c
+        .patch(&format!("/v3/groups/{gid}"), &admin, json!({"group": {"name": "g1b", "description": "second"}}))
+        .await
+        .expect(200);
     assert_eq!(r.body["group"]["name"], "g1b");
     assert_eq!(r.body["group"]["description"], "second");
     // a name alone keeps the description and the domain
@@ -313,7 +339,10 @@ async fn group_bad_input_and_duplicates() {
     let d = new_domain(&c, &admin, "gd2").await;
     new_group(&c, &admin, "g", d["id"].as_str().unwrap()).await;
     let gid = g["id"].as_str().unwrap();
-    expect_400_naming(c.patch(&format!("/v3/groups/{gid}"), &admin, json!({"group": {"domain_id": d["id"]}})).await, "domain_id");
+    expect_400_naming(
+        c.patch(&format!("/v3/groups/{gid}"), &admin, json!({"group": {"domain_id": d["id"]}})).await,
+        "domain_id",
+    );
     c.patch(&format!("/v3/groups/{NO_SUCH}"), &admin, json!({"group": {"name": "x"}})).await.expect_error(404);
     assert_eq!(c.get(&format!("/v3/groups/{gid}"), &admin).await.expect(200).body["group"], g);
 }
@@ -327,7 +356,16 @@ async fn group_membership() {
     let gid = g["id"].as_str().unwrap();
     let mut users = Vec::new();
     for n in ["m1", "m2", "m3"] {
-        users.push(create(&c, &admin, "users", "user", json!({"name": n, "password": "p", "email": format!("{n}@testmail.tm")})).await);
+        users.push(
+            create(
+                &c,
+                &admin,
+                "users",
+                "user",
+                json!({"name": n, "password": "p", "email": format!("{n}@testmail.tm")}),
+            )
+            .await,
+        );
     }
     for u in &users {
         let r = c.put(&format!("/v3/groups/{gid}/users/{}", u["id"].as_str().unwrap()), &admin).await.expect(204);
@@ -351,13 +389,19 @@ async fn group_membership() {
     c.delete(&format!("/v3/groups/{gid}/users/{u0}"), &admin).await.expect(204);
     assert_eq!(c.head(&format!("/v3/groups/{gid}/users/{u0}"), &admin).await.status.as_u16(), 404);
     c.delete(&format!("/v3/groups/{gid}/users/{u0}"), &admin).await.expect_error(404);
-    assert_eq!(c.get(&format!("/v3/groups/{gid}/users"), &admin).await.expect(200).body["users"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        c.get(&format!("/v3/groups/{gid}/users"), &admin).await.expect(200).body["users"].as_array().unwrap().len(),
+        2
+    );
     assert_eq!(c.get(&format!("/v3/users/{u0}/groups"), &admin).await.expect(200).body["groups"], json!([]));
     // unknown user or group: 404, nothing added
     c.put(&format!("/v3/groups/{gid}/users/{NO_SUCH}"), &admin).await.expect_error(404);
     c.put(&format!("/v3/groups/{NO_SUCH}/users/{u0}"), &admin).await.expect_error(404);
     c.get(&format!("/v3/groups/{NO_SUCH}/users"), &admin).await.expect_error(404);
-    assert_eq!(c.get(&format!("/v3/groups/{gid}/users"), &admin).await.expect(200).body["users"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        c.get(&format!("/v3/groups/{gid}/users"), &admin).await.expect(200).body["users"].as_array().unwrap().len(),
+        2
+    );
     // deleting the group ends the memberships
     c.delete(&format!("/v3/groups/{gid}"), &admin).await.expect(204);
     let u1 = users[1]["id"].as_str().unwrap();
@@ -374,7 +418,10 @@ async fn deleting_a_group_takes_its_roles_out_of_tokens() {
     let gid = g["id"].as_str().unwrap();
     grant(&c, &admin, "projects", &pid, "groups", gid, &c.role_id("admin").await).await;
     c.put(&format!("/v3/groups/{gid}/users/{uid}"), &admin).await.expect(204);
-    assert_eq!(role_names(&validate(&c, &admin, &t).await.expect(200).body), strs(&["admin", "manager", "member", "reader"]));
+    assert_eq!(
+        role_names(&validate(&c, &admin, &t).await.expect(200).body),
+        strs(&["admin", "manager", "member", "reader"])
+    );
     c.get("/v3/users", &t).await.expect(200);
     c.delete(&format!("/v3/groups/{gid}"), &admin).await.expect(204);
     assert_eq!(role_names(&validate(&c, &admin, &t).await.expect(200).body), strs(&["reader"]));

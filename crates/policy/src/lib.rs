@@ -90,13 +90,13 @@ impl Policy {
     /// Overrides rules from a policy file (JSON object, or flat YAML).
     pub fn load_overrides(&mut self, path: &Path) -> Result<usize, PolicyError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| PolicyError::File { file: file.clone(), msg: e.to_string() })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| PolicyError::File { file: file.clone(), msg: e.to_string() })?;
         let pairs = parse_policy_file(&text).map_err(|msg| PolicyError::File { file: file.clone(), msg })?;
         let n = pairs.len();
         for (name, rule) in pairs {
-            let check = parse(&rule)
-                .map_err(|err| PolicyError::Rule { file: file.clone(), rule: name.clone(), err })?;
+            let check =
+                parse(&rule).map_err(|err| PolicyError::Rule { file: file.clone(), rule: name.clone(), err })?;
             self.rules.insert(name, check);
         }
         Ok(n)
@@ -154,7 +154,9 @@ fn generic(kind: &str, value: &str, creds: &Credentials, target: &Target) -> boo
     };
     match have {
         Value::String(s) => *s == want,
-        Value::Bool(b) => want.eq_ignore_ascii_case(if *b { "true" } else { "false" }) || want == if *b { "1" } else { "0" },
+        Value::Bool(b) => {
+            want.eq_ignore_ascii_case(if *b { "true" } else { "false" }) || want == if *b { "1" } else { "0" }
+        }
         Value::Number(n) => n.to_string() == want,
         Value::Array(a) => a.iter().any(|x| x.as_str() == Some(want.as_str())),
         Value::Null => false,
@@ -233,7 +235,9 @@ fn split_yaml_pair(l: &str) -> Option<(String, String)> {
         (k.trim().to_string(), v)
     };
     let v = rest.trim();
-    let v = if (v.starts_with('"') && v.ends_with('"') && v.len() >= 2) || (v.starts_with('\'') && v.ends_with('\'') && v.len() >= 2) {
+    let v = if (v.starts_with('"') && v.ends_with('"') && v.len() >= 2)
+        || (v.starts_with('\'') && v.ends_with('\'') && v.len() >= 2)
+    {
         v[1..v.len() - 1].to_string()
     } else {
         v.to_string()

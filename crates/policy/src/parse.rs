@@ -139,9 +139,7 @@ fn atom(a: &str) -> Result<Check, ParseError> {
         "!" => return Ok(Check::Never),
         _ => {}
     }
-    let (kind, value) = a
-        .split_once(':')
-        .ok_or_else(|| ParseError(format!("'{a}' is not KIND:VALUE, @ or !")))?;
+    let (kind, value) = a.split_once(':').ok_or_else(|| ParseError(format!("'{a}' is not KIND:VALUE, @ or !")))?;
     Ok(match kind {
         "rule" => Check::Rule(value.to_string()),
         "role" => Check::Role(value.to_string()),

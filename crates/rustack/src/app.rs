@@ -45,10 +45,7 @@ impl App {
 
     /// The database URL: `[database] connection`, else SQLite in the data dir.
     pub fn database_url(&self) -> String {
-        self.config
-            .database_connection
-            .clone()
-            .unwrap_or_else(|| Db::sqlite_url(&self.data_dir.join("rustack.db")))
+        self.config.database_connection.clone().unwrap_or_else(|| Db::sqlite_url(&self.data_dir.join("rustack.db")))
     }
 
     pub async fn open_db(&self) -> Result<Db> {

@@ -22,9 +22,7 @@ pub struct Listening {
 }
 
 pub async fn bind(host: &str, port: u16, service: &str) -> Result<TcpListener> {
-    TcpListener::bind((host, port))
-        .await
-        .with_context(|| format!("{service}: cannot listen on {host} port {port}"))
+    TcpListener::bind((host, port)).await.with_context(|| format!("{service}: cannot listen on {host} port {port}"))
 }
 
 /// Serves every listener until SIGINT or SIGTERM, then drains.

@@ -62,7 +62,11 @@ impl Resp {
     pub fn expect_error(self, status: u16) -> Resp {
         let r = self.expect(status);
         assert_eq!(r.body["error"]["code"], json!(status), "error body: {}", r.body);
-        assert!(r.body["error"]["title"].is_string() && r.body["error"]["message"].is_string(), "error body: {}", r.body);
+        assert!(
+            r.body["error"]["title"].is_string() && r.body["error"]["message"].is_string(),
+            "error body: {}",
+            r.body
+        );
         assert_eq!(r.header("content-type"), Some("application/json"));
         r
     }
@@ -86,9 +90,12 @@ impl TestCloud {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
-        let identity = Identity::open(db.db.clone(), IdentityOptions { config, data_dir: data_dir.clone(), public_url: base.clone() })
-            .await
-            .expect("identity opens");
+        let identity = Identity::open(
+            db.db.clone(),
+            IdentityOptions { config, data_dir: data_dir.clone(), public_url: base.clone() },
+        )
+        .await
+        .expect("identity opens");
         identity
             .bootstrap(&BootstrapSpec {
                 admin_password: ADMIN_PASSWORD.into(),
@@ -109,7 +116,14 @@ impl TestCloud {
         self.request_with(method, path, token, body, &[]).await
     }
 
-    pub async fn request_with(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut rb = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             rb = rb.header("X-Auth-Token", t);
@@ -124,7 +138,11 @@ impl TestCloud {
         let status = r.status();
         let headers = r.headers().clone();
         let bytes = r.bytes().await.expect("body read");
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
         Resp { status, headers, body }
     }
 
@@ -159,7 +177,10 @@ impl TestCloud {
 
     /// A token of `user` scoped to project `project` (both in Default).
     pub async fn project_token(&self, user: &str, password: &str, project: &str) -> String {
-        let r = self.password_auth(user, password, Some(json!({"project": {"name": project, "domain": {"id": "default"}}}))).await.expect(201);
+        let r = self
+            .password_auth(user, password, Some(json!({"project": {"name": project, "domain": {"id": "default"}}})))
+            .await
+            .expect(201);
         r.header("x-subject-token").expect("X-Subject-Token").to_string()
     }
 

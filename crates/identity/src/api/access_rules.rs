@@ -50,7 +50,12 @@ fn not_found(rule_id: &str) -> Error {
     Error::not_found_entity("access rule", rule_id)
 }
 
-async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+async fn list(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(uid): Path<String>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     id.enforce("identity:list_access_rules", &ctx, target(&id, &uid).await?)?;
     check_not_delegated(&ctx)?;
     let items = id
@@ -59,21 +64,32 @@ async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, Pat
         .await?
         .iter()
         .filter(|r| {
-            [("service", &r.service), ("path", &r.path), ("method", &r.method)].iter().all(|(k, v)| q.get(*k).is_none_or(|want| want == *v))
+            [("service", &r.service), ("path", &r.path), ("method", &r.method)]
+                .iter()
+                .all(|(k, v)| q.get(*k).is_none_or(|want| want == *v))
         })
         .map(|r| render(&id, &uid, r))
         .collect();
     Ok(list_response(&id, "access_rules", &format!("users/{uid}/access_rules"), &q, items))
 }
 
-async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((uid, rid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn show(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((uid, rid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     id.enforce("identity:get_access_rule", &ctx, target(&id, &uid).await?)?;
     check_not_delegated(&ctx)?;
-    let (_, r) = id.store().get_access_rule(&rid).await?.filter(|(owner, _)| *owner == uid).ok_or_else(|| not_found(&rid))?;
+    let (_, r) =
+        id.store().get_access_rule(&rid).await?.filter(|(owner, _)| *owner == uid).ok_or_else(|| not_found(&rid))?;
     Ok(ok("access_rule", render(&id, &uid, &r)))
 }
 
-async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((uid, rid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn delete(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((uid, rid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     id.enforce("identity:delete_access_rule", &ctx, target(&id, &uid).await?)?;
     check_not_delegated(&ctx)?;
     match id.store().delete_access_rule(&rid, &uid).await? {

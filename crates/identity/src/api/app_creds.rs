@@ -85,7 +85,8 @@ struct RuleRequest {
 }
 
 fn parse_access_rules(v: Value) -> Result<Vec<RuleRequest>, Error> {
-    let bad = |why: &str| Error::bad_request(format!("Invalid input for field 'application_credential.access_rules': {why}"));
+    let bad =
+        |why: &str| Error::bad_request(format!("Invalid input for field 'application_credential.access_rules': {why}"));
     let Value::Array(items) = v else {
         return Err(bad("expected a list."));
     };
@@ -102,7 +103,9 @@ fn parse_access_rules(v: Value) -> Result<Vec<RuleRequest>, Error> {
                 "service" if id_string(&s) => r.service = Some(s),
                 "path" if s.starts_with('/') && s.chars().count() <= 225 => r.path = Some(s),
                 "method" if METHODS.contains(&s.as_str()) => r.method = Some(s),
-                "id" | "service" => return Err(bad(&format!("'{k}' must match ^[a-zA-Z0-9-]+$ and have 1 to 64 characters."))),
+                "id" | "service" => {
+                    return Err(bad(&format!("'{k}' must match ^[a-zA-Z0-9-]+$ and have 1 to 64 characters.")))
+                }
                 "path" => return Err(bad("'path' must start with '/' and have at most 225 characters.")),
                 "method" => return Err(bad(&format!("'method' must be one of {}.", METHODS.join(", ")))),
                 _ => return Err(bad(&format!("unexpected '{k}' in an access rule."))),
@@ -149,7 +152,12 @@ async fn resolve_access_rules(id: &Identity, user_id: &str, reqs: Vec<RuleReques
     Ok(out)
 }
 
-async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+async fn list(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(uid): Path<String>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     let u = users::find(&id, &uid).await?;
     id.enforce("identity:list_application_credentials", &ctx, users::target(&u))?;
     check_not_delegated(&ctx)?;
@@ -168,7 +176,11 @@ async fn find(id: &Identity, uid: &str, cid: &str) -> Result<AppCred, Error> {
         .ok_or_else(|| Error::not_found_entity("application credential", cid))
 }
 
-async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((uid, cid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn show(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((uid, cid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let u = users::find(&id, &uid).await?;
     id.enforce("identity:get_application_credential", &ctx, users::target(&u))?;
     check_not_delegated(&ctx)?;
@@ -176,15 +188,25 @@ async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Pat
     Ok(ok("application_credential", render(&id, &a).await?))
 }
 
-async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(uid): Path<String>,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     let u = users::find(&id, &uid).await?;
     id.enforce("identity:create_application_credential", &ctx, users::target(&u))?;
     check_not_delegated(&ctx)?;
-    let project_id = ctx.project_id().ok_or_else(|| Error::forbidden("A project-scoped token is required to create an application credential."))?.to_string();
+    let project_id = ctx
+        .project_id()
+        .ok_or_else(|| Error::forbidden("A project-scoped token is required to create an application credential."))?
+        .to_string();
     if let Some(cid) = &ctx.application_credential_id {
         let caller = id.store().get_app_cred(cid).await?;
         if !caller.is_some_and(|c| c.unrestricted) {
-            return Err(Error::forbidden("A restricted application credential cannot create application credentials.").into());
+            return Err(
+                Error::forbidden("A restricted application credential cannot create application credentials.").into()
+            );
         }
     }
     let mut b = Body::new(v, "application_credential")?;
@@ -197,13 +219,23 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, P
     let expires_at = match b.take("expires_at") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => {
-            let t = rustack_common::time::parse_iso(&s).ok_or_else(|| Error::bad_request("Invalid input for field 'application_credential.expires_at': not an ISO 8601 time."))?;
+            let t = rustack_common::time::parse_iso(&s).ok_or_else(|| {
+                Error::bad_request("Invalid input for field 'application_credential.expires_at': not an ISO 8601 time.")
+            })?;
             if t <= rustack_common::time::now() {
-                return Err(Error::bad_request("Invalid input for field 'application_credential.expires_at': the time is in the past.").into());
+                return Err(Error::bad_request(
+                    "Invalid input for field 'application_credential.expires_at': the time is in the past.",
+                )
+                .into());
             }
             Some(expires_text(&t))
         }
-        Some(_) => return Err(Error::bad_request("Invalid input for field 'application_credential.expires_at': expected a string.").into()),
+        Some(_) => {
+            return Err(Error::bad_request(
+                "Invalid input for field 'application_credential.expires_at': expected a string.",
+            )
+            .into())
+        }
     };
     let unrestricted = b.boolean("unrestricted", false)?.unwrap_or(false);
     let access_rules = match b.take("access_rules") {
@@ -217,7 +249,10 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, P
         Some(Value::Array(list)) => {
             let mut ids = Vec::new();
             for r in list {
-                let found = ctx.roles.iter().find(|t| Some(t.id.as_str()) == r.get("id").and_then(Value::as_str) || Some(t.name.as_str()) == r.get("name").and_then(Value::as_str));
+                let found = ctx.roles.iter().find(|t| {
+                    Some(t.id.as_str()) == r.get("id").and_then(Value::as_str)
+                        || Some(t.name.as_str()) == r.get("name").and_then(Value::as_str)
+                });
                 match found {
                     Some(t) => ids.push(t.id.clone()),
                     None => return Err(Error::bad_request(format!("Invalid input for field 'application_credential.roles': the role {r} is not one of the token's roles.")).into()),
@@ -248,7 +283,11 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, P
             ids.dedup();
             ids
         }
-        Some(_) => return Err(Error::bad_request("Invalid input for field 'application_credential.roles': expected a list.").into()),
+        Some(_) => {
+            return Err(
+                Error::bad_request("Invalid input for field 'application_credential.roles': expected a list.").into()
+            )
+        }
     };
     let a = AppCred {
         id: new_id(),
@@ -274,14 +313,20 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, P
     Ok(created("application_credential", body))
 }
 
-async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((uid, cid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn delete(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((uid, cid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let u = users::find(&id, &uid).await?;
     id.enforce("identity:delete_application_credential", &ctx, users::target(&u))?;
     check_not_delegated(&ctx)?;
     if let Some(own) = &ctx.application_credential_id {
         let caller = id.store().get_app_cred(own).await?;
         if !caller.is_some_and(|c| c.unrestricted) {
-            return Err(Error::forbidden("A restricted application credential cannot delete application credentials.").into());
+            return Err(
+                Error::forbidden("A restricted application credential cannot delete application credentials.").into()
+            );
         }
     }
     let a = find(&id, &u.id, &cid).await?;

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
 use axum::body::Bytes;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -74,7 +74,10 @@ async fn issue(
         method: method.to_string(),
         // the URL as signed (OAuth1 signs the query string too)
         url: format!("{}{}", id.public_url(), uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path())),
-        headers: headers.iter().filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))).collect(),
+        headers: headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect(),
     };
     let t = id.authenticate(&req, &http).await?;
     let body = token_body(&id, &t, wants_catalog(&q)).await?;
@@ -83,7 +86,12 @@ async fn issue(
 
 /// The subject token of a validate/check/revoke call, after the caller's
 /// policy check. A bad subject token is a 404.
-async fn subject(id: &Identity, ctx: &RequestContext, headers: &HeaderMap, rule: &str) -> Result<Arc<ValidToken>, Error> {
+async fn subject(
+    id: &Identity,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    rule: &str,
+) -> Result<Arc<ValidToken>, Error> {
     let s = headers
         .get(SUBJECT)
         .and_then(|v| v.to_str().ok())
@@ -114,19 +122,30 @@ async fn validate(
     Ok(with_subject(StatusCode::OK, &t.id, Some(body)))
 }
 
-async fn revoke(State(id): State<Identity>, Authenticated(ctx): Authenticated, headers: HeaderMap, q: Q) -> ApiResult<StatusCode> {
+async fn revoke(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    headers: HeaderMap,
+    q: Q,
+) -> ApiResult<StatusCode> {
     let t = subject(&id, &ctx, &headers, "identity:revoke_token").await?;
     id.revoke_token(&t, super::query_bool(&q, "cascade").unwrap_or(true)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn catalog(State(id): State<Identity>, Authenticated(ctx): Authenticated) -> ApiResult<Json<Value>> {
-    let pid = ctx.project_id().ok_or_else(|| Error::forbidden("A project-scoped token is required to produce a service catalog."))?;
+    let pid = ctx
+        .project_id()
+        .ok_or_else(|| Error::forbidden("A project-scoped token is required to produce a service catalog."))?;
     let c = id.catalog(Some(pid)).await?;
     Ok(Json(json!({"catalog": c, "links": {"self": id.link("auth/catalog")}})))
 }
 
-async fn projects(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query<std::collections::HashMap<String, String>>) -> ApiResult<Json<Value>> {
+async fn projects(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    q: Query<std::collections::HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
     let ids = id.scopable_targets(&ctx.user_id, TargetKind::Project).await?;
     let mut out = Vec::new();
     for pid in ids {

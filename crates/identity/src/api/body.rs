@@ -20,7 +20,9 @@ impl Body {
             Value::Object(mut m) => match m.remove(entity) {
                 Some(Value::Object(fields)) => Ok(Body { entity, fields }),
                 Some(_) => Err(invalid(entity, "expected an object.")),
-                None => Err(Error::bad_request(format!("Invalid input for the request body: '{entity}' is a required property."))),
+                None => Err(Error::bad_request(format!(
+                    "Invalid input for the request body: '{entity}' is a required property."
+                ))),
             },
             _ => Err(Error::bad_request("Invalid input for the request body: expected a JSON object.")),
         }
@@ -50,7 +52,10 @@ impl Body {
         match self.string(field, max, false)? {
             Some(s) if s.trim().is_empty() => Err(invalid(&self.path(field), "must not be empty or only whitespace.")),
             Some(s) => Ok(Some(s)),
-            None if required => Err(Error::bad_request(format!("Invalid input for field '{}': '{field}' is a required property.", self.entity))),
+            None if required => Err(Error::bad_request(format!(
+                "Invalid input for field '{}': '{field}' is a required property.",
+                self.entity
+            ))),
             None => Ok(None),
         }
     }

@@ -37,7 +37,9 @@ async fn check_parent(id: &Identity, region_id: &str, parent: &Option<String>) -
     // the parent must exist, and following parents must not come back here
     while let Some(c) = cur {
         if c == region_id {
-            return Err(Error::bad_request("Invalid input for field 'region.parent_region_id': it would make a cycle."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'region.parent_region_id': it would make a cycle.",
+            ));
         }
         let r = id.store().get_region(&c).await?.ok_or_else(|| Error::not_found_entity("region", &c))?;
         cur = r.parent_region_id;
@@ -45,12 +47,22 @@ async fn check_parent(id: &Identity, region_id: &str, parent: &Option<String>) -
     Ok(())
 }
 
-async fn list_regions(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
+async fn list_regions(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     id.enforce("identity:list_regions", &ctx, Target::new())?;
     if let Some(k) = q.keys().find(|k| k.as_str() != "parent_region_id") {
         return Err(Error::bad_request(format!("Invalid query parameter '{k}'.")).into());
     }
-    let items = id.store().list_regions(q.get("parent_region_id").map(String::as_str)).await?.iter().map(|r| r.to_json(id.public_url())).collect();
+    let items = id
+        .store()
+        .list_regions(q.get("parent_region_id").map(String::as_str))
+        .await?
+        .iter()
+        .map(|r| r.to_json(id.public_url()))
+        .collect();
     Ok(list_response(&id, "regions", "regions", &q, items))
 }
 
@@ -70,7 +82,11 @@ async fn new_region(id: &Identity, region_id: String, mut b: Body) -> Result<Reg
     Ok(r)
 }
 
-async fn create_region(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create_region(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     id.enforce("identity:create_region", &ctx, Target::new())?;
     let mut b = Body::new(v, "region")?;
     let rid = b.string("id", 255, true)?.unwrap_or_else(new_id);
@@ -79,24 +95,40 @@ async fn create_region(State(id): State<Identity>, Authenticated(ctx): Authentic
 }
 
 /// `PUT /v3/regions/{id}`: create with a chosen id (201).
-async fn put_region(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(rid): Path<String>, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn put_region(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(rid): Path<String>,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     id.enforce("identity:create_region", &ctx, Target::new())?;
     let mut b = Body::new(v, "region")?;
     if let Some(bid) = b.string("id", 255, true)? {
         if bid != rid {
-            return Err(Error::bad_request("Invalid input for field 'region.id': it must match the id in the URL.").into());
+            return Err(
+                Error::bad_request("Invalid input for field 'region.id': it must match the id in the URL.").into()
+            );
         }
     }
     let r = new_region(&id, rid, b).await?;
     Ok(created("region", r.to_json(id.public_url())))
 }
 
-async fn show_region(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(rid): Path<String>) -> ApiResult<Response> {
+async fn show_region(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(rid): Path<String>,
+) -> ApiResult<Response> {
     id.enforce("identity:get_region", &ctx, Target::new())?;
     Ok(ok("region", find_region(&id, &rid).await?.to_json(id.public_url())))
 }
 
-async fn update_region(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(rid): Path<String>, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn update_region(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(rid): Path<String>,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     let mut r = find_region(&id, &rid).await?;
     id.enforce("identity:update_region", &ctx, Target::new())?;
     let mut b = Body::new(v, "region")?;
@@ -119,7 +151,11 @@ async fn update_region(State(id): State<Identity>, Authenticated(ctx): Authentic
     Ok(ok("region", r.to_json(id.public_url())))
 }
 
-async fn delete_region(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(rid): Path<String>) -> ApiResult<Response> {
+async fn delete_region(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(rid): Path<String>,
+) -> ApiResult<Response> {
     let r = find_region(&id, &rid).await?;
     id.enforce("identity:delete_region", &ctx, Target::new())?;
     // the region and its descendants go together, unless an endpoint uses one
@@ -137,7 +173,11 @@ async fn delete_region(State(id): State<Identity>, Authenticated(ctx): Authentic
     }
     for rid in &subtree {
         if !id.store().list_endpoints(None, None, Some(rid)).await?.is_empty() {
-            return Err(Error::forbidden(format!("Unable to delete region {} because it or its child regions have associated endpoints.", r.id)).into());
+            return Err(Error::forbidden(format!(
+                "Unable to delete region {} because it or its child regions have associated endpoints.",
+                r.id
+            ))
+            .into());
         }
     }
     subtree.reverse();
@@ -151,7 +191,11 @@ async fn find_service(id: &Identity, sid: &str) -> Result<Service, Error> {
     id.store().get_service(sid).await?.ok_or_else(|| Error::not_found_entity("service", sid))
 }
 
-async fn list_services(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
+async fn list_services(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     id.enforce("identity:list_services", &ctx, Target::new())?;
     let items = id
         .store()
@@ -163,10 +207,17 @@ async fn list_services(State(id): State<Identity>, Authenticated(ctx): Authentic
     Ok(list_response(&id, "services", "services", &q, items))
 }
 
-async fn create_service(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create_service(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     id.enforce("identity:create_service", &ctx, Target::new())?;
     let mut b = Body::new(v, "service")?;
-    let ty = b.string("type", 255, false)?.filter(|t| !t.is_empty()).ok_or_else(|| Error::bad_request("Invalid input for field 'service': 'type' is a required property."))?;
+    let ty = b
+        .string("type", 255, false)?
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::bad_request("Invalid input for field 'service': 'type' is a required property."))?;
     let mut s = Service {
         id: new_id(),
         service_type: ty,
@@ -182,13 +233,22 @@ async fn create_service(State(id): State<Identity>, Authenticated(ctx): Authenti
     Ok(created("service", s.to_json(id.public_url())))
 }
 
-async fn show_service(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(sid): Path<String>) -> ApiResult<Response> {
+async fn show_service(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(sid): Path<String>,
+) -> ApiResult<Response> {
     let s = find_service(&id, &sid).await?;
     id.enforce("identity:get_service", &ctx, Target::new())?;
     Ok(ok("service", s.to_json(id.public_url())))
 }
 
-async fn update_service(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(sid): Path<String>, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn update_service(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(sid): Path<String>,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     let mut s = find_service(&id, &sid).await?;
     id.enforce("identity:update_service", &ctx, Target::new())?;
     let mut b = Body::new(v, "service")?;
@@ -217,7 +277,11 @@ async fn update_service(State(id): State<Identity>, Authenticated(ctx): Authenti
     Ok(ok("service", s.to_json(id.public_url())))
 }
 
-async fn delete_service(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(sid): Path<String>) -> ApiResult<Response> {
+async fn delete_service(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(sid): Path<String>,
+) -> ApiResult<Response> {
     let s = find_service(&id, &sid).await?;
     id.enforce("identity:delete_service", &ctx, Target::new())?;
     id.store().delete_service(&s.id).await?;
@@ -244,7 +308,9 @@ fn check_url(u: &str) -> Result<(), Error> {
         !s.is_empty() && !rest.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
     });
     if !scheme_ok || u.len() > 225 {
-        return Err(Error::bad_request("Invalid input for field 'endpoint.url': expected a URL of at most 225 characters."));
+        return Err(Error::bad_request(
+            "Invalid input for field 'endpoint.url': expected a URL of at most 225 characters.",
+        ));
     }
     Ok(())
 }
@@ -255,7 +321,9 @@ async fn endpoint_region(id: &Identity, b: &mut Body) -> Result<Option<Option<St
         let r = b.id("region_id")?;
         b.take("region");
         if let Some(r) = &r {
-            find_region(id, r).await.map_err(|_| Error::bad_request(format!("Invalid input for field 'endpoint.region_id': region {r} does not exist.")))?;
+            find_region(id, r).await.map_err(|_| {
+                Error::bad_request(format!("Invalid input for field 'endpoint.region_id': region {r} does not exist."))
+            })?;
         }
         return Ok(Some(r));
     }
@@ -263,7 +331,14 @@ async fn endpoint_region(id: &Identity, b: &mut Body) -> Result<Option<Option<St
         let r = b.id("region")?;
         if let Some(r) = &r {
             if id.store().get_region(r).await?.is_none() {
-                id.store().create_region(&Region { id: r.clone(), description: String::new(), parent_region_id: None, extra: Map::new() }).await?;
+                id.store()
+                    .create_region(&Region {
+                        id: r.clone(),
+                        description: String::new(),
+                        parent_region_id: None,
+                        extra: Map::new(),
+                    })
+                    .await?;
             }
         }
         return Ok(Some(r));
@@ -271,11 +346,19 @@ async fn endpoint_region(id: &Identity, b: &mut Body) -> Result<Option<Option<St
     Ok(None)
 }
 
-async fn list_endpoints(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
+async fn list_endpoints(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     id.enforce("identity:list_endpoints", &ctx, Target::new())?;
     let items = id
         .store()
-        .list_endpoints(q.get("interface").map(String::as_str), q.get("service_id").map(String::as_str), q.get("region_id").map(String::as_str))
+        .list_endpoints(
+            q.get("interface").map(String::as_str),
+            q.get("service_id").map(String::as_str),
+            q.get("region_id").map(String::as_str),
+        )
         .await?
         .iter()
         .map(|e| e.to_json(id.public_url()))
@@ -283,16 +366,30 @@ async fn list_endpoints(State(id): State<Identity>, Authenticated(ctx): Authenti
     Ok(list_response(&id, "endpoints", "endpoints", &q, items))
 }
 
-async fn create_endpoint(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create_endpoint(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     id.enforce("identity:create_endpoint", &ctx, Target::new())?;
     let mut b = Body::new(v, "endpoint")?;
-    let service_id = b.id("service_id")?.ok_or_else(|| Error::bad_request("Invalid input for field 'endpoint': 'service_id' is a required property."))?;
-    let interface = b.string("interface", 10, false)?.ok_or_else(|| Error::bad_request("Invalid input for field 'endpoint': 'interface' is a required property."))?;
+    let service_id = b.id("service_id")?.ok_or_else(|| {
+        Error::bad_request("Invalid input for field 'endpoint': 'service_id' is a required property.")
+    })?;
+    let interface = b
+        .string("interface", 10, false)?
+        .ok_or_else(|| Error::bad_request("Invalid input for field 'endpoint': 'interface' is a required property."))?;
     check_interface(&interface)?;
-    let url = b.string("url", 225, false)?.ok_or_else(|| Error::bad_request("Invalid input for field 'endpoint': 'url' is a required property."))?;
+    let url = b
+        .string("url", 225, false)?
+        .ok_or_else(|| Error::bad_request("Invalid input for field 'endpoint': 'url' is a required property."))?;
     check_url(&url)?;
     let enabled = b.boolean("enabled", false)?.unwrap_or(true);
-    find_service(&id, &service_id).await.map_err(|_| Error::bad_request(format!("Invalid input for field 'endpoint.service_id': service {service_id} does not exist.")))?;
+    find_service(&id, &service_id).await.map_err(|_| {
+        Error::bad_request(format!(
+            "Invalid input for field 'endpoint.service_id': service {service_id} does not exist."
+        ))
+    })?;
     let region_id = endpoint_region(&id, &mut b).await?.flatten();
     b.forbid("id")?;
     let e = Endpoint { id: new_id(), service_id, interface, region_id, url, enabled, extra: b.extra() };
@@ -301,13 +398,22 @@ async fn create_endpoint(State(id): State<Identity>, Authenticated(ctx): Authent
     Ok(created("endpoint", e.to_json(id.public_url())))
 }
 
-async fn show_endpoint(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(eid): Path<String>) -> ApiResult<Response> {
+async fn show_endpoint(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(eid): Path<String>,
+) -> ApiResult<Response> {
     let e = find_endpoint(&id, &eid).await?;
     id.enforce("identity:get_endpoint", &ctx, Target::new())?;
     Ok(ok("endpoint", e.to_json(id.public_url())))
 }
 
-async fn update_endpoint(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(eid): Path<String>, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn update_endpoint(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(eid): Path<String>,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     let mut e = find_endpoint(&id, &eid).await?;
     id.enforce("identity:update_endpoint", &ctx, Target::new())?;
     let mut b = Body::new(v, "endpoint")?;
@@ -328,7 +434,9 @@ async fn update_endpoint(State(id): State<Identity>, Authenticated(ctx): Authent
         e.url = u;
     }
     if let Some(s) = b.id("service_id")? {
-        find_service(&id, &s).await.map_err(|_| Error::bad_request(format!("Invalid input for field 'endpoint.service_id': service {s} does not exist.")))?;
+        find_service(&id, &s).await.map_err(|_| {
+            Error::bad_request(format!("Invalid input for field 'endpoint.service_id': service {s} does not exist."))
+        })?;
         e.service_id = s;
     }
     if let Some(r) = endpoint_region(&id, &mut b).await? {
@@ -342,7 +450,11 @@ async fn update_endpoint(State(id): State<Identity>, Authenticated(ctx): Authent
     Ok(ok("endpoint", e.to_json(id.public_url())))
 }
 
-async fn delete_endpoint(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(eid): Path<String>) -> ApiResult<Response> {
+async fn delete_endpoint(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(eid): Path<String>,
+) -> ApiResult<Response> {
     let e = find_endpoint(&id, &eid).await?;
     id.enforce("identity:delete_endpoint", &ctx, Target::new())?;
     id.store().delete_endpoint(&e.id).await?;

@@ -25,7 +25,8 @@ pub(super) fn routes() -> Router<Identity> {
 }
 
 const OWNER_OR_ADMIN: &str = "(rule:admin_required) or user_id:%(target.credential.user_id)s";
-const READER_OWNER_OR_ADMIN: &str = "(rule:admin_required) or (role:reader and system_scope:all) or user_id:%(target.credential.user_id)s";
+const READER_OWNER_OR_ADMIN: &str =
+    "(rule:admin_required) or (role:reader and system_scope:all) or user_id:%(target.credential.user_id)s";
 
 /// Policy rules of this API: (name, check string, allowed with a domain-scoped token).
 pub(crate) const RULES: &[(&str, &str, bool)] = &[
@@ -38,7 +39,8 @@ pub(crate) const RULES: &[(&str, &str, bool)] = &[
 
 /// Keystone's primary authentication methods. A token made any other way
 /// (application credential, OAuth1 access token, EC2 credential) is delegated.
-const PRIMARY_METHODS: &[&str] = &["external", "kerberos", "mapped", "openid", "password", "saml2", "token", "totp", "x509"];
+const PRIMARY_METHODS: &[&str] =
+    &["external", "kerberos", "mapped", "openid", "password", "saml2", "token", "totp", "x509"];
 
 /// Whether the caller's token was made by delegation: a method that is not
 /// primary, or a trust scope.
@@ -47,7 +49,9 @@ pub(super) fn is_delegated(ctx: &RequestContext) -> bool {
 }
 
 fn delegated_forbidden() -> Error {
-    Error::forbidden("You are not authorized to perform the requested action: Delegated tokens cannot access credentials directly.")
+    Error::forbidden(
+        "You are not authorized to perform the requested action: Delegated tokens cannot access credentials directly.",
+    )
 }
 
 pub(super) fn require_primary_auth(ctx: &RequestContext) -> Result<(), Error> {
@@ -88,10 +92,14 @@ fn target(c: &Credential) -> Target {
 
 /// The parsed blob of an EC2 credential: a JSON object with an `access` key.
 pub(super) fn ec2_blob(blob: &str) -> Result<Map<String, Value>, Error> {
-    let v: Value = serde_json::from_str(blob).map_err(|_| Error::bad_request("Invalid input for field 'credential.blob': Invalid blob in credential (not JSON)."))?;
+    let v: Value = serde_json::from_str(blob).map_err(|_| {
+        Error::bad_request("Invalid input for field 'credential.blob': Invalid blob in credential (not JSON).")
+    })?;
     let m = match v {
         Value::Object(m) if !m.is_empty() => m,
-        _ => return Err(Error::bad_request("Invalid input for field 'credential.blob': an EC2 blob is a JSON object.")),
+        _ => {
+            return Err(Error::bad_request("Invalid input for field 'credential.blob': an EC2 blob is a JSON object."))
+        }
     };
     if m.get("access").is_none_or(Value::is_null) {
         return Err(Error::bad_request("Invalid input for field 'credential.blob': an EC2 blob needs 'access'."));
@@ -120,7 +128,11 @@ fn not_found(cid: &str) -> Error {
 }
 
 async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
-    let t = if ctx.is_system() { Target::new() } else { Target::new().with("target.credential.user_id", ctx.user_id.as_str()) };
+    let t = if ctx.is_system() {
+        Target::new()
+    } else {
+        Target::new().with("target.credential.user_id", ctx.user_id.as_str())
+    };
     id.enforce("identity:list_credentials", &ctx, t)?;
     let delegated = is_delegated(&ctx);
     let mut items = Vec::new();
@@ -135,7 +147,11 @@ async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: 
     Ok(list_response(&id, "credentials", "credentials", &q, items))
 }
 
-async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     let mut b = Body::new(v, "credential")?;
     let blob = b.string("blob", usize::MAX, false)?.ok_or_else(|| required("blob"))?;
     let cred_type = b.string("type", 255, false)?.ok_or_else(|| required("type"))?;
@@ -164,7 +180,11 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, J
     Ok(created("credential", render(&id, &c)))
 }
 
-async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(cid): Path<String>) -> ApiResult<Response> {
+async fn show(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(cid): Path<String>,
+) -> ApiResult<Response> {
     let (c, t) = load(&id, &cid).await?;
     id.enforce("identity:get_credential", &ctx, t)?;
     let c = c.ok_or_else(|| not_found(&cid))?;
@@ -197,7 +217,10 @@ async fn update(
         for k in EC2_FIXED {
             let get = |m: &Map<String, Value>| m.get(*k).filter(|v| !v.is_null()).cloned();
             if get(&old) != get(&new) {
-                return Err(Error::bad_request(format!("Invalid input for field 'credential.blob': {k} can not be updated for credential.")).into());
+                return Err(Error::bad_request(format!(
+                    "Invalid input for field 'credential.blob': {k} can not be updated for credential."
+                ))
+                .into());
             }
         }
     }
@@ -206,7 +229,11 @@ async fn update(
     Ok(ok("credential", render(&id, &c)))
 }
 
-async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(cid): Path<String>) -> ApiResult<Response> {
+async fn delete(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(cid): Path<String>,
+) -> ApiResult<Response> {
     let (c, t) = load(&id, &cid).await?;
     id.enforce("identity:delete_credential", &ctx, t)?;
     let c = c.ok_or_else(|| not_found(&cid))?;

@@ -28,7 +28,10 @@ pub(super) fn routes() -> Router<Identity> {
     Router::new()
         .route("/v3/domains/{domain_id}/config", get(show_all).put(create).patch(update_all).delete(delete_all))
         .route("/v3/domains/{domain_id}/config/{group}", get(show_group).patch(update_group).delete(delete_group))
-        .route("/v3/domains/{domain_id}/config/{group}/{option}", get(show_option).patch(update_option).delete(delete_option))
+        .route(
+            "/v3/domains/{domain_id}/config/{group}/{option}",
+            get(show_option).patch(update_option).delete(delete_option),
+        )
         .route("/v3/domains/config/default", get(default_all))
         .route("/v3/domains/config/{group}/default", get(default_group))
         .route("/v3/domains/config/{group}/{option}/default", get(default_option))
@@ -76,7 +79,8 @@ enum OptDefault {
     ListLimit,
 }
 
-const IDENTITY_OPTIONS: &[(&str, OptDefault)] = &[("driver", OptDefault::Str("sql")), ("list_limit", OptDefault::ListLimit)];
+const IDENTITY_OPTIONS: &[(&str, OptDefault)] =
+    &[("driver", OptDefault::Str("sql")), ("list_limit", OptDefault::ListLimit)];
 
 const LDAP_OPTIONS: &[(&str, OptDefault)] = &[
     ("url", OptDefault::Str("ldap://localhost")),
@@ -164,7 +168,9 @@ fn check_group_option(group: Option<&str>, option: Option<&str>) -> Result<(), E
     }
     if let Some(o) = option {
         if !allowed(g).iter().any(|(n, _)| *n == o) && !sensitive(g, o) {
-            return Err(invalid(format_args!("Option {o} in group {g} is not supported for domain specific configurations")));
+            return Err(invalid(format_args!(
+                "Option {o} in group {g} is not supported for domain specific configurations"
+            )));
         }
     }
     Ok(())
@@ -197,7 +203,12 @@ fn to_options(config: &Map<String, Value>) -> Vec<ConfigOption> {
     for (g, opts) in config {
         if let Value::Object(m) = opts {
             for (o, v) in m {
-                out.push(ConfigOption { group: g.clone(), option: o.clone(), value: v.clone(), sensitive: sensitive(g, o) });
+                out.push(ConfigOption {
+                    group: g.clone(),
+                    option: o.clone(),
+                    value: v.clone(),
+                    sensitive: sensitive(g, o),
+                });
             }
         }
     }
@@ -235,7 +246,13 @@ async fn domain_exists(id: &Identity, domain_id: &str) -> Result<(), Error> {
 
 // ---------------------------------------------------------------- read
 
-async fn read(id: &Identity, ctx: &RequestContext, domain_id: &str, group: Option<&str>, option: Option<&str>) -> Result<Response, Error> {
+async fn read(
+    id: &Identity,
+    ctx: &RequestContext,
+    domain_id: &str,
+    group: Option<&str>,
+    option: Option<&str>,
+) -> Result<Response, Error> {
     if group == Some("security_compliance") {
         id.enforce("identity:get_security_compliance_domain_config", ctx, Target::new())?;
         domain_exists(id, domain_id).await?;
@@ -244,7 +261,8 @@ async fn read(id: &Identity, ctx: &RequestContext, domain_id: &str, group: Optio
     id.enforce("identity:get_domain_config", ctx, Target::new())?;
     domain_exists(id, domain_id).await?;
     check_group_option(group, option)?;
-    let shown: Vec<ConfigOption> = id.store().domain_config(domain_id, group, option).await?.into_iter().filter(|o| !o.sensitive).collect();
+    let shown: Vec<ConfigOption> =
+        id.store().domain_config(domain_id, group, option).await?.into_iter().filter(|o| !o.sensitive).collect();
     if shown.is_empty() {
         return Err(not_found(domain_id, group, option));
     }
@@ -272,11 +290,19 @@ fn security_compliance(id: &Identity, domain_id: &str, option: Option<&str>) -> 
     }
 }
 
-async fn show_all(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(d): Path<String>) -> ApiResult<Response> {
+async fn show_all(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(d): Path<String>,
+) -> ApiResult<Response> {
     Ok(read(&id, &ctx, &d, None, None).await?)
 }
 
-async fn show_group(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((d, g)): Path<(String, String)>) -> ApiResult<Response> {
+async fn show_group(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((d, g)): Path<(String, String)>,
+) -> ApiResult<Response> {
     Ok(read(&id, &ctx, &d, Some(&g), None).await?)
 }
 
@@ -302,14 +328,22 @@ async fn create(
     check_config(&config)?;
     let had_config = !id.store().domain_config(&domain_id, None, None).await?.is_empty();
     id.store().replace_domain_config(&domain_id, &to_options(&config)).await?;
-    let shown: Vec<ConfigOption> = id.store().domain_config(&domain_id, None, None).await?.into_iter().filter(|o| !o.sensitive).collect();
+    let shown: Vec<ConfigOption> =
+        id.store().domain_config(&domain_id, None, None).await?.into_iter().filter(|o| !o.sensitive).collect();
     let status = if had_config { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(json!({"config": render(&shown, None)}))).into_response())
 }
 
 // ---------------------------------------------------------------- update
 
-async fn update(id: &Identity, ctx: &RequestContext, domain_id: &str, group: Option<&str>, option: Option<&str>, v: Value) -> Result<Response, Error> {
+async fn update(
+    id: &Identity,
+    ctx: &RequestContext,
+    domain_id: &str,
+    group: Option<&str>,
+    option: Option<&str>,
+    v: Value,
+) -> Result<Response, Error> {
     id.enforce("identity:update_domain_config", ctx, Target::new())?;
     domain_exists(id, domain_id).await?;
     let body = config_of(v)?;
@@ -334,7 +368,9 @@ async fn update(id: &Identity, ctx: &RequestContext, domain_id: &str, group: Opt
         }
         let Some(opts) = opts else {
             let other = config.keys().next().cloned().unwrap_or_default();
-            return Err(invalid(format_args!("request to update group {g}, but config provided contains group {other} instead")));
+            return Err(invalid(format_args!(
+                "request to update group {g}, but config provided contains group {other} instead"
+            )));
         };
         if let Some(o) = option {
             if !opts.contains_key(o) {
@@ -350,14 +386,20 @@ async fn update(id: &Identity, ctx: &RequestContext, domain_id: &str, group: Opt
         }
     }
     id.store().upsert_domain_config(domain_id, &to_options(&config)).await?;
-    let shown: Vec<ConfigOption> = id.store().domain_config(domain_id, None, None).await?.into_iter().filter(|o| !o.sensitive).collect();
+    let shown: Vec<ConfigOption> =
+        id.store().domain_config(domain_id, None, None).await?.into_iter().filter(|o| !o.sensitive).collect();
     if shown.is_empty() {
         return Err(not_found(domain_id, None, None));
     }
     Ok(ok("config", render(&shown, None)))
 }
 
-async fn update_all(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(d): Path<String>, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn update_all(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(d): Path<String>,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     Ok(update(&id, &ctx, &d, None, None, v).await?)
 }
 
@@ -381,7 +423,13 @@ async fn update_option(
 
 // ---------------------------------------------------------------- delete
 
-async fn delete(id: &Identity, ctx: &RequestContext, domain_id: &str, group: Option<&str>, option: Option<&str>) -> Result<Response, Error> {
+async fn delete(
+    id: &Identity,
+    ctx: &RequestContext,
+    domain_id: &str,
+    group: Option<&str>,
+    option: Option<&str>,
+) -> Result<Response, Error> {
     id.enforce("identity:delete_domain_config", ctx, Target::new())?;
     domain_exists(id, domain_id).await?;
     check_group_option(group, option)?;
@@ -400,11 +448,19 @@ async fn delete(id: &Identity, ctx: &RequestContext, domain_id: &str, group: Opt
     Ok(no_content())
 }
 
-async fn delete_all(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(d): Path<String>) -> ApiResult<Response> {
+async fn delete_all(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(d): Path<String>,
+) -> ApiResult<Response> {
     Ok(delete(&id, &ctx, &d, None, None).await?)
 }
 
-async fn delete_group(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((d, g)): Path<(String, String)>) -> ApiResult<Response> {
+async fn delete_group(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((d, g)): Path<(String, String)>,
+) -> ApiResult<Response> {
     Ok(delete(&id, &ctx, &d, Some(&g), None).await?)
 }
 
@@ -443,10 +499,18 @@ async fn default_all(State(id): State<Identity>, Authenticated(ctx): Authenticat
     Ok(defaults(&id, &ctx, None, None)?)
 }
 
-async fn default_group(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(g): Path<String>) -> ApiResult<Response> {
+async fn default_group(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(g): Path<String>,
+) -> ApiResult<Response> {
     Ok(defaults(&id, &ctx, Some(&g), None)?)
 }
 
-async fn default_option(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((g, o)): Path<(String, String)>) -> ApiResult<Response> {
+async fn default_option(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((g, o)): Path<(String, String)>,
+) -> ApiResult<Response> {
     Ok(defaults(&id, &ctx, Some(&g), Some(&o))?)
 }

@@ -55,14 +55,22 @@ pub(crate) async fn create_from(id: &Identity, b: &mut Body) -> Result<Domain, E
     Ok(d)
 }
 
-async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     id.enforce("identity:create_domain", &ctx, Target::new())?;
     let mut b = Body::new(v, "domain")?;
     let d = create_from(&id, &mut b).await?;
     Ok(created("domain", d.to_json(id.public_url())))
 }
 
-async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(did): Path<String>) -> ApiResult<Response> {
+async fn show(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(did): Path<String>,
+) -> ApiResult<Response> {
     let d = find(&id, &did).await?;
     id.enforce("identity:get_domain", &ctx, target(&d))?;
     Ok(ok("domain", d.to_json(id.public_url())))
@@ -121,7 +129,11 @@ pub(crate) async fn delete_domain(id: &Identity, d: &Domain) -> Result<(), Error
     Ok(())
 }
 
-async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(did): Path<String>) -> ApiResult<Response> {
+async fn delete(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(did): Path<String>,
+) -> ApiResult<Response> {
     let d = find(&id, &did).await?;
     id.enforce("identity:delete_domain", &ctx, target(&d))?;
     delete_domain(&id, &d).await?;

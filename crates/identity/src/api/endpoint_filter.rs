@@ -69,7 +69,10 @@ fn render(id: &Identity, g: &EndpointGroup) -> Value {
 }
 
 async fn find_group(id: &Identity, gid: &str) -> Result<EndpointGroup, Error> {
-    id.store().get_endpoint_group(gid).await?.ok_or_else(|| Error::not_found(format!("Could not find Endpoint Group: {gid}.")))
+    id.store()
+        .get_endpoint_group(gid)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("Could not find Endpoint Group: {gid}.")))
 }
 
 async fn find_endpoint(id: &Identity, eid: &str) -> Result<Endpoint, Error> {
@@ -105,22 +108,41 @@ fn reject_unknown(b: Body) -> Result<(), Error> {
     }
 }
 
-async fn list_groups(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
+async fn list_groups(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     id.enforce("identity:list_endpoint_groups", &ctx, Target::new())?;
     if let Some(k) = q.keys().find(|k| k.as_str() != "name") {
         return Err(Error::bad_request(format!("Invalid query parameter '{k}'.")).into());
     }
-    let items = id.store().list_endpoint_groups(q.get("name").map(String::as_str)).await?.iter().map(|g| render(&id, g)).collect();
+    let items = id
+        .store()
+        .list_endpoint_groups(q.get("name").map(String::as_str))
+        .await?
+        .iter()
+        .map(|g| render(&id, g))
+        .collect();
     Ok(list_response(&id, "endpoint_groups", "OS-EP-FILTER/endpoint_groups", &q, items))
 }
 
-async fn create_group(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create_group(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     id.enforce("identity:create_endpoint_group", &ctx, Target::new())?;
     let mut b = Body::new(v, "endpoint_group")?;
     let name = b.name("name", 255, true)?.expect("required");
     let description = b.string("description", 65535, true)?;
     let filters = match b.take("filters") {
-        None => return Err(Error::bad_request("Invalid input for field 'endpoint_group': 'filters' is a required property.").into()),
+        None => {
+            return Err(Error::bad_request(
+                "Invalid input for field 'endpoint_group': 'filters' is a required property.",
+            )
+            .into())
+        }
         Some(f) => parse_filters(f)?,
     };
     if filters.is_empty() {
@@ -132,12 +154,21 @@ async fn create_group(State(id): State<Identity>, Authenticated(ctx): Authentica
     Ok(created("endpoint_group", render(&id, &g)))
 }
 
-async fn show_group(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(gid): Path<String>) -> ApiResult<Response> {
+async fn show_group(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(gid): Path<String>,
+) -> ApiResult<Response> {
     id.enforce("identity:get_endpoint_group", &ctx, Target::new())?;
     Ok(ok("endpoint_group", render(&id, &find_group(&id, &gid).await?)))
 }
 
-async fn update_group(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(gid): Path<String>, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn update_group(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(gid): Path<String>,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     id.enforce("identity:update_endpoint_group", &ctx, Target::new())?;
     let mut b = Body::new(v, "endpoint_group")?;
     let (has_name, has_desc, has_filters) = (b.has("name"), b.has("description"), b.has("filters"));
@@ -146,7 +177,10 @@ async fn update_group(State(id): State<Identity>, Authenticated(ctx): Authentica
     let filters = b.take("filters").map(parse_filters).transpose()?;
     reject_unknown(b)?;
     if !(has_name || has_desc || has_filters) {
-        return Err(Error::bad_request("Invalid input for field 'endpoint_group': at least one attribute to update is required.").into());
+        return Err(Error::bad_request(
+            "Invalid input for field 'endpoint_group': at least one attribute to update is required.",
+        )
+        .into());
     }
     let mut g = find_group(&id, &gid).await?;
     if let Some(n) = name {
@@ -163,7 +197,11 @@ async fn update_group(State(id): State<Identity>, Authenticated(ctx): Authentica
     Ok(ok("endpoint_group", render(&id, &g)))
 }
 
-async fn delete_group(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(gid): Path<String>) -> ApiResult<Response> {
+async fn delete_group(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(gid): Path<String>,
+) -> ApiResult<Response> {
     id.enforce("identity:delete_endpoint_group", &ctx, Target::new())?;
     let g = find_group(&id, &gid).await?;
     id.store().delete_endpoint_group(&g.id).await?;
@@ -181,17 +219,34 @@ async fn projects_json(id: &Identity, ids: Vec<String>) -> Result<Vec<Value>, Er
     Ok(out)
 }
 
-async fn group_projects(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(gid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+async fn group_projects(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(gid): Path<String>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     id.enforce("identity:list_projects_associated_with_endpoint_group", &ctx, Target::new())?;
     let g = find_group(&id, &gid).await?;
     let items = projects_json(&id, id.store().endpoint_group_project_ids(&g.id).await?).await?;
     Ok(list_response(&id, "projects", &format!("OS-EP-FILTER/endpoint_groups/{gid}/projects"), &q, items))
 }
 
-async fn group_endpoints(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(gid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+async fn group_endpoints(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(gid): Path<String>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     id.enforce("identity:list_endpoints_associated_with_endpoint_group", &ctx, Target::new())?;
     let g = find_group(&id, &gid).await?;
-    let items = id.store().list_endpoints(None, None, None).await?.iter().filter(|e| group_matches(&g, e)).map(|e| e.to_json(id.public_url())).collect();
+    let items = id
+        .store()
+        .list_endpoints(None, None, None)
+        .await?
+        .iter()
+        .filter(|e| group_matches(&g, e))
+        .map(|e| e.to_json(id.public_url()))
+        .collect();
     Ok(list_response(&id, "endpoints", &format!("OS-EP-FILTER/endpoint_groups/{gid}/endpoints"), &q, items))
 }
 
@@ -200,7 +255,11 @@ fn group_project_json(id: &Identity, gid: &str, pid: &str) -> Value {
            "links": {"self": id.link(&format!("OS-EP-FILTER/endpoint_groups/{gid}/projects/{pid}"))}})
 }
 
-async fn check_group_project(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((gid, pid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn check_group_project(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((gid, pid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     id.enforce("identity:get_endpoint_group_in_project", &ctx, Target::new())?;
     let p = projects::find(&id, &pid).await?;
     let g = find_group(&id, &gid).await?;
@@ -210,7 +269,11 @@ async fn check_group_project(State(id): State<Identity>, Authenticated(ctx): Aut
     Ok(ok("project_endpoint_group", group_project_json(&id, &g.id, &p.id)))
 }
 
-async fn add_group_project(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((gid, pid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn add_group_project(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((gid, pid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     id.enforce("identity:add_endpoint_group_to_project", &ctx, Target::new())?;
     let p = projects::find(&id, &pid).await?;
     let g = find_group(&id, &gid).await?;
@@ -219,7 +282,11 @@ async fn add_group_project(State(id): State<Identity>, Authenticated(ctx): Authe
     Ok(no_content())
 }
 
-async fn remove_group_project(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((gid, pid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn remove_group_project(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((gid, pid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     id.enforce("identity:remove_endpoint_group_from_project", &ctx, Target::new())?;
     let p = projects::find(&id, &pid).await?;
     let g = find_group(&id, &gid).await?;
@@ -232,7 +299,12 @@ async fn remove_group_project(State(id): State<Identity>, Authenticated(ctx): Au
 
 // ---- project endpoints ----
 
-async fn project_endpoints(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(pid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+async fn project_endpoints(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(pid): Path<String>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     id.enforce("identity:list_endpoints_for_project", &ctx, Target::new())?;
     let p = projects::find(&id, &pid).await?;
     let all = id.store().list_endpoints(None, None, None).await?;
@@ -247,7 +319,11 @@ fn not_in_project(eid: &str, pid: &str) -> Error {
     Error::not_found(format!("Endpoint {eid} not found in project {pid}"))
 }
 
-async fn check_project_endpoint(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((pid, eid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn check_project_endpoint(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((pid, eid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     id.enforce("identity:check_endpoint_in_project", &ctx, Target::new())?;
     let e = find_endpoint(&id, &eid).await?;
     let p = projects::find(&id, &pid).await?;
@@ -257,7 +333,11 @@ async fn check_project_endpoint(State(id): State<Identity>, Authenticated(ctx): 
     Ok(no_content())
 }
 
-async fn add_project_endpoint(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((pid, eid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn add_project_endpoint(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((pid, eid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     id.enforce("identity:add_endpoint_to_project", &ctx, Target::new())?;
     let e = find_endpoint(&id, &eid).await?;
     let p = projects::find(&id, &pid).await?;
@@ -266,7 +346,11 @@ async fn add_project_endpoint(State(id): State<Identity>, Authenticated(ctx): Au
     Ok(no_content())
 }
 
-async fn remove_project_endpoint(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((pid, eid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn remove_project_endpoint(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((pid, eid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     id.enforce("identity:remove_endpoint_from_project", &ctx, Target::new())?;
     if !id.store().remove_project_endpoint(&pid, &eid).await? {
         return Err(not_in_project(&eid, &pid).into());
@@ -275,14 +359,24 @@ async fn remove_project_endpoint(State(id): State<Identity>, Authenticated(ctx):
     Ok(no_content())
 }
 
-async fn project_groups(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(pid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+async fn project_groups(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(pid): Path<String>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     id.enforce("identity:list_endpoint_groups_for_project", &ctx, Target::new())?;
     let p = projects::find(&id, &pid).await?;
     let items = id.store().project_endpoint_groups(&p.id).await?.iter().map(|g| render(&id, g)).collect();
     Ok(list_response(&id, "endpoint_groups", &format!("OS-EP-FILTER/projects/{pid}/endpoint_groups"), &q, items))
 }
 
-async fn endpoint_projects(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(eid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+async fn endpoint_projects(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(eid): Path<String>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     id.enforce("identity:list_projects_for_endpoint", &ctx, Target::new())?;
     let e = find_endpoint(&id, &eid).await?;
     let items = projects_json(&id, id.store().endpoint_project_ids(&e.id).await?).await?;

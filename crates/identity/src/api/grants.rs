@@ -27,13 +27,19 @@ macro_rules! grant_routes {
         $router
             .route(
                 concat!($base, "/roles"),
-                get(|s: State<Identity>, a: Authenticated, Path((t, x)): P2, q: Query| list_grants(s, a, t, x, $target, $group, q)),
+                get(|s: State<Identity>, a: Authenticated, Path((t, x)): P2, q: Query| {
+                    list_grants(s, a, t, x, $target, $group, q)
+                }),
             )
             .route(
                 concat!($base, "/roles/{role_id}"),
                 get(|s: State<Identity>, a: Authenticated, Path((t, x, r)): P3| check(s, a, t, x, r, $target, $group))
-                    .put(|s: State<Identity>, a: Authenticated, Path((t, x, r)): P3| grant(s, a, t, x, r, $target, $group))
-                    .delete(|s: State<Identity>, a: Authenticated, Path((t, x, r)): P3| revoke(s, a, t, x, r, $target, $group)),
+                    .put(|s: State<Identity>, a: Authenticated, Path((t, x, r)): P3| {
+                        grant(s, a, t, x, r, $target, $group)
+                    })
+                    .delete(|s: State<Identity>, a: Authenticated, Path((t, x, r)): P3| {
+                        revoke(s, a, t, x, r, $target, $group)
+                    }),
             )
     };
 }
@@ -49,9 +55,15 @@ macro_rules! system_routes {
             )
             .route(
                 concat!($base, "/roles/{role_id}"),
-                get(|s: State<Identity>, a: Authenticated, Path((x, r)): P2| check(s, a, SYSTEM_TARGET.into(), x, r, TargetKind::System, $group))
-                    .put(|s: State<Identity>, a: Authenticated, Path((x, r)): P2| grant(s, a, SYSTEM_TARGET.into(), x, r, TargetKind::System, $group))
-                    .delete(|s: State<Identity>, a: Authenticated, Path((x, r)): P2| revoke(s, a, SYSTEM_TARGET.into(), x, r, TargetKind::System, $group)),
+                get(|s: State<Identity>, a: Authenticated, Path((x, r)): P2| {
+                    check(s, a, SYSTEM_TARGET.into(), x, r, TargetKind::System, $group)
+                })
+                .put(|s: State<Identity>, a: Authenticated, Path((x, r)): P2| {
+                    grant(s, a, SYSTEM_TARGET.into(), x, r, TargetKind::System, $group)
+                })
+                .delete(|s: State<Identity>, a: Authenticated, Path((x, r)): P2| {
+                    revoke(s, a, SYSTEM_TARGET.into(), x, r, TargetKind::System, $group)
+                }),
             )
     };
 }
@@ -69,7 +81,13 @@ pub(super) fn routes() -> Router<Identity> {
 
 /// Loads the target and actor of a grant URL (404 if either is missing) and
 /// returns the policy target describing them.
-async fn resolve(id: &Identity, target: TargetKind, target_id: &str, group: bool, actor_id: &str) -> Result<Target, Error> {
+async fn resolve(
+    id: &Identity,
+    target: TargetKind,
+    target_id: &str,
+    group: bool,
+    actor_id: &str,
+) -> Result<Target, Error> {
     let mut t = match target {
         TargetKind::Project => projects::target(&projects::find(id, target_id).await?),
         TargetKind::Domain => {
@@ -78,14 +96,22 @@ async fn resolve(id: &Identity, target: TargetKind, target_id: &str, group: bool
         }
         TargetKind::System => Target::new(),
     };
-    let a = if group { groups::target(&groups::find(id, actor_id).await?) } else { users::target(&users::find(id, actor_id).await?) };
+    let a = if group {
+        groups::target(&groups::find(id, actor_id).await?)
+    } else {
+        users::target(&users::find(id, actor_id).await?)
+    };
     t.values.extend(a.values);
     Ok(t)
 }
 
 fn rule(target: TargetKind, group: bool, action: &str) -> String {
     match target {
-        TargetKind::System => format!("identity:{action}_system_grant{}_for_{}", if action == "list" { "s" } else { "" }, if group { "group" } else { "user" }),
+        TargetKind::System => format!(
+            "identity:{action}_system_grant{}_for_{}",
+            if action == "list" { "s" } else { "" },
+            if group { "group" } else { "user" }
+        ),
         _ => format!("identity:{action}_grant{}", if action == "list" { "s" } else { "" }),
     }
 }
@@ -157,7 +183,13 @@ async fn prepare(
             }
         }
     }
-    Ok(Assignment { kind: AssignmentKind::of(group, target), actor_id: actor_id.into(), target_id: target_id.into(), role_id: role.id, inherited: false })
+    Ok(Assignment {
+        kind: AssignmentKind::of(group, target),
+        actor_id: actor_id.into(),
+        target_id: target_id.into(),
+        role_id: role.id,
+        inherited: false,
+    })
 }
 
 async fn check(
@@ -239,7 +271,11 @@ fn flag(q: &HashMap<String, String>, k: &str) -> bool {
 /// `scope.OS-INHERIT:inherited_to`, `effective` (groups expanded to their
 /// members, inherited assignments to the projects they reach, implied roles
 /// added, domain-specific roles dropped) and `include_names`.
-async fn role_assignments(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
+async fn role_assignments(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     let include_subtree = flag(&q, "include_subtree");
     let project_filter = q.get("scope.project.id").filter(|p| !p.is_empty()).cloned();
     if include_subtree {
@@ -250,7 +286,9 @@ async fn role_assignments(State(id): State<Identity>, Authenticated(ctx): Authen
         }
         id.enforce("identity:list_role_assignments_for_tree", &ctx, t)?;
         if project_filter.is_none() {
-            return Err(Error::bad_request("scope.project.id must be specified if include_subtree is also specified").into());
+            return Err(
+                Error::bad_request("scope.project.id must be specified if include_subtree is also specified").into()
+            );
         }
     } else {
         let t = match &ctx.scope {
@@ -278,10 +316,15 @@ async fn role_assignments(State(id): State<Identity>, Authenticated(ctx): Authen
     let inherited = q.get("scope.OS-INHERIT:inherited_to").map(|v| v == "projects");
     let domain_filter = q.get("scope.domain.id").filter(|d| !d.is_empty()).cloned();
     if effective && given("group.id") {
-        return Err(Error::bad_request("Combining effective and group filter will always result in an empty list.").into());
+        return Err(
+            Error::bad_request("Combining effective and group filter will always result in an empty list.").into()
+        );
     }
     if effective && inherited == Some(true) && domain_filter.is_some() {
-        return Err(Error::bad_request("Combining effective, domain and inherited filters will always result in an empty list.").into());
+        return Err(Error::bad_request(
+            "Combining effective, domain and inherited filters will always result in an empty list.",
+        )
+        .into());
     }
     let system = !include_subtree && q.get("scope.system").map(String::as_str) == Some("all");
     let (user_id, group_id) = (q.get("user.id").cloned(), q.get("group.id").cloned());
@@ -309,7 +352,8 @@ async fn role_assignments(State(id): State<Identity>, Authenticated(ctx): Authen
     }
     let all = id.store().list_assignments(&f).await?;
     let mut entries: Vec<Entry> = if effective {
-        effective_entries(&id, all, user_id.as_deref(), project_ids.as_deref(), domain_filter.as_deref(), inherited).await?
+        effective_entries(&id, all, user_id.as_deref(), project_ids.as_deref(), domain_filter.as_deref(), inherited)
+            .await?
     } else {
         all.into_iter()
             .filter(|a| {
@@ -325,7 +369,10 @@ async fn role_assignments(State(id): State<Identity>, Authenticated(ctx): Authen
                     (None, Some(g)) => a.kind.is_group() && a.actor_id == *g,
                     (None, None) => true,
                 };
-                target_ok && actor_ok && inherited.is_none_or(|i| a.inherited == i) && role_filter.as_ref().is_none_or(|r| a.role_id == *r)
+                target_ok
+                    && actor_ok
+                    && inherited.is_none_or(|i| a.inherited == i)
+                    && role_filter.as_ref().is_none_or(|r| a.role_id == *r)
             })
             .map(Entry::direct)
             .collect()
@@ -402,7 +449,10 @@ async fn effective_entries(
             if !reach.contains_key(&key) {
                 let projects = match target {
                     TargetKind::Domain => {
-                        let f = crate::store::projects::ProjectFilter { domain_id: Some(&a.target_id), ..Default::default() };
+                        let f = crate::store::projects::ProjectFilter {
+                            domain_id: Some(&a.target_id),
+                            ..Default::default()
+                        };
                         id.store().list_projects(&f).await?
                     }
                     _ => match id.store().get_project(&a.target_id).await? {
@@ -456,7 +506,12 @@ async fn expand_groups(id: &Identity, entries: Vec<Entry>) -> Result<Vec<Entry>,
             let mut a = e.a.clone();
             a.kind = AssignmentKind::of(false, a.kind.target());
             a.actor_id = u.id;
-            out.push(Entry { a, via_group: Some(e.a.actor_id.clone()), prior_role: None, inherited_from: e.inherited_from.clone() });
+            out.push(Entry {
+                a,
+                via_group: Some(e.a.actor_id.clone()),
+                prior_role: None,
+                inherited_from: e.inherited_from.clone(),
+            });
         }
     }
     Ok(out)
@@ -465,7 +520,8 @@ async fn expand_groups(id: &Identity, entries: Vec<Entry>) -> Result<Vec<Entry>,
 /// Adds the roles each assignment implies and drops domain-specific roles.
 async fn expand_implied(id: &Identity, entries: Vec<Entry>) -> Result<Vec<Entry>, Error> {
     let rules = id.store().implied_roles().await?;
-    let domain_roles: HashSet<String> = id.store().all_roles().await?.into_iter().filter(|r| r.domain_id.is_some()).map(|r| r.id).collect();
+    let domain_roles: HashSet<String> =
+        id.store().all_roles().await?.into_iter().filter(|r| r.domain_id.is_some()).map(|r| r.id).collect();
     let mut out = Vec::new();
     for e in entries {
         let mut seen = HashSet::from([e.a.role_id.clone()]);
@@ -476,7 +532,12 @@ async fn expand_implied(id: &Identity, entries: Vec<Entry>) -> Result<Vec<Entry>
                     stack.push(i.clone());
                     let mut a = e.a.clone();
                     a.role_id = i.clone();
-                    out.push(Entry { a, via_group: e.via_group.clone(), prior_role: Some(r.clone()), inherited_from: e.inherited_from.clone() });
+                    out.push(Entry {
+                        a,
+                        via_group: e.via_group.clone(),
+                        prior_role: Some(r.clone()),
+                        inherited_from: e.inherited_from.clone(),
+                    });
                 }
             }
         }
@@ -498,7 +559,8 @@ impl Names {
             return Ok(v.clone());
         }
         let s = id.store();
-        let dom = |d: Option<crate::model::Domain>| d.map(|d| json!({"id": d.id, "name": d.name})).unwrap_or(Value::Null);
+        let dom =
+            |d: Option<crate::model::Domain>| d.map(|d| json!({"id": d.id, "name": d.name})).unwrap_or(Value::Null);
         let v = match kind {
             "role" => s.get_role(key).await?.map(|r| {
                 let mut v = json!({"id": r.id, "name": r.name});
@@ -533,8 +595,12 @@ async fn render(id: &Identity, e: &Entry, names: bool, n: &mut Names) -> Result<
     let actor = if names { n.get(id, actor_kind, &a.actor_id).await? } else { json!({"id": a.actor_id}) };
     let role = if names { n.get(id, "role", &a.role_id).await? } else { json!({"id": a.role_id}) };
     let mut scope = match a.kind.target() {
-        TargetKind::Project => json!({"project": if names { n.get(id, "project", &a.target_id).await? } else { json!({"id": a.target_id}) }}),
-        TargetKind::Domain => json!({"domain": if names { n.get(id, "domain", &a.target_id).await? } else { json!({"id": a.target_id}) }}),
+        TargetKind::Project => {
+            json!({"project": if names { n.get(id, "project", &a.target_id).await? } else { json!({"id": a.target_id}) }})
+        }
+        TargetKind::Domain => {
+            json!({"domain": if names { n.get(id, "domain", &a.target_id).await? } else { json!({"id": a.target_id}) }})
+        }
         TargetKind::System => json!({"system": {"all": true}}),
     };
     let inherited = a.inherited || e.inherited_from.is_some();

@@ -47,7 +47,11 @@ async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: 
     Ok(list_response(&id, "groups", "groups", &q, items))
 }
 
-async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     let mut b = Body::new(v, "group")?;
     let mut g = Group {
         id: new_id(),
@@ -64,7 +68,11 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, J
     Ok(created("group", g.to_json(id.public_url())))
 }
 
-async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(gid): Path<String>) -> ApiResult<Response> {
+async fn show(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(gid): Path<String>,
+) -> ApiResult<Response> {
     let g = find(&id, &gid).await?;
     id.enforce("identity:get_group", &ctx, target(&g))?;
     Ok(ok("group", g.to_json(id.public_url())))
@@ -83,7 +91,10 @@ async fn update(
         if let Some(v) = b.take(fixed) {
             let cur = if fixed == "id" { &g.id } else { &g.domain_id };
             if v.as_str() != Some(cur.as_str()) {
-                return Err(Error::bad_request(format!("Invalid input for field 'group.{fixed}': it cannot be changed.")).into());
+                return Err(Error::bad_request(format!(
+                    "Invalid input for field 'group.{fixed}': it cannot be changed."
+                ))
+                .into());
             }
         }
     }
@@ -100,7 +111,11 @@ async fn update(
     Ok(ok("group", g.to_json(id.public_url())))
 }
 
-async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(gid): Path<String>) -> ApiResult<Response> {
+async fn delete(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(gid): Path<String>,
+) -> ApiResult<Response> {
     let g = find(&id, &gid).await?;
     id.enforce("identity:delete_group", &ctx, target(&g))?;
     id.store().delete_group(&g.id).await?;
@@ -108,7 +123,12 @@ async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, P
     Ok(no_content())
 }
 
-async fn members(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(gid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+async fn members(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(gid): Path<String>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     let g = find(&id, &gid).await?;
     id.enforce("identity:list_users_in_group", &ctx, target(&g))?;
     let items = id.store().users_of_group(&g.id).await?.iter().map(|u| u.to_json(id.public_url())).collect();
@@ -121,7 +141,11 @@ fn membership_target(g: &Group, u: &crate::model::User) -> Target {
     t
 }
 
-async fn check_member(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((gid, uid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn check_member(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((gid, uid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let g = find(&id, &gid).await?;
     let u = users::find(&id, &uid).await?;
     id.enforce("identity:check_user_in_group", &ctx, membership_target(&g, &u))?;
@@ -131,7 +155,11 @@ async fn check_member(State(id): State<Identity>, Authenticated(ctx): Authentica
     Ok(no_content())
 }
 
-async fn add_member(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((gid, uid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn add_member(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((gid, uid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let g = find(&id, &gid).await?;
     let u = users::find(&id, &uid).await?;
     id.enforce("identity:add_user_to_group", &ctx, membership_target(&g, &u))?;
@@ -140,7 +168,11 @@ async fn add_member(State(id): State<Identity>, Authenticated(ctx): Authenticate
     Ok(no_content())
 }
 
-async fn remove_member(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((gid, uid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn remove_member(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((gid, uid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let g = find(&id, &gid).await?;
     let u = users::find(&id, &uid).await?;
     id.enforce("identity:remove_user_from_group", &ctx, membership_target(&g, &u))?;

@@ -29,7 +29,9 @@ macro_rules! inherit_routes {
             concat!($base, "/roles/{role_id}/inherited_to_projects"),
             get(|s: State<Identity>, a: Authenticated, Path((t, x, r)): P3| check(s, a, t, x, r, $target, $group))
                 .put(|s: State<Identity>, a: Authenticated, Path((t, x, r)): P3| grant(s, a, t, x, r, $target, $group))
-                .delete(|s: State<Identity>, a: Authenticated, Path((t, x, r)): P3| revoke(s, a, t, x, r, $target, $group)),
+                .delete(|s: State<Identity>, a: Authenticated, Path((t, x, r)): P3| {
+                    revoke(s, a, t, x, r, $target, $group)
+                }),
         )
     };
 }
@@ -66,7 +68,14 @@ struct Resolved {
 /// Loads the target, actor and role of a URL. As Keystone does for
 /// OS-INHERIT, a missing entity leaves its part of the policy target empty
 /// and is reported (404) only after the policy check.
-async fn resolve(id: &Identity, kind: TargetKind, target_id: &str, group: bool, actor_id: &str, role_id: Option<&str>) -> Result<Resolved, Error> {
+async fn resolve(
+    id: &Identity,
+    kind: TargetKind,
+    target_id: &str,
+    group: bool,
+    actor_id: &str,
+    role_id: Option<&str>,
+) -> Result<Resolved, Error> {
     let mut r = Resolved { target: Target::new(), missing: None, role: None, project_domain: None };
     let mut missing = |e: Error| {
         if r.missing.is_none() {
@@ -87,9 +96,17 @@ async fn resolve(id: &Identity, kind: TargetKind, target_id: &str, group: bool, 
         }
     }
     let actor = if group {
-        id.store().get_group(actor_id).await?.map(|g| groups::target(&g)).ok_or_else(|| Error::not_found_entity("group", actor_id))
+        id.store()
+            .get_group(actor_id)
+            .await?
+            .map(|g| groups::target(&g))
+            .ok_or_else(|| Error::not_found_entity("group", actor_id))
     } else {
-        id.store().get_user(actor_id).await?.map(|u| users::target(&u)).ok_or_else(|| Error::not_found_entity("user", actor_id))
+        id.store()
+            .get_user(actor_id)
+            .await?
+            .map(|u| users::target(&u))
+            .ok_or_else(|| Error::not_found_entity("user", actor_id))
     };
     match actor {
         Ok(t) => r.target.values.extend(t.values),
@@ -138,7 +155,13 @@ struct On<'a> {
 }
 
 /// Enforces `rule`, then reports what the URL named that does not exist.
-async fn authorize(id: &Identity, ctx: &RequestContext, rule: &str, on: On<'_>, role_id: Option<&str>) -> Result<Resolved, Error> {
+async fn authorize(
+    id: &Identity,
+    ctx: &RequestContext,
+    rule: &str,
+    on: On<'_>,
+    role_id: Option<&str>,
+) -> Result<Resolved, Error> {
     let mut r = resolve(id, on.kind, on.target_id, on.group, on.actor_id, role_id).await?;
     id.enforce(rule, ctx, std::mem::take(&mut r.target))?;
     if let Some(e) = r.missing.take() {
@@ -156,7 +179,14 @@ async fn check(
     kind: TargetKind,
     group: bool,
 ) -> ApiResult<Response> {
-    authorize(&id, &ctx, "identity:check_grant", On { kind, target_id: &target_id, group, actor_id: &actor_id }, Some(&role_id)).await?;
+    authorize(
+        &id,
+        &ctx,
+        "identity:check_grant",
+        On { kind, target_id: &target_id, group, actor_id: &actor_id },
+        Some(&role_id),
+    )
+    .await?;
     if !id.store().assignment_exists(&assignment(kind, group, &target_id, &actor_id, &role_id)).await? {
         return Err(not_assigned(&role_id, &actor_id, &target_id).into());
     }
@@ -172,11 +202,21 @@ async fn grant(
     kind: TargetKind,
     group: bool,
 ) -> ApiResult<Response> {
-    let r = authorize(&id, &ctx, "identity:create_grant", On { kind, target_id: &target_id, group, actor_id: &actor_id }, Some(&role_id)).await?;
+    let r = authorize(
+        &id,
+        &ctx,
+        "identity:create_grant",
+        On { kind, target_id: &target_id, group, actor_id: &actor_id },
+        Some(&role_id),
+    )
+    .await?;
     // a domain-specific role is granted on a project of its own domain only
     if let (Some(rd), Some(pd)) = (r.role.as_ref().and_then(|x| x.domain_id.as_ref()), r.project_domain.as_ref()) {
         if rd != pd {
-            return Err(Error::forbidden(format!("Project {target_id} must be in the same domain as the role {role_id} being assigned.")).into());
+            return Err(Error::forbidden(format!(
+                "Project {target_id} must be in the same domain as the role {role_id} being assigned."
+            ))
+            .into());
         }
     }
     id.store().grant(&assignment(kind, group, &target_id, &actor_id, &role_id)).await?;
@@ -193,7 +233,14 @@ async fn revoke(
     kind: TargetKind,
     group: bool,
 ) -> ApiResult<Response> {
-    authorize(&id, &ctx, "identity:revoke_grant", On { kind, target_id: &target_id, group, actor_id: &actor_id }, Some(&role_id)).await?;
+    authorize(
+        &id,
+        &ctx,
+        "identity:revoke_grant",
+        On { kind, target_id: &target_id, group, actor_id: &actor_id },
+        Some(&role_id),
+    )
+    .await?;
     if !id.store().revoke(&assignment(kind, group, &target_id, &actor_id, &role_id)).await? {
         return Err(not_assigned(&role_id, &actor_id, &target_id).into());
     }
@@ -210,7 +257,14 @@ async fn list(
     group: bool,
     q: Query,
 ) -> ApiResult<Json<Value>> {
-    authorize(&id, &ctx, "identity:list_grants", On { kind: TargetKind::Domain, target_id: &domain_id, group, actor_id: &actor_id }, None).await?;
+    authorize(
+        &id,
+        &ctx,
+        "identity:list_grants",
+        On { kind: TargetKind::Domain, target_id: &domain_id, group, actor_id: &actor_id },
+        None,
+    )
+    .await?;
     let f = AssignmentFilter {
         kinds: Some(vec![AssignmentKind::of(group, TargetKind::Domain)]),
         actor_ids: Some(vec![actor_id.clone()]),

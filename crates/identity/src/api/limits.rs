@@ -22,7 +22,10 @@ use crate::Identity;
 pub(super) fn routes() -> Router<Identity> {
     Router::new()
         .route("/v3/registered_limits", get(list_registered).post(create_registered))
-        .route("/v3/registered_limits/{registered_limit_id}", get(show_registered).patch(update_registered).delete(delete_registered))
+        .route(
+            "/v3/registered_limits/{registered_limit_id}",
+            get(show_registered).patch(update_registered).delete(delete_registered),
+        )
         .route("/v3/limits", get(list_limits).post(create_limits))
         .route("/v3/limits/model", get(model))
         .route("/v3/limits/{limit_id}", get(show_limit).patch(update_limit).delete(delete_limit))
@@ -161,7 +164,11 @@ fn items(v: Value, key: &str) -> Result<Vec<Value>, Error> {
         Some(Value::Array(a)) if !a.is_empty() => a,
         Some(Value::Array(_)) => return Err(invalid(key, "at least one item is required.")),
         Some(_) => return Err(invalid(key, "expected a list.")),
-        None => return Err(Error::bad_request(format!("Invalid input for the request body: '{key}' is a required property."))),
+        None => {
+            return Err(Error::bad_request(format!(
+                "Invalid input for the request body: '{key}' is a required property."
+            )))
+        }
     };
     if let Some(k) = m.keys().next() {
         return Err(invalid(k, "additional properties are not allowed."));
@@ -176,7 +183,11 @@ fn member(v: Value, key: &str) -> Result<Fields, Error> {
     };
     let f = match m.remove(key) {
         Some(x) => Fields::new(x, key.to_string())?,
-        None => return Err(Error::bad_request(format!("Invalid input for the request body: '{key}' is a required property."))),
+        None => {
+            return Err(Error::bad_request(format!(
+                "Invalid input for the request body: '{key}' is a required property."
+            )))
+        }
     };
     if let Some(k) = m.keys().next() {
         return Err(invalid(k, "additional properties are not allowed."));
@@ -184,7 +195,12 @@ fn member(v: Value, key: &str) -> Result<Fields, Error> {
     Ok(f)
 }
 
-async fn check_service_region(id: &Identity, service_id: Option<&str>, region_id: Option<&str>, target: &str) -> Result<(), Error> {
+async fn check_service_region(
+    id: &Identity,
+    service_id: Option<&str>,
+    region_id: Option<&str>,
+    target: &str,
+) -> Result<(), Error> {
     if let Some(s) = service_id {
         if id.store().get_service(s).await?.is_none() {
             return Err(missing("service_id", target));
@@ -212,17 +228,28 @@ fn filter(q: &std::collections::HashMap<String, String>) -> LimitFilter {
 // ---------------------------------------------------------------- registered limits
 
 async fn find_registered(id: &Identity, rid: &str) -> Result<RegisteredLimit, Error> {
-    id.store().get_registered_limit(rid).await?.ok_or_else(|| Error::not_found(format!("Could not find registered limit for {rid}.")))
+    id.store()
+        .get_registered_limit(rid)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("Could not find registered limit for {rid}.")))
 }
 
-async fn list_registered(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
+async fn list_registered(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     id.enforce("identity:list_registered_limits", &ctx, Target::new())?;
     let f = LimitFilter { project_id: None, domain_id: None, ..filter(&q) };
     let items = id.store().list_registered_limits(&f).await?.iter().map(|r| r.to_json(id.public_url())).collect();
     Ok(list_response(&id, "registered_limits", "registered_limits", &q, items))
 }
 
-async fn create_registered(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create_registered(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     id.enforce("identity:create_registered_limits", &ctx, Target::new())?;
     let mut new = Vec::new();
     for (i, item) in items(v, "registered_limits")?.into_iter().enumerate() {
@@ -249,7 +276,11 @@ async fn create_registered(State(id): State<Identity>, Authenticated(ctx): Authe
     Ok((StatusCode::CREATED, Json(json!({"registered_limits": out}))).into_response())
 }
 
-async fn show_registered(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(rid): Path<String>) -> ApiResult<Response> {
+async fn show_registered(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(rid): Path<String>,
+) -> ApiResult<Response> {
     id.enforce("identity:get_registered_limit", &ctx, Target::new())?;
     let r = find_registered(&id, &rid).await?;
     Ok(ok("registered_limit", r.to_json(id.public_url())))
@@ -298,7 +329,11 @@ async fn update_registered(
     Ok(ok("registered_limit", r.to_json(id.public_url())))
 }
 
-async fn delete_registered(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(rid): Path<String>) -> ApiResult<Response> {
+async fn delete_registered(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(rid): Path<String>,
+) -> ApiResult<Response> {
     id.enforce("identity:delete_registered_limit", &ctx, Target::new())?;
     let r = find_registered(&id, &rid).await?;
     if id.store().registered_limit_in_use(&r.id).await? {
@@ -324,7 +359,11 @@ fn superuser(ctx: &RequestContext) -> bool {
     ctx.is_system() || ctx.has_role("admin") || ctx.has_role("service")
 }
 
-async fn list_limits(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
+async fn list_limits(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     id.enforce("identity:list_limits", &ctx, Target::new())?;
     let mut f = filter(&q);
     let limits = if superuser(&ctx) {
@@ -360,7 +399,11 @@ async fn list_limits(State(id): State<Identity>, Authenticated(ctx): Authenticat
     Ok(list_response(&id, "limits", "limits", &q, items))
 }
 
-async fn create_limits(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create_limits(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     id.enforce("identity:create_limits", &ctx, Target::new())?;
     struct New {
         service_id: String,
@@ -411,7 +454,9 @@ async fn create_limits(State(id): State<Identity>, Authenticated(ctx): Authentic
                 return Err(missing("domain_id", "limit").into());
             }
         }
-        let Some(reg) = id.store().find_registered_limit(&n.service_id, n.region_id.as_deref(), &n.resource_name).await? else {
+        let Some(reg) =
+            id.store().find_registered_limit(&n.service_id, n.region_id.as_deref(), &n.resource_name).await?
+        else {
             return Err(Error::forbidden("Unable to create a limit that has no corresponding registered limit.").into());
         };
         new.push(Limit {
@@ -431,7 +476,11 @@ async fn create_limits(State(id): State<Identity>, Authenticated(ctx): Authentic
     Ok((StatusCode::CREATED, Json(json!({"limits": out}))).into_response())
 }
 
-async fn show_limit(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(lid): Path<String>) -> ApiResult<Response> {
+async fn show_limit(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(lid): Path<String>,
+) -> ApiResult<Response> {
     // Keystone checks the policy with what it found, and 404s afterwards
     let l = id.store().get_limit(&lid).await?;
     let mut t = Target::new();
@@ -473,7 +522,11 @@ async fn update_limit(
     Ok(ok("limit", l.to_json(id.public_url())))
 }
 
-async fn delete_limit(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(lid): Path<String>) -> ApiResult<Response> {
+async fn delete_limit(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(lid): Path<String>,
+) -> ApiResult<Response> {
     id.enforce("identity:delete_limit", &ctx, Target::new())?;
     if !id.store().delete_limit(&lid).await? {
         return Err(Error::not_found(format!("Could not find limit for {lid}.")).into());

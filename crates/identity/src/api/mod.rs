@@ -168,7 +168,9 @@ fn scope_allowed(rule: &str, scope: &Scope) -> bool {
     let ext_not_for_domain = || extension_rules().any(|(n, _, dom)| *n == rule && !dom);
     match scope {
         Scope::Domain { .. } => {
-            rule != "identity:create_application_credential" && !NOT_FOR_DOMAIN_SCOPE.contains(&rule) && !ext_not_for_domain()
+            rule != "identity:create_application_credential"
+                && !NOT_FOR_DOMAIN_SCOPE.contains(&rule)
+                && !ext_not_for_domain()
         }
         Scope::System => rule != "identity:create_application_credential",
         Scope::Project { .. } | Scope::Unscoped => true,
@@ -176,12 +178,19 @@ fn scope_allowed(rule: &str, scope: &Scope) -> bool {
 }
 
 /// `{"<key>": [...], "links": {...}}` for a list.
-pub(crate) fn list_response(id: &Identity, key: &str, path: &str, q: &HashMap<String, String>, items: Vec<Value>) -> Json<Value> {
+pub(crate) fn list_response(
+    id: &Identity,
+    key: &str,
+    path: &str,
+    q: &HashMap<String, String>,
+    items: Vec<Value>,
+) -> Json<Value> {
     let mut self_link = id.link(path);
     if !q.is_empty() {
         let mut pairs: Vec<_> = q.iter().collect();
         pairs.sort();
-        let qs: Vec<String> = pairs.iter().map(|(k, v)| if v.is_empty() { k.to_string() } else { format!("{k}={v}") }).collect();
+        let qs: Vec<String> =
+            pairs.iter().map(|(k, v)| if v.is_empty() { k.to_string() } else { format!("{k}={v}") }).collect();
         self_link = format!("{self_link}?{}", qs.join("&"));
     }
     let mut items = items;

@@ -28,14 +28,23 @@ use crate::Identity;
 pub(super) fn routes() -> Router<Identity> {
     Router::new()
         .route("/v3/OS-OAUTH1/consumers", get(list_consumers).post(create_consumer))
-        .route("/v3/OS-OAUTH1/consumers/{consumer_id}", get(show_consumer).patch(update_consumer).delete(delete_consumer))
+        .route(
+            "/v3/OS-OAUTH1/consumers/{consumer_id}",
+            get(show_consumer).patch(update_consumer).delete(delete_consumer),
+        )
         .route("/v3/OS-OAUTH1/request_token", post(request_token))
         .route("/v3/OS-OAUTH1/access_token", post(access_token))
         .route("/v3/OS-OAUTH1/authorize/{request_token_id}", put(authorize))
         .route("/v3/users/{user_id}/OS-OAUTH1/access_tokens", get(list_access_tokens))
-        .route("/v3/users/{user_id}/OS-OAUTH1/access_tokens/{access_token_id}", get(show_access_token).delete(delete_access_token))
+        .route(
+            "/v3/users/{user_id}/OS-OAUTH1/access_tokens/{access_token_id}",
+            get(show_access_token).delete(delete_access_token),
+        )
         .route("/v3/users/{user_id}/OS-OAUTH1/access_tokens/{access_token_id}/roles", get(list_access_token_roles))
-        .route("/v3/users/{user_id}/OS-OAUTH1/access_tokens/{access_token_id}/roles/{role_id}", get(show_access_token_role))
+        .route(
+            "/v3/users/{user_id}/OS-OAUTH1/access_tokens/{access_token_id}/roles/{role_id}",
+            get(show_access_token_role),
+        )
 }
 
 const ADMIN: &str = "rule:admin_required";
@@ -73,7 +82,9 @@ fn access_duration(id: &Identity) -> u64 {
 }
 
 fn expiry(seconds: u64) -> Option<String> {
-    (seconds > 0).then(|| rustack_common::time::iso_micro(&(rustack_common::time::now() + chrono::Duration::seconds(seconds as i64))))
+    (seconds > 0).then(|| {
+        rustack_common::time::iso_micro(&(rustack_common::time::now() + chrono::Duration::seconds(seconds as i64)))
+    })
 }
 
 /// An optional JSON body: empty is `{}`.
@@ -108,13 +119,21 @@ fn consumer_body(v: Value) -> Result<Body, Error> {
     }
 }
 
-async fn list_consumers(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
+async fn list_consumers(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     id.enforce("identity:list_consumers", &ctx, Target::new())?;
     let items = id.store().list_consumers().await?.iter().map(|c| render_consumer(&id, c)).collect();
     Ok(list_response(&id, "consumers", "OS-OAUTH1/consumers", &q, items))
 }
 
-async fn create_consumer(State(id): State<Identity>, Authenticated(ctx): Authenticated, body: Bytes) -> ApiResult<Response> {
+async fn create_consumer(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    body: Bytes,
+) -> ApiResult<Response> {
     id.enforce("identity:create_consumer", &ctx, Target::new())?;
     let mut b = consumer_body(lenient_json(&body)?)?;
     let description = b.string("description", 64, true)?;
@@ -127,17 +146,28 @@ async fn create_consumer(State(id): State<Identity>, Authenticated(ctx): Authent
     Ok(created("consumer", v))
 }
 
-async fn show_consumer(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(cid): Path<String>) -> ApiResult<Response> {
+async fn show_consumer(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(cid): Path<String>,
+) -> ApiResult<Response> {
     id.enforce("identity:get_consumer", &ctx, Target::new())?;
     Ok(ok("consumer", render_consumer(&id, &find_consumer(&id, &cid).await?)))
 }
 
-async fn update_consumer(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(cid): Path<String>, body: Bytes) -> ApiResult<Response> {
+async fn update_consumer(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(cid): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
     id.enforce("identity:update_consumer", &ctx, Target::new())?;
     let v = lenient_json(&body)?;
     let mut b = consumer_body(v)?;
     if b.has("secret") {
-        return Err(Error::bad_request("Invalid input for field 'consumer.secret': the secret cannot be changed.").into());
+        return Err(
+            Error::bad_request("Invalid input for field 'consumer.secret': the secret cannot be changed.").into()
+        );
     }
     if let Some(bid) = b.take("id") {
         if bid.as_str() != Some(cid.as_str()) {
@@ -148,7 +178,10 @@ async fn update_consumer(State(id): State<Identity>, Authenticated(ctx): Authent
     let description = b.string("description", 64, true)?;
     let extra: Map<String, Value> = b.extra();
     if !has_description && extra.is_empty() {
-        return Err(Error::bad_request("Invalid input for field 'consumer': at least one attribute to update is required.").into());
+        return Err(Error::bad_request(
+            "Invalid input for field 'consumer': at least one attribute to update is required.",
+        )
+        .into());
     }
     let mut c = find_consumer(&id, &cid).await?;
     if has_description {
@@ -161,7 +194,11 @@ async fn update_consumer(State(id): State<Identity>, Authenticated(ctx): Authent
     Ok(ok("consumer", render_consumer(&id, &c)))
 }
 
-async fn delete_consumer(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(cid): Path<String>) -> ApiResult<Response> {
+async fn delete_consumer(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(cid): Path<String>,
+) -> ApiResult<Response> {
     id.enforce("identity:delete_consumer", &ctx, Target::new())?;
     let c = find_consumer(&id, &cid).await?;
     id.store().delete_consumer(&c.id).await?;
@@ -173,7 +210,13 @@ async fn delete_consumer(State(id): State<Identity>, Authenticated(ctx): Authent
 // ---- the three legs ----
 
 fn signed(id: &Identity, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<SignedRequest, Error> {
-    SignedRequest::new(id, method.as_str(), uri.path(), uri.query(), headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))))
+    SignedRequest::new(
+        id,
+        method.as_str(),
+        uri.path(),
+        uri.query(),
+        headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
+    )
 }
 
 fn form_response(token: &str, secret: &str, expires_at: &Option<String>) -> Response {
@@ -190,7 +233,12 @@ fn missing(attribute: &str) -> Error {
 
 /// `POST /v3/OS-OAUTH1/request_token`, signed by the consumer, with the
 /// project in `Requested-Project-Id`.
-async fn request_token(State(id): State<Identity>, method: Method, uri: Uri, headers: HeaderMap) -> ApiResult<Response> {
+async fn request_token(
+    State(id): State<Identity>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let req = signed(&id, &method, &uri, &headers)?;
     let consumer_id = req.get("oauth_consumer_key").ok_or_else(|| missing("oauth_consumer_key"))?.to_string();
     let project_id = headers
@@ -230,7 +278,12 @@ fn new_verifier() -> String {
 
 /// `PUT /v3/OS-OAUTH1/authorize/{request_token_id}` with `{"roles": [...]}`:
 /// the caller lets the consumer act for them with those roles.
-async fn authorize(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(rtid): Path<String>, body: Bytes) -> ApiResult<Response> {
+async fn authorize(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(rtid): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
     enforce_project_scoped(&id, "identity:authorize_request_token", &ctx, Target::new())?;
     let v = lenient_json(&body)?;
     let wanted = match v.get("roles") {
@@ -240,17 +293,27 @@ async fn authorize(State(id): State<Identity>, Authenticated(ctx): Authenticated
     };
     let mut refs = Vec::new();
     for r in &wanted {
-        let m = r.as_object().filter(|m| m.len() == 1).ok_or_else(|| Error::bad_request("Invalid input for field 'roles': each role is an object with only an 'id' or a 'name'."))?;
+        let m = r.as_object().filter(|m| m.len() == 1).ok_or_else(|| {
+            Error::bad_request("Invalid input for field 'roles': each role is an object with only an 'id' or a 'name'.")
+        })?;
         match (m.get("id"), m.get("name")) {
             (Some(Value::String(s)), None) if !s.is_empty() && s.len() <= 64 => refs.push((Some(s.clone()), None)),
-            (None, Some(Value::String(s))) if !s.trim().is_empty() && s.len() <= 255 => refs.push((None, Some(s.clone()))),
-            _ => return Err(Error::bad_request("Invalid input for field 'roles': each role is an object with only an 'id' or a 'name'.").into()),
+            (None, Some(Value::String(s))) if !s.trim().is_empty() && s.len() <= 255 => {
+                refs.push((None, Some(s.clone())))
+            }
+            _ => {
+                return Err(Error::bad_request(
+                    "Invalid input for field 'roles': each role is an object with only an 'id' or a 'name'.",
+                )
+                .into())
+            }
         }
     }
     if is_delegated(&ctx) {
         return Err(Error::forbidden("Cannot authorize a request token with a token issued via delegation.").into());
     }
-    let t = id.store().get_request_token(&rtid).await?.ok_or_else(|| Error::not_found_entity("request token", &rtid))?;
+    let t =
+        id.store().get_request_token(&rtid).await?.ok_or_else(|| Error::not_found_entity("request token", &rtid))?;
     if is_expired(&t.expires_at) {
         return Err(Error::unauthorized("Request token is expired").into());
     }
@@ -258,7 +321,13 @@ async fn authorize(State(id): State<Identity>, Authenticated(ctx): Authenticated
     for r in refs {
         let rid = match r {
             (Some(rid), _) => rid,
-            (None, Some(name)) => id.store().get_role_by_name(&name, None).await?.ok_or_else(|| Error::not_found_entity("role", &name))?.id,
+            (None, Some(name)) => {
+                id.store()
+                    .get_role_by_name(&name, None)
+                    .await?
+                    .ok_or_else(|| Error::not_found_entity("role", &name))?
+                    .id
+            }
             _ => unreachable!(),
         };
         if !role_ids.contains(&rid) {
@@ -281,12 +350,17 @@ async fn access_token(State(id): State<Identity>, method: Method, uri: Uri, head
     let consumer_id = req.get("oauth_consumer_key").ok_or_else(|| missing("oauth_consumer_key"))?.to_string();
     let rtid = req.get("oauth_token").ok_or_else(|| missing("oauth_token"))?.to_string();
     let verifier = req.get("oauth_verifier").ok_or_else(|| missing("oauth_verifier"))?.to_string();
-    let t = id.store().get_request_token(&rtid).await?.ok_or_else(|| Error::not_found_entity("request token", &rtid))?;
+    let t =
+        id.store().get_request_token(&rtid).await?.ok_or_else(|| Error::not_found_entity("request token", &rtid))?;
     if is_expired(&t.expires_at) {
         return Err(Error::unauthorized("Request token is expired").into());
     }
     req.check_parameters(&["oauth_token", "oauth_verifier"])?;
-    let consumer = id.store().get_consumer(&consumer_id).await?.ok_or_else(|| Error::unauthorized("Provided consumer does not exist."))?;
+    let consumer = id
+        .store()
+        .get_consumer(&consumer_id)
+        .await?
+        .ok_or_else(|| Error::unauthorized("Provided consumer does not exist."))?;
     if t.consumer_id != consumer.id {
         return Err(Error::unauthorized("Provided consumer key does not match stored consumer key.").into());
     }
@@ -296,7 +370,10 @@ async fn access_token(State(id): State<Identity>, method: Method, uri: Uri, head
     if !req.verify(&consumer.secret, &t.request_secret) {
         return Err(Error::unauthorized("Invalid signature").into());
     }
-    let user_id = t.authorizing_user_id.clone().ok_or_else(|| Error::unauthorized("Request Token does not have an authorizing user id."))?;
+    let user_id = t
+        .authorizing_user_id
+        .clone()
+        .ok_or_else(|| Error::unauthorized("Request Token does not have an authorizing user id."))?;
     let a = AccessToken {
         id: new_id(),
         access_secret: new_id(),
@@ -338,14 +415,23 @@ fn user_target(uid: &str) -> Target {
     Target::new().with("user_id", uid)
 }
 
-async fn list_access_tokens(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+async fn list_access_tokens(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(uid): Path<String>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     enforce_project_scoped(&id, "identity:list_access_tokens", &ctx, user_target(&uid))?;
     no_delegation(&ctx)?;
     let items = id.store().list_oauth_access_tokens(&uid).await?.iter().map(|a| render_access_token(&id, a)).collect();
     Ok(list_response(&id, "access_tokens", &format!("users/{uid}/OS-OAUTH1/access_tokens"), &q, items))
 }
 
-async fn show_access_token(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((uid, atid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn show_access_token(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((uid, atid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     enforce_project_scoped(&id, "identity:get_access_token", &ctx, user_target(&uid))?;
     no_delegation(&ctx)?;
     let a = find_access_token(&id, &atid).await?;
@@ -355,7 +441,11 @@ async fn show_access_token(State(id): State<Identity>, Authenticated(ctx): Authe
     Ok(ok("access_token", render_access_token(&id, &a)))
 }
 
-async fn delete_access_token(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((uid, atid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn delete_access_token(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((uid, atid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     enforce_project_scoped(&id, "identity:delete_access_token", &ctx, user_target(&uid))?;
     no_delegation(&ctx)?;
     let a = find_access_token(&id, &atid).await?;
@@ -376,7 +466,12 @@ fn render_role(id: &Identity, r: &crate::model::Role) -> Value {
     v
 }
 
-async fn list_access_token_roles(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((uid, atid)): Path<(String, String)>, q: Query) -> ApiResult<Json<Value>> {
+async fn list_access_token_roles(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((uid, atid)): Path<(String, String)>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     enforce_project_scoped(&id, "identity:list_access_token_roles", &ctx, user_target(&uid))?;
     let a = find_access_token(&id, &atid).await?;
     if a.authorizing_user_id != uid {

@@ -35,7 +35,10 @@ pub(crate) const RULES: &[(&str, &str, bool)] = &[
 ];
 
 async fn find(id: &Identity, policy_id: &str) -> Result<PolicyBlob, Error> {
-    id.store().get_policy(policy_id).await?.ok_or_else(|| Error::not_found(format!("Could not find policy: {policy_id}.")))
+    id.store()
+        .get_policy(policy_id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("Could not find policy: {policy_id}.")))
 }
 
 /// `blob` (a string) and `type` (a string of at most 255 characters).
@@ -47,16 +50,28 @@ fn fields(b: &mut Body) -> Result<(Option<String>, Option<String>), Error> {
 
 async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
     id.enforce("identity:list_policies", &ctx, Target::new())?;
-    let items = id.store().list_policies(q.get("type").map(String::as_str)).await?.iter().map(|p| p.to_json(id.public_url())).collect();
+    let items = id
+        .store()
+        .list_policies(q.get("type").map(String::as_str))
+        .await?
+        .iter()
+        .map(|p| p.to_json(id.public_url()))
+        .collect();
     Ok(list_response(&id, "policies", "policies", &q, items))
 }
 
-async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     id.enforce("identity:create_policy", &ctx, Target::new())?;
     let mut b = Body::new(v, "policy")?;
     let (blob, kind) = fields(&mut b)?;
-    let blob = blob.ok_or_else(|| Error::bad_request("Invalid input for field 'policy': 'blob' is a required property."))?;
-    let kind = kind.ok_or_else(|| Error::bad_request("Invalid input for field 'policy': 'type' is a required property."))?;
+    let blob =
+        blob.ok_or_else(|| Error::bad_request("Invalid input for field 'policy': 'blob' is a required property."))?;
+    let kind =
+        kind.ok_or_else(|| Error::bad_request("Invalid input for field 'policy': 'type' is a required property."))?;
     // as Keystone, a client-given id is replaced
     b.take("id");
     let p = PolicyBlob { id: new_id(), policy_type: kind, blob, extra: b.extra() };
@@ -64,7 +79,11 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, J
     Ok(created("policy", p.to_json(id.public_url())))
 }
 
-async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(pid): Path<String>) -> ApiResult<Response> {
+async fn show(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(pid): Path<String>,
+) -> ApiResult<Response> {
     id.enforce("identity:get_policy", &ctx, Target::new())?;
     let p = find(&id, &pid).await?;
     Ok(ok("policy", p.to_json(id.public_url())))
@@ -78,7 +97,10 @@ async fn update(
 ) -> ApiResult<Response> {
     id.enforce("identity:update_policy", &ctx, Target::new())?;
     if v.get("policy").and_then(Value::as_object).is_some_and(|m| m.is_empty()) {
-        return Err(Error::bad_request("Invalid input for field 'policy': it must name at least one attribute to change.").into());
+        return Err(Error::bad_request(
+            "Invalid input for field 'policy': it must name at least one attribute to change.",
+        )
+        .into());
     }
     let mut b = Body::new(v, "policy")?;
     let (blob, kind) = fields(&mut b)?;
@@ -101,7 +123,11 @@ async fn update(
     Ok(ok("policy", p.to_json(id.public_url())))
 }
 
-async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(pid): Path<String>) -> ApiResult<Response> {
+async fn delete(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(pid): Path<String>,
+) -> ApiResult<Response> {
     id.enforce("identity:delete_policy", &ctx, Target::new())?;
     if !id.store().delete_policy(&pid).await? {
         return Err(Error::not_found(format!("Could not find policy: {pid}.")).into());

@@ -77,11 +77,8 @@ async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: 
     id.enforce("identity:list_projects", &ctx, t)?;
     if query_bool(&q, "is_domain") == Some(true) {
         let domains = id.store().list_domains(q.get("name").map(String::as_str), query_bool(&q, "enabled")).await?;
-        let items = domains
-            .iter()
-            .filter(|_| tag_filter(&q, &[]))
-            .map(|d| d.as_project_json(id.public_url()))
-            .collect();
+        let items =
+            domains.iter().filter(|_| tag_filter(&q, &[])).map(|d| d.as_project_json(id.public_url())).collect();
         return Ok(list_response(&id, "projects", "projects", &q, items));
     }
     let mut domain_filter = q.get("domain_id").cloned();
@@ -182,7 +179,11 @@ fn tags(b: &mut Body) -> Result<Option<Vec<String>>, Error> {
     }
 }
 
-async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     let mut b = Body::new(v, "project")?;
     if b.boolean("is_domain", true)? == Some(true) {
         id.enforce("identity:create_domain", &ctx, Target::new())?;
@@ -199,7 +200,10 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, J
         if id.store().get_project(&pid).await?.is_none() && id.store().get_domain(&pid).await?.is_some() {
             match &body_domain {
                 Some(d) if *d != pid => {
-                    return Err(Error::bad_request("Invalid input for field 'project.domain_id': it must be the parent's domain.").into())
+                    return Err(Error::bad_request(
+                        "Invalid input for field 'project.domain_id': it must be the parent's domain.",
+                    )
+                    .into())
                 }
                 _ => body_domain = Some(pid),
             }
@@ -207,17 +211,17 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, J
         }
     }
     let parent = match &parent_id {
-        Some(pid) => Some(
-            id.store()
-                .get_project(pid)
-                .await?
-                .ok_or_else(|| Error::bad_request(format!("Invalid input for field 'project.parent_id': could not find project: {pid}.")))?,
-        ),
+        Some(pid) => Some(id.store().get_project(pid).await?.ok_or_else(|| {
+            Error::bad_request(format!("Invalid input for field 'project.parent_id': could not find project: {pid}."))
+        })?),
         None => None,
     };
     let domain_id = match (body_domain, &parent) {
         (Some(d), Some(p)) if d != p.domain_id => {
-            return Err(Error::bad_request("Invalid input for field 'project.domain_id': it must be the parent's domain.").into())
+            return Err(Error::bad_request(
+                "Invalid input for field 'project.domain_id': it must be the parent's domain.",
+            )
+            .into())
         }
         (Some(d), _) => d,
         (None, Some(p)) => p.domain_id.clone(),
@@ -239,11 +243,12 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, J
         set_tags(&mut p, t);
     }
     id.enforce("identity:create_project", &ctx, target(&p))?;
-    let domain = id
-        .store()
-        .get_domain(&p.domain_id)
-        .await?
-        .ok_or_else(|| Error::bad_request(format!("Invalid input for field 'project.domain_id': could not find domain: {}.", p.domain_id)))?;
+    let domain = id.store().get_domain(&p.domain_id).await?.ok_or_else(|| {
+        Error::bad_request(format!(
+            "Invalid input for field 'project.domain_id': could not find domain: {}.",
+            p.domain_id
+        ))
+    })?;
     // the whole branch above the new project must be enabled, and not too deep
     let mut branch: Vec<(String, bool)> = Vec::new();
     if let Some(parent) = &parent {
@@ -254,7 +259,10 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, J
     }
     branch.push((domain.id.clone(), domain.enabled));
     if let Some((off, _)) = branch.iter().find(|(_, enabled)| !enabled) {
-        return Err(Error::bad_request(format!("cannot create a project in a branch containing a disabled project: {off}")).into());
+        return Err(Error::bad_request(format!(
+            "cannot create a project in a branch containing a disabled project: {off}"
+        ))
+        .into());
     }
     if branch.len() + 1 > MAX_PROJECT_TREE_DEPTH + 1 {
         let at = parent.as_ref().map(|p| p.id.as_str()).unwrap_or(&domain.id);
@@ -270,7 +278,12 @@ fn flag(q: &std::collections::HashMap<String, String>, k: &str) -> bool {
     q.get(k).is_some_and(|v| v != "0")
 }
 
-async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(pid): Path<String>, q: Query) -> ApiResult<Response> {
+async fn show(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(pid): Path<String>,
+    q: Query,
+) -> ApiResult<Response> {
     if let Some(p) = id.store().get_project(&pid).await? {
         id.enforce("identity:get_project", &ctx, target(&p))?;
         let mut v = p.to_json(id.public_url());
@@ -399,7 +412,10 @@ async fn update(
                 return Err(Error::forbidden("Update of `parent_id` is not allowed.").into());
             }
             if !same {
-                return Err(Error::bad_request(format!("Invalid input for field 'project.{fixed}': it cannot be changed.")).into());
+                return Err(Error::bad_request(format!(
+                    "Invalid input for field 'project.{fixed}': it cannot be changed."
+                ))
+                .into());
             }
         }
     }
@@ -425,11 +441,17 @@ async fn update(
         let domain_enabled = id.store().get_domain(&p.domain_id).await?.is_none_or(|d| d.enabled);
         let parents_enabled = id.store().project_ancestors(&p).await?.iter().all(|a| a.enabled);
         if !domain_enabled || !parents_enabled {
-            return Err(Error::forbidden(format!("Cannot enable project {} since it has disabled parents", p.id)).into());
+            return Err(
+                Error::forbidden(format!("Cannot enable project {} since it has disabled parents", p.id)).into()
+            );
         }
     }
     if was_enabled && !p.enabled && id.store().project_subtree(&p).await?.iter().any(|c| c.enabled) {
-        return Err(Error::forbidden(format!("Cannot disable project {} since its subtree contains enabled projects.", p.id)).into());
+        return Err(Error::forbidden(format!(
+            "Cannot disable project {} since its subtree contains enabled projects.",
+            p.id
+        ))
+        .into());
     }
     id.store().update_project(&p).await?;
     if was_enabled && !p.enabled {
@@ -439,7 +461,11 @@ async fn update(
     Ok(ok("project", p.to_json(id.public_url())))
 }
 
-async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(pid): Path<String>) -> ApiResult<Response> {
+async fn delete(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(pid): Path<String>,
+) -> ApiResult<Response> {
     let Some(p) = id.store().get_project(&pid).await? else {
         let d = domains::find(&id, &pid).await.map_err(|_| Error::not_found_entity("project", &pid))?;
         id.enforce("identity:delete_domain", &ctx, Target::new().with("target.domain.id", d.id.as_str()))?;
@@ -473,7 +499,11 @@ fn tags_body(id: &Identity, p: &Project, tags: Vec<String>) -> Value {
     json!({"tags": tags, "links": {"self": id.link(&format!("projects/{}/tags", p.id))}})
 }
 
-async fn list_tags(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(pid): Path<String>) -> ApiResult<Json<Value>> {
+async fn list_tags(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(pid): Path<String>,
+) -> ApiResult<Json<Value>> {
     let p = tag_target(&id, &ctx, "identity:list_project_tags", &pid).await?;
     Ok(Json(tags_body(&id, &p, project_tags(&p))))
 }
@@ -490,21 +520,32 @@ async fn replace_tags(
     };
     let tags = tag_list(m.remove("tags").unwrap_or(Value::Null), "tags")?;
     if let Some(k) = m.keys().next() {
-        return Err(Error::bad_request(format!("Invalid input for field '{k}': additional properties are not allowed.")).into());
+        return Err(Error::bad_request(format!(
+            "Invalid input for field '{k}': additional properties are not allowed."
+        ))
+        .into());
     }
     set_tags(&mut p, tags.clone());
     id.store().update_project(&p).await?;
     Ok(Json(tags_body(&id, &p, tags)))
 }
 
-async fn clear_tags(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(pid): Path<String>) -> ApiResult<Response> {
+async fn clear_tags(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(pid): Path<String>,
+) -> ApiResult<Response> {
     let mut p = tag_target(&id, &ctx, "identity:delete_project_tags", &pid).await?;
     set_tags(&mut p, Vec::new());
     id.store().update_project(&p).await?;
     Ok(no_content())
 }
 
-async fn check_tag(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((pid, tag)): Path<(String, String)>) -> ApiResult<Response> {
+async fn check_tag(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((pid, tag)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let p = tag_target(&id, &ctx, "identity:get_project_tag", &pid).await?;
     if !project_tags(&p).contains(&tag) {
         return Err(Error::not_found(format!("Could not find project tag: {tag}.")).into());
@@ -512,10 +553,17 @@ async fn check_tag(State(id): State<Identity>, Authenticated(ctx): Authenticated
     Ok(no_content())
 }
 
-async fn add_tag(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((pid, tag)): Path<(String, String)>) -> ApiResult<Response> {
+async fn add_tag(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((pid, tag)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let mut p = tag_target(&id, &ctx, "identity:create_project_tag", &pid).await?;
     if !valid_tag(&tag) {
-        return Err(Error::bad_request("Invalid input for field 'tag': a tag is a string of 1 to 255 characters without '/' or ','.").into());
+        return Err(Error::bad_request(
+            "Invalid input for field 'tag': a tag is a string of 1 to 255 characters without '/' or ','.",
+        )
+        .into());
     }
     let mut tags = project_tags(&p);
     tags.push(tag.clone());
@@ -530,7 +578,11 @@ async fn add_tag(State(id): State<Identity>, Authenticated(ctx): Authenticated, 
     Ok(r)
 }
 
-async fn delete_tag(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((pid, tag)): Path<(String, String)>) -> ApiResult<Response> {
+async fn delete_tag(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((pid, tag)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let mut p = tag_target(&id, &ctx, "identity:delete_project_tag", &pid).await?;
     let mut tags = project_tags(&p);
     let Some(i) = tags.iter().position(|t| *t == tag) else {

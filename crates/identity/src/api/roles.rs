@@ -62,7 +62,11 @@ async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: 
     Ok(list_response(&id, "roles", "roles", &q, items))
 }
 
-async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     let mut b = Body::new(v, "role")?;
     let mut r = Role {
         id: new_id(),
@@ -82,7 +86,11 @@ async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, J
     Ok(created("role", r.to_json(id.public_url())))
 }
 
-async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(rid): Path<String>) -> ApiResult<Response> {
+async fn show(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(rid): Path<String>,
+) -> ApiResult<Response> {
     let r = find(&id, &rid).await?;
     id.enforce(&rule(&r, "get"), &ctx, target(&r))?;
     Ok(ok("role", r.to_json(id.public_url())))
@@ -101,7 +109,10 @@ async fn update(
         if let Some(v) = b.take(fixed) {
             let cur = if fixed == "id" { Some(r.id.as_str()) } else { r.domain_id.as_deref() };
             if v.as_str() != cur {
-                return Err(Error::bad_request(format!("Invalid input for field 'role.{fixed}': it cannot be changed.")).into());
+                return Err(Error::bad_request(format!(
+                    "Invalid input for field 'role.{fixed}': it cannot be changed."
+                ))
+                .into());
             }
         }
     }
@@ -120,7 +131,11 @@ async fn update(
     Ok(ok("role", r.to_json(id.public_url())))
 }
 
-async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(rid): Path<String>) -> ApiResult<Response> {
+async fn delete(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(rid): Path<String>,
+) -> ApiResult<Response> {
     let r = find(&id, &rid).await?;
     id.enforce(&rule(&r, "delete"), &ctx, target(&r))?;
     id.store().delete_role(&r.id).await?;
@@ -217,7 +232,11 @@ async fn delete_implied(
     Ok(no_content())
 }
 
-async fn list_implied(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(rid): Path<String>) -> ApiResult<Json<Value>> {
+async fn list_implied(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(rid): Path<String>,
+) -> ApiResult<Json<Value>> {
     let p = find(&id, &rid).await?;
     id.enforce("identity:list_implied_roles", &ctx, Target::new())?;
     let mut implied = Vec::new();
@@ -242,7 +261,9 @@ async fn inferences(State(id): State<Identity>, Authenticated(ctx): Authenticate
     }
     let items: Vec<Value> = by_prior
         .into_iter()
-        .filter_map(|(p, implies)| Some(json!({"prior_role": roles.get(&p)?.brief(id.public_url()), "implies": implies})))
+        .filter_map(|(p, implies)| {
+            Some(json!({"prior_role": roles.get(&p)?.brief(id.public_url()), "implies": implies}))
+        })
         .collect();
     Ok(Json(json!({"role_inferences": items})))
 }

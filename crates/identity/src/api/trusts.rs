@@ -99,7 +99,8 @@ async fn trust_roles(id: &Identity, t: &Trust) -> Result<Vec<Value>, Error> {
 async fn render_full(id: &Identity, t: &Trust) -> Result<Value, Error> {
     let mut v = render(id, t);
     v["roles"] = Value::Array(trust_roles(id, t).await?);
-    v["roles_links"] = json!({"self": id.link(&format!("OS-TRUST/trusts/{}/roles", t.id)), "previous": null, "next": null});
+    v["roles_links"] =
+        json!({"self": id.link(&format!("OS-TRUST/trusts/{}/roles", t.id)), "previous": null, "next": null});
     Ok(v)
 }
 
@@ -123,7 +124,8 @@ fn int_field(b: &mut Body, field: &str, min: i64) -> Result<Option<i64>, Error> 
 /// Reads a trust request with Keystone's schema: 400s naming the field.
 fn parse(v: Value) -> Result<NewTrust, Error> {
     let mut b = Body::new(v, "trust")?;
-    let required = |f: &str| Error::bad_request(format!("Invalid input for field 'trust': '{f}' is a required property."));
+    let required =
+        |f: &str| Error::bad_request(format!("Invalid input for field 'trust': '{f}' is a required property."));
     let trustor_user_id = b.string("trustor_user_id", 255, false)?.ok_or_else(|| required("trustor_user_id"))?;
     let trustee_user_id = b.string("trustee_user_id", 255, false)?.ok_or_else(|| required("trustee_user_id"))?;
     let impersonation = b.boolean("impersonation", false)?.ok_or_else(|| required("impersonation"))?;
@@ -138,7 +140,8 @@ fn parse(v: Value) -> Result<NewTrust, Error> {
     let expires_at = match b.take("expires_at") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => {
-            let t = rustack_common::time::parse_iso(&s).ok_or_else(|| invalid("expires_at", "not an ISO 8601 time."))?;
+            let t =
+                rustack_common::time::parse_iso(&s).ok_or_else(|| invalid("expires_at", "not an ISO 8601 time."))?;
             if t <= rustack_common::time::now() {
                 return Err(invalid("expires_at", "the time is in the past."));
             }
@@ -151,9 +154,15 @@ fn parse(v: Value) -> Result<NewTrust, Error> {
         Some(Value::Array(items)) => {
             let mut out = Vec::new();
             for item in items {
-                let obj = item.as_object().filter(|o| o.len() == 1).ok_or_else(|| invalid("roles", "each role is an object with one of 'id' or 'name'."))?;
+                let obj = item
+                    .as_object()
+                    .filter(|o| o.len() == 1)
+                    .ok_or_else(|| invalid("roles", "each role is an object with one of 'id' or 'name'."))?;
                 let (k, val) = obj.iter().next().expect("one entry");
-                let s = val.as_str().filter(|s| !s.trim().is_empty() && s.chars().count() <= 255).ok_or_else(|| invalid("roles", &format!("'{k}' must be a non-empty string.")))?;
+                let s = val
+                    .as_str()
+                    .filter(|s| !s.trim().is_empty() && s.chars().count() <= 255)
+                    .ok_or_else(|| invalid("roles", &format!("'{k}' must be a non-empty string.")))?;
                 out.push(match k.as_str() {
                     "id" if s.len() <= 64 => RoleRef::Id(s.to_string()),
                     "name" => RoleRef::Name(s.to_string()),
@@ -182,12 +191,22 @@ fn parse(v: Value) -> Result<NewTrust, Error> {
     })
 }
 
-async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     let n = parse(v)?;
-    id.enforce("identity:create_trust", &ctx, Target::new().with("target.trust.trustor_user_id", n.trustor_user_id.as_str()))?;
+    id.enforce(
+        "identity:create_trust",
+        &ctx,
+        Target::new().with("target.trust.trustor_user_id", n.trustor_user_id.as_str()),
+    )?;
     if ctx.is_system() {
         // create_trust's scope types are project only
-        return Err(Error::forbidden("You are not authorized to perform the requested action: identity:create_trust.").into());
+        return Err(
+            Error::forbidden("You are not authorized to perform the requested action: identity:create_trust.").into()
+        );
     }
     check_not_delegated(&ctx)?;
     let t = id.create_trust(&ctx, n).await?;
@@ -198,9 +217,17 @@ async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: 
     let trustor = q.get("trustor_user_id").filter(|s| !s.is_empty());
     let trustee = q.get("trustee_user_id").filter(|s| !s.is_empty());
     if let Some(u) = trustor {
-        id.enforce("identity:list_trusts_for_trustor", &ctx, Target::new().with("target.trust.trustor_user_id", u.as_str()))?;
+        id.enforce(
+            "identity:list_trusts_for_trustor",
+            &ctx,
+            Target::new().with("target.trust.trustor_user_id", u.as_str()),
+        )?;
     } else if let Some(u) = trustee {
-        id.enforce("identity:list_trusts_for_trustee", &ctx, Target::new().with("target.trust.trustee_user_id", u.as_str()))?;
+        id.enforce(
+            "identity:list_trusts_for_trustee",
+            &ctx,
+            Target::new().with("target.trust.trustee_user_id", u.as_str()),
+        )?;
     } else {
         id.enforce("identity:list_trusts", &ctx, Target::new())?;
     }
@@ -216,7 +243,11 @@ async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: 
     Ok(list_response(&id, "trusts", "OS-TRUST/trusts", &q, items))
 }
 
-async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(tid): Path<String>) -> ApiResult<Response> {
+async fn show(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(tid): Path<String>,
+) -> ApiResult<Response> {
     // a missing trust is a 404 before any policy check (lp#1840288)
     let t = id.find_usable_trust(&tid).await?;
     id.enforce("identity:get_trust", &ctx, target(&t))?;
@@ -224,7 +255,11 @@ async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Pat
     Ok(ok("trust", render_full(&id, &t).await?))
 }
 
-async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(tid): Path<String>) -> ApiResult<Response> {
+async fn delete(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(tid): Path<String>,
+) -> ApiResult<Response> {
     let t = id.find_usable_trust(&tid).await?;
     id.enforce("identity:delete_trust", &ctx, target(&t))?;
     check_not_delegated(&ctx)?;
@@ -236,7 +271,11 @@ async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, P
     Ok(no_content())
 }
 
-async fn list_roles(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(tid): Path<String>) -> ApiResult<Json<Value>> {
+async fn list_roles(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(tid): Path<String>,
+) -> ApiResult<Json<Value>> {
     let t = id.find_usable_trust(&tid).await?;
     id.enforce("identity:list_roles_for_trust", &ctx, target(&t))?;
     check_not_delegated(&ctx)?;
@@ -247,7 +286,11 @@ async fn list_roles(State(id): State<Identity>, Authenticated(ctx): Authenticate
     })))
 }
 
-async fn show_role(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path((tid, rid)): Path<(String, String)>) -> ApiResult<Response> {
+async fn show_role(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path((tid, rid)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let t = id.find_usable_trust(&tid).await?;
     id.enforce("identity:get_role_for_trust", &ctx, target(&t))?;
     check_not_delegated(&ctx)?;

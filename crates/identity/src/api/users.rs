@@ -42,10 +42,8 @@ async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: 
     };
     id.enforce("identity:list_users", &ctx, t)?;
     let domain = ctx.domain_id().map(String::from).or_else(|| q.get("domain_id").cloned());
-    let users = id
-        .store()
-        .list_users(q.get("name").map(String::as_str), domain.as_deref(), query_bool(&q, "enabled"))
-        .await?;
+    let users =
+        id.store().list_users(q.get("name").map(String::as_str), domain.as_deref(), query_bool(&q, "enabled")).await?;
     let items = users
         .iter()
         .filter(|u| crate::store::inexact_match("name", &u.name, &q))
@@ -54,7 +52,11 @@ async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: 
     Ok(list_response(&id, "users", "users", &q, items))
 }
 
-async fn create(State(id): State<Identity>, Authenticated(ctx): Authenticated, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn create(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     let mut b = Body::new(v, "user")?;
     let name = b.name("name", 255, true)?.expect("required");
     let domain_id = b.id("domain_id")?.unwrap_or_else(|| projects::default_domain(&ctx));
@@ -99,7 +101,11 @@ async fn check_default_project(id: &Identity, project_id: Option<&str>) -> Resul
     Ok(())
 }
 
-async fn show(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>) -> ApiResult<Response> {
+async fn show(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(uid): Path<String>,
+) -> ApiResult<Response> {
     let u = find(&id, &uid).await?;
     id.enforce("identity:get_user", &ctx, target(&u))?;
     Ok(ok("user", u.to_json(id.public_url())))
@@ -121,7 +127,10 @@ async fn update(
     }
     if let Some(d) = b.take("domain_id") {
         if d.as_str() != Some(u.domain_id.as_str()) {
-            return Err(Error::bad_request("Invalid input for field 'user.domain_id': a user cannot move to another domain.").into());
+            return Err(Error::bad_request(
+                "Invalid input for field 'user.domain_id': a user cannot move to another domain.",
+            )
+            .into());
         }
     }
     if let Some(n) = b.name("name", 255, false)? {
@@ -158,7 +167,11 @@ async fn update(
     Ok(ok("user", u.to_json(id.public_url())))
 }
 
-async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>) -> ApiResult<Response> {
+async fn delete(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(uid): Path<String>,
+) -> ApiResult<Response> {
     let u = find(&id, &uid).await?;
     id.enforce("identity:delete_user", &ctx, target(&u))?;
     id.store().delete_user(&u.id).await?;
@@ -168,15 +181,23 @@ async fn delete(State(id): State<Identity>, Authenticated(ctx): Authenticated, P
 
 /// `POST /v3/users/{id}/password`: the user changes their own password,
 /// proving it with the original one. Not policy-checked, as in Keystone.
-async fn change_password(State(id): State<Identity>, Path(uid): Path<String>, JsonBody(v): JsonBody<Value>) -> ApiResult<Response> {
+async fn change_password(
+    State(id): State<Identity>,
+    Path(uid): Path<String>,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Response> {
     let mut b = Body::new(v, "user")?;
-    let original = b
-        .string("original_password", usize::MAX, false)?
-        .ok_or_else(|| Error::bad_request("Invalid input for field 'user': 'original_password' is a required property."))?;
+    let original = b.string("original_password", usize::MAX, false)?.ok_or_else(|| {
+        Error::bad_request("Invalid input for field 'user': 'original_password' is a required property.")
+    })?;
     let new = b
         .string("password", usize::MAX, false)?
         .ok_or_else(|| Error::bad_request("Invalid input for field 'user': 'password' is a required property."))?;
-    let u = id.store().get_user(&uid).await?.ok_or_else(|| Error::unauthorized("The request you have made requires authentication."))?;
+    let u = id
+        .store()
+        .get_user(&uid)
+        .await?
+        .ok_or_else(|| Error::unauthorized("The request you have made requires authentication."))?;
     if !u.enabled {
         return Err(Error::unauthorized("The request you have made requires authentication.").into());
     }
@@ -191,7 +212,12 @@ async fn change_password(State(id): State<Identity>, Path(uid): Path<String>, Js
     Ok(no_content())
 }
 
-async fn user_projects(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+async fn user_projects(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(uid): Path<String>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     let u = find(&id, &uid).await?;
     id.enforce("identity:list_user_projects", &ctx, target(&u))?;
     let ids = id.scopable_targets(&u.id, TargetKind::Project).await?;
@@ -206,7 +232,12 @@ async fn user_projects(State(id): State<Identity>, Authenticated(ctx): Authentic
     Ok(list_response(&id, "projects", &format!("users/{uid}/projects"), &q, out))
 }
 
-async fn user_groups(State(id): State<Identity>, Authenticated(ctx): Authenticated, Path(uid): Path<String>, q: Query) -> ApiResult<Json<Value>> {
+async fn user_groups(
+    State(id): State<Identity>,
+    Authenticated(ctx): Authenticated,
+    Path(uid): Path<String>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
     let u = find(&id, &uid).await?;
     id.enforce("identity:list_groups_for_user", &ctx, target(&u))?;
     let items = id

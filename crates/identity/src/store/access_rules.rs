@@ -36,11 +36,12 @@ impl Store {
     }
 
     pub async fn list_access_rules(&self, user_id: &str) -> Result<Vec<AccessRule>, Error> {
-        let rows = sqlx::query("SELECT * FROM identity_access_rule WHERE user_id = $1 ORDER BY service, path, method, id")
-            .bind(user_id)
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let rows =
+            sqlx::query("SELECT * FROM identity_access_rule WHERE user_id = $1 ORDER BY service, path, method, id")
+                .bind(user_id)
+                .fetch_all(self.db.pool())
+                .await
+                .map_err(db_err)?;
         Ok(rows.iter().map(rule).collect())
     }
 
@@ -55,8 +56,19 @@ impl Store {
     }
 
     /// The user's rule for exactly this (service, path, method), if any.
-    pub async fn find_access_rule(&self, user_id: &str, service: &str, path: &str, method: &str) -> Result<Option<AccessRule>, Error> {
-        self.fetch_opt("SELECT * FROM identity_access_rule WHERE user_id = $1 AND service = $2 AND path = $3 AND method = $4", &[user_id, service, path, method], rule).await
+    pub async fn find_access_rule(
+        &self,
+        user_id: &str,
+        service: &str,
+        path: &str,
+        method: &str,
+    ) -> Result<Option<AccessRule>, Error> {
+        self.fetch_opt(
+            "SELECT * FROM identity_access_rule WHERE user_id = $1 AND service = $2 AND path = $3 AND method = $4",
+            &[user_id, service, path, method],
+            rule,
+        )
+        .await
     }
 
     /// Attaches `rules` (resolved to ids) to an application credential,
@@ -87,13 +99,15 @@ impl Store {
                         }
                     })?;
             }
-            let linked = sqlx::query("SELECT 1 AS x FROM identity_app_cred_access_rule WHERE app_cred_id = $1 AND access_rule_id = $2")
-                .bind(app_cred_id)
-                .bind(&r.id)
-                .fetch_optional(&mut *w.tx)
-                .await
-                .map_err(db_err)?
-                .is_some();
+            let linked = sqlx::query(
+                "SELECT 1 AS x FROM identity_app_cred_access_rule WHERE app_cred_id = $1 AND access_rule_id = $2",
+            )
+            .bind(app_cred_id)
+            .bind(&r.id)
+            .fetch_optional(&mut *w.tx)
+            .await
+            .map_err(db_err)?
+            .is_some();
             if !linked {
                 sqlx::query("INSERT INTO identity_app_cred_access_rule (app_cred_id, access_rule_id) VALUES ($1, $2)")
                     .bind(app_cred_id)
@@ -128,7 +142,11 @@ impl Store {
         if used {
             return Ok(RuleDeletion::InUse);
         }
-        sqlx::query("DELETE FROM identity_access_rule WHERE id = $1").bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
+        sqlx::query("DELETE FROM identity_access_rule WHERE id = $1")
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(db_err)?;
         w.commit().await.map_err(db_err)?;
         Ok(RuleDeletion::Deleted)
     }

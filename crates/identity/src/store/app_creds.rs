@@ -107,7 +107,9 @@ impl Store {
 
     pub async fn delete_app_cred(&self, id: &str) -> Result<(), Error> {
         self.delete_in_tx(
-            &["DELETE FROM identity_app_cred_role WHERE app_cred_id = $1", "DELETE FROM identity_app_cred WHERE id = $1"
+            &[
+                "DELETE FROM identity_app_cred_role WHERE app_cred_id = $1",
+                "DELETE FROM identity_app_cred WHERE id = $1",
             ],
             id,
         )

@@ -7,7 +7,12 @@ use super::{b, db_err, extra, extra_text, int, os, s, Select, Store};
 use crate::model::{Endpoint, Region, Service};
 
 fn region(r: &AnyRow) -> Region {
-    Region { id: s(r, "id"), description: s(r, "description"), parent_region_id: os(r, "parent_region_id"), extra: extra(r) }
+    Region {
+        id: s(r, "id"),
+        description: s(r, "description"),
+        parent_region_id: os(r, "parent_region_id"),
+        extra: extra(r),
+    }
 }
 
 fn service(r: &AnyRow) -> Service {
@@ -87,7 +92,11 @@ impl Store {
     pub async fn delete_regions(&self, ids: &[String]) -> Result<(), Error> {
         let mut w = self.db.begin_write().await.map_err(db_err)?;
         for id in ids {
-            sqlx::query("DELETE FROM identity_region WHERE id = $1").bind(id).execute(&mut *w.tx).await.map_err(db_err)?;
+            sqlx::query("DELETE FROM identity_region WHERE id = $1")
+                .bind(id)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(db_err)?;
         }
         w.commit().await.map_err(db_err)
     }
@@ -196,7 +205,9 @@ impl Store {
     /// Deletes an endpoint and its project associations.
     pub async fn delete_endpoint(&self, id: &str) -> Result<(), Error> {
         self.delete_in_tx(
-            &["DELETE FROM identity_project_endpoint WHERE endpoint_id = $1", "DELETE FROM identity_endpoint WHERE id = $1"
+            &[
+                "DELETE FROM identity_project_endpoint WHERE endpoint_id = $1",
+                "DELETE FROM identity_endpoint WHERE id = $1",
             ],
             id,
         )

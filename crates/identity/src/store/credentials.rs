@@ -63,7 +63,11 @@ impl Store {
     }
 
     /// Credentials, optionally of one user and of one type, oldest first.
-    pub async fn list_credentials(&self, user_id: Option<&str>, cred_type: Option<&str>) -> Result<Vec<StoredCredential>, Error> {
+    pub async fn list_credentials(
+        &self,
+        user_id: Option<&str>,
+        cred_type: Option<&str>,
+    ) -> Result<Vec<StoredCredential>, Error> {
         let mut q = Select::new("SELECT * FROM identity_credential");
         q.eq_opt("user_id", user_id).eq_opt("type", cred_type).order("created_at, id");
         Ok(q.fetch(&self.db).await?.iter().map(row).collect())
@@ -72,23 +76,34 @@ impl Store {
     /// Replaces the encrypted blob (an update, or a re-encryption with a new
     /// key). With `only_if_key`, the row is changed only while it is still
     /// encrypted with that key (a concurrent update wins over a migration).
-    pub async fn set_credential_blob(&self, id: &str, encrypted_blob: &str, key_hash: &str, only_if_key: Option<&str>) -> Result<bool, Error> {
-        let r = match only_if_key {
-            None => sqlx::query("UPDATE identity_credential SET encrypted_blob = $2, key_hash = $3 WHERE id = $1")
-                .bind(id)
-                .bind(encrypted_blob)
-                .bind(key_hash)
-                .execute(self.db.pool())
-                .await,
-            Some(old) => sqlx::query("UPDATE identity_credential SET encrypted_blob = $2, key_hash = $3 WHERE id = $1 AND key_hash = $4")
+    pub async fn set_credential_blob(
+        &self,
+        id: &str,
+        encrypted_blob: &str,
+        key_hash: &str,
+        only_if_key: Option<&str>,
+    ) -> Result<bool, Error> {
+        let r =
+            match only_if_key {
+                None => {
+                    sqlx::query("UPDATE identity_credential SET encrypted_blob = $2, key_hash = $3 WHERE id = $1")
+                        .bind(id)
+                        .bind(encrypted_blob)
+                        .bind(key_hash)
+                        .execute(self.db.pool())
+                        .await
+                }
+                Some(old) => sqlx::query(
+                    "UPDATE identity_credential SET encrypted_blob = $2, key_hash = $3 WHERE id = $1 AND key_hash = $4",
+                )
                 .bind(id)
                 .bind(encrypted_blob)
                 .bind(key_hash)
                 .bind(old)
                 .execute(self.db.pool())
                 .await,
-        }
-        .map_err(db_err)?;
+            }
+            .map_err(db_err)?;
         Ok(r.rows_affected() > 0)
     }
 
@@ -110,5 +125,4 @@ impl Store {
             .map_err(db_err)?;
         Ok(r.rows_affected() > 0)
     }
-
 }

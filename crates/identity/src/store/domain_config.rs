@@ -18,12 +18,18 @@ pub struct ConfigOption {
 impl Store {
     /// The options of a domain, optionally of one group or one option of a
     /// group, sorted by group and option.
-    pub async fn domain_config(&self, domain_id: &str, group: Option<&str>, option: Option<&str>) -> Result<Vec<ConfigOption>, Error> {
-        let rows = sqlx::query("SELECT * FROM identity_domain_config WHERE domain_id = $1 ORDER BY group_name, option_name")
-            .bind(domain_id)
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(db_err)?;
+    pub async fn domain_config(
+        &self,
+        domain_id: &str,
+        group: Option<&str>,
+        option: Option<&str>,
+    ) -> Result<Vec<ConfigOption>, Error> {
+        let rows =
+            sqlx::query("SELECT * FROM identity_domain_config WHERE domain_id = $1 ORDER BY group_name, option_name")
+                .bind(domain_id)
+                .fetch_all(self.db.pool())
+                .await
+                .map_err(db_err)?;
         Ok(rows
             .iter()
             .map(|r| ConfigOption {
@@ -54,28 +60,39 @@ impl Store {
     pub async fn upsert_domain_config(&self, domain_id: &str, options: &[ConfigOption]) -> Result<(), Error> {
         let mut w = self.db.begin_write().await.map_err(db_err)?;
         for o in options {
-            sqlx::query("DELETE FROM identity_domain_config WHERE domain_id = $1 AND group_name = $2 AND option_name = $3")
-                .bind(domain_id)
-                .bind(&o.group)
-                .bind(&o.option)
-                .execute(&mut *w.tx)
-                .await
-                .map_err(db_err)?;
+            sqlx::query(
+                "DELETE FROM identity_domain_config WHERE domain_id = $1 AND group_name = $2 AND option_name = $3",
+            )
+            .bind(domain_id)
+            .bind(&o.group)
+            .bind(&o.option)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(db_err)?;
             insert(&mut w, domain_id, o).await?;
         }
         w.commit().await.map_err(db_err)
     }
 
     /// Deletes a domain's configuration, one group of it or one option.
-    pub async fn delete_domain_config(&self, domain_id: &str, group: Option<&str>, option: Option<&str>) -> Result<(), Error> {
+    pub async fn delete_domain_config(
+        &self,
+        domain_id: &str,
+        group: Option<&str>,
+        option: Option<&str>,
+    ) -> Result<(), Error> {
         let q = match (group, option) {
-            (Some(g), Some(o)) => sqlx::query("DELETE FROM identity_domain_config WHERE domain_id = $1 AND group_name = $2 AND option_name = $3")
-                .bind(domain_id)
-                .bind(g.to_string())
-                .bind(o.to_string()),
-            (Some(g), None) => sqlx::query("DELETE FROM identity_domain_config WHERE domain_id = $1 AND group_name = $2")
-                .bind(domain_id)
-                .bind(g.to_string()),
+            (Some(g), Some(o)) => sqlx::query(
+                "DELETE FROM identity_domain_config WHERE domain_id = $1 AND group_name = $2 AND option_name = $3",
+            )
+            .bind(domain_id)
+            .bind(g.to_string())
+            .bind(o.to_string()),
+            (Some(g), None) => {
+                sqlx::query("DELETE FROM identity_domain_config WHERE domain_id = $1 AND group_name = $2")
+                    .bind(domain_id)
+                    .bind(g.to_string())
+            }
             _ => sqlx::query("DELETE FROM identity_domain_config WHERE domain_id = $1").bind(domain_id),
         };
         q.execute(self.db.pool()).await.map_err(db_err)?;

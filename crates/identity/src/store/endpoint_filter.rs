@@ -54,7 +54,10 @@ impl Store {
     }
 
     pub async fn list_endpoint_groups(&self, name: Option<&str>) -> Result<Vec<EndpointGroup>, Error> {
-        let rows = sqlx::query("SELECT * FROM identity_endpoint_group ORDER BY name, id").fetch_all(self.db.pool()).await.map_err(db_err)?;
+        let rows = sqlx::query("SELECT * FROM identity_endpoint_group ORDER BY name, id")
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
         Ok(rows.iter().map(group).filter(|g| name.is_none_or(|n| g.name == n)).collect())
     }
 
@@ -73,7 +76,9 @@ impl Store {
     /// Deletes an endpoint group and its project associations.
     pub async fn delete_endpoint_group(&self, id: &str) -> Result<(), Error> {
         self.delete_in_tx(
-            &["DELETE FROM identity_project_endpoint_group WHERE endpoint_group_id = $1", "DELETE FROM identity_endpoint_group WHERE id = $1"
+            &[
+                "DELETE FROM identity_project_endpoint_group WHERE endpoint_group_id = $1",
+                "DELETE FROM identity_endpoint_group WHERE id = $1",
             ],
             id,
         )
@@ -114,21 +119,23 @@ impl Store {
 
     /// Endpoints associated with a project directly.
     pub async fn project_endpoint_ids(&self, project_id: &str) -> Result<Vec<String>, Error> {
-        let rows = sqlx::query("SELECT endpoint_id FROM identity_project_endpoint WHERE project_id = $1 ORDER BY endpoint_id")
-            .bind(project_id)
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let rows =
+            sqlx::query("SELECT endpoint_id FROM identity_project_endpoint WHERE project_id = $1 ORDER BY endpoint_id")
+                .bind(project_id)
+                .fetch_all(self.db.pool())
+                .await
+                .map_err(db_err)?;
         Ok(rows.iter().map(|r| s(r, "endpoint_id")).collect())
     }
 
     /// Projects an endpoint is associated with directly.
     pub async fn endpoint_project_ids(&self, endpoint_id: &str) -> Result<Vec<String>, Error> {
-        let rows = sqlx::query("SELECT project_id FROM identity_project_endpoint WHERE endpoint_id = $1 ORDER BY project_id")
-            .bind(endpoint_id)
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let rows =
+            sqlx::query("SELECT project_id FROM identity_project_endpoint WHERE endpoint_id = $1 ORDER BY project_id")
+                .bind(endpoint_id)
+                .fetch_all(self.db.pool())
+                .await
+                .map_err(db_err)?;
         Ok(rows.iter().map(|r| s(r, "project_id")).collect())
     }
 
@@ -145,22 +152,25 @@ impl Store {
     }
 
     pub async fn remove_project_endpoint_group(&self, project_id: &str, group_id: &str) -> Result<bool, Error> {
-        let r = sqlx::query("DELETE FROM identity_project_endpoint_group WHERE endpoint_group_id = $1 AND project_id = $2")
-            .bind(group_id)
-            .bind(project_id)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let r =
+            sqlx::query("DELETE FROM identity_project_endpoint_group WHERE endpoint_group_id = $1 AND project_id = $2")
+                .bind(group_id)
+                .bind(project_id)
+                .execute(self.db.pool())
+                .await
+                .map_err(db_err)?;
         Ok(r.rows_affected() > 0)
     }
 
     pub async fn project_endpoint_group_exists(&self, project_id: &str, group_id: &str) -> Result<bool, Error> {
-        let r = sqlx::query("SELECT 1 FROM identity_project_endpoint_group WHERE endpoint_group_id = $1 AND project_id = $2")
-            .bind(group_id)
-            .bind(project_id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let r = sqlx::query(
+            "SELECT 1 FROM identity_project_endpoint_group WHERE endpoint_group_id = $1 AND project_id = $2",
+        )
+        .bind(group_id)
+        .bind(project_id)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(db_err)?;
         Ok(r.is_some())
     }
 
@@ -179,12 +189,13 @@ impl Store {
 
     /// Projects an endpoint group is associated with.
     pub async fn endpoint_group_project_ids(&self, group_id: &str) -> Result<Vec<String>, Error> {
-        let rows = sqlx::query("SELECT project_id FROM identity_project_endpoint_group WHERE endpoint_group_id = $1 ORDER BY project_id")
-            .bind(group_id)
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(
+            "SELECT project_id FROM identity_project_endpoint_group WHERE endpoint_group_id = $1 ORDER BY project_id",
+        )
+        .bind(group_id)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(db_err)?;
         Ok(rows.iter().map(|r| s(r, "project_id")).collect())
     }
-
 }

@@ -7,7 +7,13 @@ use super::{db_err, duplicate, extra, extra_text, os, s, Select, Store};
 use crate::model::{Group, User};
 
 fn group(r: &AnyRow) -> Group {
-    Group { id: s(r, "id"), name: s(r, "name"), domain_id: s(r, "domain_id"), description: os(r, "description"), extra: extra(r) }
+    Group {
+        id: s(r, "id"),
+        name: s(r, "name"),
+        domain_id: s(r, "domain_id"),
+        description: os(r, "description"),
+        extra: extra(r),
+    }
 }
 
 impl Store {
@@ -49,9 +55,9 @@ impl Store {
     pub async fn delete_group(&self, id: &str) -> Result<(), Error> {
         self.delete_in_tx(
             &[
-            "DELETE FROM identity_assignment WHERE actor_id = $1",
-            "DELETE FROM identity_group_member WHERE group_id = $1",
-            "DELETE FROM identity_group WHERE id = $1",
+                "DELETE FROM identity_assignment WHERE actor_id = $1",
+                "DELETE FROM identity_group_member WHERE group_id = $1",
+                "DELETE FROM identity_group WHERE id = $1",
             ],
             id,
         )

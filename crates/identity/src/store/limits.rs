@@ -104,7 +104,8 @@ fn conflict(kind: &'static str) -> impl Fn(sqlx::Error) -> Error {
     }
 }
 
-const LIMIT_SELECT: &str = "SELECT l.id AS id, l.registered_limit_id AS registered_limit_id, l.project_id AS project_id, \
+const LIMIT_SELECT: &str =
+    "SELECT l.id AS id, l.registered_limit_id AS registered_limit_id, l.project_id AS project_id, \
      l.domain_id AS domain_id, l.resource_limit AS resource_limit, l.description AS description, \
      r.service_id AS service_id, r.region_id AS region_id, r.resource_name AS resource_name \
      FROM identity_limit l JOIN identity_registered_limit r ON r.id = l.registered_limit_id";
@@ -145,14 +146,21 @@ impl Store {
     }
 
     /// The registered limit of a service's resource in a region (or in none).
-    pub async fn find_registered_limit(&self, service_id: &str, region_id: Option<&str>, resource_name: &str) -> Result<Option<RegisteredLimit>, Error> {
-        let r = sqlx::query("SELECT * FROM identity_registered_limit WHERE service_id = $1 AND region_id = $2 AND resource_name = $3")
-            .bind(service_id)
-            .bind(region_id.unwrap_or_default().to_string())
-            .bind(resource_name)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
+    pub async fn find_registered_limit(
+        &self,
+        service_id: &str,
+        region_id: Option<&str>,
+        resource_name: &str,
+    ) -> Result<Option<RegisteredLimit>, Error> {
+        let r = sqlx::query(
+            "SELECT * FROM identity_registered_limit WHERE service_id = $1 AND region_id = $2 AND resource_name = $3",
+        )
+        .bind(service_id)
+        .bind(region_id.unwrap_or_default().to_string())
+        .bind(resource_name)
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(db_err)?;
         Ok(r.as_ref().map(registered))
     }
 
@@ -267,7 +275,11 @@ impl Identity {
         }
         service_ids.extend(store.list_services(Some(service), None).await?.into_iter().map(|s| s.id));
         for sid in service_ids {
-            let f = LimitFilter { service_id: Some(sid.clone()), resource_name: Some(resource_name.to_string()), ..Default::default() };
+            let f = LimitFilter {
+                service_id: Some(sid.clone()),
+                resource_name: Some(resource_name.to_string()),
+                ..Default::default()
+            };
             let mut regs = store.list_registered_limits(&f).await?;
             // region-less first
             regs.sort_by_key(|r| r.region_id.is_some());

@@ -33,9 +33,21 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "identity core", sql: include_str!("../../migrations/0001_identity_core.sql") },
     Migration { version: 2, name: "shared generation", sql: include_str!("../../migrations/0002_generation.sql") },
     Migration { version: 3, name: "resource extras", sql: include_str!("../../migrations/0003_resource_extras.sql") },
-    Migration { version: 4, name: "credentials, oauth1, endpoint filter", sql: include_str!("../../migrations/0004_credentials_oauth_endpoint_filter.sql") },
-    Migration { version: 5, name: "trusts and access rules", sql: include_str!("../../migrations/0005_trusts_access_rules.sql") },
-    Migration { version: 6, name: "security compliance", sql: include_str!("../../migrations/0006_security_compliance.sql") },
+    Migration {
+        version: 4,
+        name: "credentials, oauth1, endpoint filter",
+        sql: include_str!("../../migrations/0004_credentials_oauth_endpoint_filter.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "trusts and access rules",
+        sql: include_str!("../../migrations/0005_trusts_access_rules.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "security compliance",
+        sql: include_str!("../../migrations/0006_security_compliance.sql"),
+    },
 ];
 
 /// The identity service's storage.
@@ -54,7 +66,12 @@ impl Store {
     }
 
     /// The first row `sql` returns with these text binds, mapped.
-    pub(crate) async fn fetch_opt<T>(&self, sql: &str, binds: &[&str], map: impl Fn(&AnyRow) -> T) -> Result<Option<T>, Error> {
+    pub(crate) async fn fetch_opt<T>(
+        &self,
+        sql: &str,
+        binds: &[&str],
+        map: impl Fn(&AnyRow) -> T,
+    ) -> Result<Option<T>, Error> {
         let mut q = sqlx::query(sql);
         for b in binds {
             q = q.bind(*b);
@@ -103,7 +120,9 @@ pub fn db_err(e: sqlx::Error) -> Error {
 pub fn duplicate<'a>(entity: &'a str, name: &'a str) -> impl Fn(sqlx::Error) -> Error + 'a {
     move |e| {
         if rustack_db::is_unique_violation(&e) {
-            Error::conflict(format!("Conflict occurred attempting to store {entity} - Duplicate entry found with name {name}."))
+            Error::conflict(format!(
+                "Conflict occurred attempting to store {entity} - Duplicate entry found with name {name}."
+            ))
         } else {
             Error::internal(&e)
         }
@@ -202,7 +221,8 @@ pub fn inexact_match(field: &str, value: &str, query: &std::collections::HashMap
         let Some(op) = k.strip_prefix(field).and_then(|r| r.strip_prefix("__")) else {
             return true;
         };
-        let (v, w) = if op.starts_with('i') { (lower.clone(), want.to_lowercase()) } else { (value.to_string(), want.clone()) };
+        let (v, w) =
+            if op.starts_with('i') { (lower.clone(), want.to_lowercase()) } else { (value.to_string(), want.clone()) };
         match op.trim_start_matches('i') {
             "contains" => v.contains(&w),
             "startswith" => v.starts_with(&w),

@@ -92,7 +92,10 @@ impl Store {
     }
 
     pub async fn list_consumers(&self) -> Result<Vec<Consumer>, Error> {
-        let rows = sqlx::query("SELECT * FROM identity_oauth_consumer ORDER BY id").fetch_all(self.db.pool()).await.map_err(db_err)?;
+        let rows = sqlx::query("SELECT * FROM identity_oauth_consumer ORDER BY id")
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
         Ok(rows.iter().map(consumer).collect())
     }
 
@@ -111,9 +114,9 @@ impl Store {
     pub async fn delete_consumer(&self, id: &str) -> Result<(), Error> {
         self.delete_in_tx(
             &[
-            "DELETE FROM identity_oauth_request_token WHERE consumer_id = $1",
-            "DELETE FROM identity_oauth_access_token WHERE consumer_id = $1",
-            "DELETE FROM identity_oauth_consumer WHERE id = $1",
+                "DELETE FROM identity_oauth_request_token WHERE consumer_id = $1",
+                "DELETE FROM identity_oauth_access_token WHERE consumer_id = $1",
+                "DELETE FROM identity_oauth_consumer WHERE id = $1",
             ],
             id,
         )
@@ -144,7 +147,13 @@ impl Store {
     }
 
     /// Records who authorized a request token, for which roles, and its verifier.
-    pub async fn authorize_request_token(&self, id: &str, user_id: &str, role_ids: &[String], verifier: &str) -> Result<(), Error> {
+    pub async fn authorize_request_token(
+        &self,
+        id: &str,
+        user_id: &str,
+        role_ids: &[String],
+        verifier: &str,
+    ) -> Result<(), Error> {
         sqlx::query("UPDATE identity_oauth_request_token SET authorizing_user_id = $2, role_ids = $3, verifier = $4 WHERE id = $1")
             .bind(id)
             .bind(user_id)
@@ -208,5 +217,4 @@ impl Store {
             .map_err(db_err)?;
         Ok(())
     }
-
 }

@@ -7,7 +7,13 @@ use super::{b, db_err, duplicate, extra, extra_text, int, os, s, Arg, Select, St
 use crate::model::{Domain, Project};
 
 fn domain(r: &AnyRow) -> Domain {
-    Domain { id: s(r, "id"), name: s(r, "name"), description: s(r, "description"), enabled: b(r, "enabled"), extra: extra(r) }
+    Domain {
+        id: s(r, "id"),
+        name: s(r, "name"),
+        description: s(r, "description"),
+        enabled: b(r, "enabled"),
+        extra: extra(r),
+    }
 }
 
 fn project(r: &AnyRow) -> Project {
@@ -136,7 +142,8 @@ impl Store {
     }
 
     pub async fn get_project_by_name(&self, domain_id: &str, name: &str) -> Result<Option<Project>, Error> {
-        self.fetch_opt("SELECT * FROM identity_project WHERE domain_id = $1 AND name = $2", &[domain_id, name], project).await
+        self.fetch_opt("SELECT * FROM identity_project WHERE domain_id = $1 AND name = $2", &[domain_id, name], project)
+            .await
     }
 
     pub async fn list_projects(&self, f: &ProjectFilter<'_>) -> Result<Vec<Project>, Error> {
@@ -206,17 +213,15 @@ impl Store {
     }
 
     pub async fn update_project(&self, p: &Project) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE identity_project SET name = $2, description = $3, enabled = $4, extra = $5 WHERE id = $1",
-        )
-        .bind(&p.id)
-        .bind(&p.name)
-        .bind(&p.description)
-        .bind(int(p.enabled))
-        .bind(extra_text(&p.extra))
-        .execute(self.db.pool())
-        .await
-        .map_err(duplicate("project", &p.name))?;
+        sqlx::query("UPDATE identity_project SET name = $2, description = $3, enabled = $4, extra = $5 WHERE id = $1")
+            .bind(&p.id)
+            .bind(&p.name)
+            .bind(&p.description)
+            .bind(int(p.enabled))
+            .bind(extra_text(&p.extra))
+            .execute(self.db.pool())
+            .await
+            .map_err(duplicate("project", &p.name))?;
         Ok(())
     }
 
@@ -224,14 +229,14 @@ impl Store {
     pub async fn delete_project(&self, id: &str) -> Result<(), Error> {
         self.delete_in_tx(
             &[
-            "DELETE FROM identity_assignment WHERE target_id = $1",
-            "DELETE FROM identity_limit WHERE project_id = $1",
-            "UPDATE identity_user SET default_project_id = NULL WHERE default_project_id = $1",
-            "DELETE FROM identity_app_cred WHERE project_id = $1",
-            "DELETE FROM identity_credential WHERE project_id = $1",
-            "DELETE FROM identity_project_endpoint WHERE project_id = $1",
-            "DELETE FROM identity_project_endpoint_group WHERE project_id = $1",
-            "DELETE FROM identity_project WHERE id = $1",
+                "DELETE FROM identity_assignment WHERE target_id = $1",
+                "DELETE FROM identity_limit WHERE project_id = $1",
+                "UPDATE identity_user SET default_project_id = NULL WHERE default_project_id = $1",
+                "DELETE FROM identity_app_cred WHERE project_id = $1",
+                "DELETE FROM identity_credential WHERE project_id = $1",
+                "DELETE FROM identity_project_endpoint WHERE project_id = $1",
+                "DELETE FROM identity_project_endpoint_group WHERE project_id = $1",
+                "DELETE FROM identity_project WHERE id = $1",
             ],
             id,
         )

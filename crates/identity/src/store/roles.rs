@@ -54,10 +54,7 @@ impl Store {
     }
 
     pub async fn all_roles(&self) -> Result<Vec<Role>, Error> {
-        let rows = sqlx::query("SELECT * FROM identity_role")
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query("SELECT * FROM identity_role").fetch_all(self.db.pool()).await.map_err(db_err)?;
         Ok(rows.iter().map(role).collect())
     }
 
@@ -76,10 +73,10 @@ impl Store {
     pub async fn delete_role(&self, id: &str) -> Result<(), Error> {
         self.delete_in_tx(
             &[
-            "DELETE FROM identity_assignment WHERE role_id = $1",
-            "DELETE FROM identity_implied_role WHERE prior_role_id = $1 OR implied_role_id = $1",
-            "DELETE FROM identity_app_cred_role WHERE role_id = $1",
-            "DELETE FROM identity_role WHERE id = $1",
+                "DELETE FROM identity_assignment WHERE role_id = $1",
+                "DELETE FROM identity_implied_role WHERE prior_role_id = $1 OR implied_role_id = $1",
+                "DELETE FROM identity_app_cred_role WHERE role_id = $1",
+                "DELETE FROM identity_role WHERE id = $1",
             ],
             id,
         )

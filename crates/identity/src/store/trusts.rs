@@ -139,8 +139,16 @@ impl Store {
         }
         let mut existed = false;
         for t in order.iter().rev() {
-            sqlx::query("DELETE FROM identity_trust_role WHERE trust_id = $1").bind(t).execute(&mut *w.tx).await.map_err(db_err)?;
-            let r = sqlx::query("DELETE FROM identity_trust WHERE id = $1").bind(t).execute(&mut *w.tx).await.map_err(db_err)?;
+            sqlx::query("DELETE FROM identity_trust_role WHERE trust_id = $1")
+                .bind(t)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(db_err)?;
+            let r = sqlx::query("DELETE FROM identity_trust WHERE id = $1")
+                .bind(t)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(db_err)?;
             if t == id {
                 existed = r.rows_affected() > 0;
             }

@@ -62,7 +62,12 @@ impl Store {
         self.fetch_opt("SELECT * FROM identity_user WHERE domain_id = $1 AND name = $2", &[domain_id, name], user).await
     }
 
-    pub async fn list_users(&self, name: Option<&str>, domain_id: Option<&str>, enabled: Option<bool>) -> Result<Vec<User>, Error> {
+    pub async fn list_users(
+        &self,
+        name: Option<&str>,
+        domain_id: Option<&str>,
+        enabled: Option<bool>,
+    ) -> Result<Vec<User>, Error> {
         let mut q = Select::new("SELECT * FROM identity_user");
         q.eq_opt("name", name).eq_opt("domain_id", domain_id);
         if let Some(e) = enabled {
@@ -109,47 +114,55 @@ impl Store {
 
     async fn add_password_history(&self, user_id: &str, hash: &str) -> Result<(), Error> {
         let now = rustack_common::time::iso_micro(&rustack_common::time::now());
-        sqlx::query("INSERT INTO identity_password_history (id, user_id, password_hash, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(rustack_common::new_id())
-            .bind(user_id)
-            .bind(hash)
-            .bind(now)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO identity_password_history (id, user_id, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(rustack_common::new_id())
+        .bind(user_id)
+        .bind(hash)
+        .bind(now)
+        .execute(self.db.pool())
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
     /// The user's last `n` password hashes, newest first.
     pub async fn password_history(&self, user_id: &str, n: usize) -> Result<Vec<String>, Error> {
-        let rows = sqlx::query("SELECT password_hash FROM identity_password_history WHERE user_id = $1 ORDER BY created_at DESC")
-            .bind(user_id)
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(
+            "SELECT password_hash FROM identity_password_history WHERE user_id = $1 ORDER BY created_at DESC",
+        )
+        .bind(user_id)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(db_err)?;
         Ok(rows.iter().take(n).map(|r| s(r, "password_hash")).collect())
     }
 
     /// Counts a failed password authentication.
     pub async fn record_auth_failure(&self, user_id: &str) -> Result<(), Error> {
         let now = rustack_common::time::iso_micro(&rustack_common::time::now());
-        sqlx::query("UPDATE identity_user SET failed_auth_count = failed_auth_count + 1, failed_auth_at = $2 WHERE id = $1")
-            .bind(user_id)
-            .bind(now)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE identity_user SET failed_auth_count = failed_auth_count + 1, failed_auth_at = $2 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(self.db.pool())
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
     /// After a successful authentication: no failures, and active `today`.
     pub async fn record_auth_success(&self, user_id: &str, today: &str) -> Result<(), Error> {
-        sqlx::query("UPDATE identity_user SET failed_auth_count = 0, failed_auth_at = NULL, last_active_at = $2 WHERE id = $1")
-            .bind(user_id)
-            .bind(today)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE identity_user SET failed_auth_count = 0, failed_auth_at = NULL, last_active_at = $2 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(today)
+        .execute(self.db.pool())
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 

@@ -34,7 +34,11 @@ impl Identity {
     /// The endpoints a project is limited to (directly associated, or in one
     /// of its endpoint groups; disabled ones included), or None when nothing
     /// limits it.
-    pub async fn project_endpoint_filter(&self, project_id: &str, endpoints: &[Endpoint]) -> Result<Option<HashSet<String>>, Error> {
+    pub async fn project_endpoint_filter(
+        &self,
+        project_id: &str,
+        endpoints: &[Endpoint],
+    ) -> Result<Option<HashSet<String>>, Error> {
         let store = self.store();
         let direct = store.project_endpoint_ids(project_id).await?;
         let groups = store.project_endpoint_groups(project_id).await?;
@@ -58,7 +62,9 @@ impl Identity {
             Some(p) => self.project_endpoint_filter(p, &endpoints).await?,
             None => None,
         };
-        if filter.is_none() && !self.config().ini.bool("endpoint_filter", "return_all_endpoints_if_no_filter").unwrap_or(true) {
+        if filter.is_none()
+            && !self.config().ini.bool("endpoint_filter", "return_all_endpoints_if_no_filter").unwrap_or(true)
+        {
             return Ok(json!([]));
         }
         let mut out = Vec::new();
@@ -114,7 +120,12 @@ mod tests {
             enabled: true,
             extra: Default::default(),
         };
-        let g = |f: Value| EndpointGroup { id: "g".into(), name: "n".into(), description: None, filters: f.as_object().unwrap().clone() };
+        let g = |f: Value| EndpointGroup {
+            id: "g".into(),
+            name: "n".into(),
+            description: None,
+            filters: f.as_object().unwrap().clone(),
+        };
         assert!(group_matches(&g(json!({"service_id": "s"})), &e));
         assert!(group_matches(&g(json!({"service_id": "s", "interface": "public"})), &e));
         assert!(!group_matches(&g(json!({"service_id": "s", "interface": "admin"})), &e));

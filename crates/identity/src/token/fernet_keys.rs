@@ -36,7 +36,9 @@ impl Keys {
 
     /// Decrypts with any key; None when no key opens it.
     pub fn decrypt(&self, token: &str) -> Option<Vec<u8>> {
-        if token.len() > 1024 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=') {
+        if token.len() > 1024
+            || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
+        {
             return None;
         }
         let trimmed = token.trim_end_matches('=');

@@ -108,8 +108,10 @@ impl ValidToken {
         if let Some(a) = &self.app_cred {
             t["application_credential"] = json!({"id": a.id, "name": a.name, "restricted": !a.unrestricted});
             if let Some(rules) = &self.context.access_rules {
-                t["application_credential"]["access_rules"] =
-                    rules.iter().map(|r| json!({"id": r.id, "service": r.service, "method": r.method, "path": r.path})).collect();
+                t["application_credential"]["access_rules"] = rules
+                    .iter()
+                    .map(|r| json!({"id": r.id, "service": r.service, "method": r.method, "path": r.path}))
+                    .collect();
             }
         }
         if let (Some(at), Some(consumer)) = (&self.payload.access_token_id, &self.oauth_consumer_id) {
@@ -126,7 +128,16 @@ impl ValidToken {
     }
 }
 
-fn context(user: &User, user_domain: &Domain, scope: &TokenScope, roles: &[Role], p: &Payload, issued: Timestamp, expires: Timestamp, admin_project: bool) -> RequestContext {
+fn context(
+    user: &User,
+    user_domain: &Domain,
+    scope: &TokenScope,
+    roles: &[Role],
+    p: &Payload,
+    issued: Timestamp,
+    expires: Timestamp,
+    admin_project: bool,
+) -> RequestContext {
     RequestContext {
         user_id: user.id.clone(),
         user_name: user.name.clone(),
@@ -201,7 +212,9 @@ impl Identity {
         if let Some(e) = n.expires_at {
             expires = expires.min(e);
         }
-        if let Some(e) = n.app_cred.as_ref().and_then(|a| a.expires_at.as_deref()).and_then(rustack_common::time::parse_iso) {
+        if let Some(e) =
+            n.app_cred.as_ref().and_then(|a| a.expires_at.as_deref()).and_then(rustack_common::time::parse_iso)
+        {
             expires = expires.min(e);
         }
         let payload = Payload {
@@ -218,7 +231,9 @@ impl Identity {
         };
         let id = self.keys().encrypt(&payload.encode());
         let t = self.build(id, payload, Some(n.user), n.app_cred).await.map_err(|e| match e.kind {
-            rustack_common::ErrorKind::NotFound => Error::unauthorized("The request you have made requires authentication."),
+            rustack_common::ErrorKind::NotFound => {
+                Error::unauthorized("The request you have made requires authentication.")
+            }
             _ => e,
         })?;
         let t = Arc::new(t);
@@ -267,7 +282,9 @@ impl Identity {
         // change ends the tokens it made impersonating the trustor
         if let Some(tr) = &t.context.trust {
             for party in [&tr.trustor_user_id, &tr.trustee_user_id] {
-                if *party != t.user.id && self.inner.revocations.read().unwrap().is_revoked(&TokenFacts { user_id: party, ..facts }) {
+                if *party != t.user.id
+                    && self.inner.revocations.read().unwrap().is_revoked(&TokenFacts { user_id: party, ..facts })
+                {
                     return Err(token_not_found());
                 }
             }
@@ -280,7 +297,13 @@ impl Identity {
     }
 
     /// Rebuilds a token's meaning from the database.
-    async fn build(&self, id: String, p: Payload, user: Option<User>, app_cred: Option<AppCred>) -> Result<ValidToken, Error> {
+    async fn build(
+        &self,
+        id: String,
+        p: Payload,
+        user: Option<User>,
+        app_cred: Option<AppCred>,
+    ) -> Result<ValidToken, Error> {
         let store = self.store();
         let user = match user {
             Some(u) => u,

@@ -167,7 +167,10 @@ mod tests {
         assert!(chain.is_revoked(&facts(root)) && chain.is_revoked(&facts(child)));
         let mut mid = RevocationList::default();
         mid.add(ev(|e| e.audit_id = Some("C".into())));
-        assert!(mid.is_revoked(&facts(child)) && !mid.is_revoked(&facts(root)), "a rescoped token's parent stays valid");
+        assert!(
+            mid.is_revoked(&facts(child)) && !mid.is_revoked(&facts(root)),
+            "a rescoped token's parent stays valid"
+        );
     }
 
     #[test]

@@ -68,7 +68,8 @@ pub async fn rescope(c: &TestCloud, token: &str, scope: Option<Value>) -> Resp {
 
 /// `GET /v3/auth/tokens` (validate) with `path_suffix` e.g. `?nocatalog`.
 pub async fn validate_q(c: &TestCloud, caller: &str, subject: &str, query: &str) -> Resp {
-    c.request_with(Method::GET, &format!("/v3/auth/tokens{query}"), Some(caller), None, &[("X-Subject-Token", subject)]).await
+    c.request_with(Method::GET, &format!("/v3/auth/tokens{query}"), Some(caller), None, &[("X-Subject-Token", subject)])
+        .await
 }
 
 pub async fn validate(c: &TestCloud, caller: &str, subject: &str) -> Resp {
@@ -206,7 +207,8 @@ pub fn strs(v: &[&str]) -> Vec<String> {
 /// Asserts the exact key set of a JSON object.
 #[track_caller]
 pub fn assert_keys(v: &Value, keys: &[&str]) {
-    let mut got: Vec<&str> = v.as_object().unwrap_or_else(|| panic!("not an object: {v}")).keys().map(String::as_str).collect();
+    let mut got: Vec<&str> =
+        v.as_object().unwrap_or_else(|| panic!("not an object: {v}")).keys().map(String::as_str).collect();
     got.sort();
     let mut want = keys.to_vec();
     want.sort();
@@ -217,7 +219,10 @@ pub fn assert_keys(v: &Value, keys: &[&str]) {
 #[track_caller]
 pub fn assert_hex_id(v: &Value) {
     let s = v.as_str().unwrap_or_else(|| panic!("id is not a string: {v}"));
-    assert!(s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "not a uuid4 hex: {s}");
+    assert!(
+        s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+        "not a uuid4 hex: {s}"
+    );
 }
 
 /// The `X-Auth-Token` of the admin (project admin) and the demo user.
