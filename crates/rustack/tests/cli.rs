@@ -86,7 +86,15 @@ fn version_prints_the_package_version() {
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in [&["up"][..], &["serve"], &["db", "sync"], &["bootstrap"], &["token", "rotate"], &["credential", "rotate"], &["version"]] {
+    for sub in [
+        &["up"][..],
+        &["serve"],
+        &["db", "sync"],
+        &["bootstrap"],
+        &["token", "rotate"],
+        &["credential", "rotate"],
+        &["version"],
+    ] {
         let o = Command::new(env!("CARGO_BIN_EXE_rustack")).args(sub).arg("--help").output().unwrap();
         ok(&o);
         assert!(text(&o.stdout).contains("Usage: rustack"), "{sub:?}: {}", text(&o.stdout));
@@ -200,10 +208,8 @@ fn configured_passwords_are_used_and_not_written_to_the_passwords_file() {
 }
 
 fn key_ids(dir: &Path) -> Vec<u64> {
-    let mut v: Vec<u64> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
+    let mut v: Vec<u64> =
+        std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
     v.sort();
     v
 }
@@ -224,9 +230,21 @@ fn token_rotate_promotes_the_staged_key() {
 
 /// `GET path` over plain HTTP/1.1; the status code, or None if nothing answers.
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http(port, "GET", path, &[], "")
+}
+
+/// One request over plain HTTP/1.1: the status code and the whole response text.
+fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\nConnection: close\r\n\r\n").ok()?;
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).ok()?;
     let resp = text(&buf);
@@ -321,4 +339,53 @@ fn credential_rotate_keeps_a_staged_primary_and_secondary_key() {
     assert!(text(&o.stdout).contains("re-encrypted"), "{}", text(&o.stdout));
     let keys = env.data().join("credential-keys");
     assert_eq!(key_ids(&keys), vec![0, 2, 3]);
+}
+
+/// Starts `rustack up` and waits for its first answer.
+fn start_up(env: &Env, log: &Path) -> Server {
+    let child = env
+        .cmd(&["up", "--bind", "127.0.0.1"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) && http_get(env.port, "/v3").is_none() {
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    server
+}
+
+fn stop(mut server: Server) {
+    Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().unwrap();
+    wait_exit(&mut server.0, Duration::from_secs(15)).expect("rustack up stops on SIGTERM");
+}
+
+#[test]
+fn tokens_survive_a_restart_and_revocations_too() {
+    let env = Env::new("restart", "admin_password = s3cret\n");
+    let log = env.dir.path().join("up.log");
+    let auth = r#"{"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin",
+        "domain": {"id": "default"}, "password": "s3cret"}}}, "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}"#;
+    let server = start_up(&env, &log);
+    let issue = || {
+        let (code, resp) = http(env.port, "POST", "/v3/auth/tokens", &[], auth).expect("an answer");
+        assert_eq!(code, 201, "{resp}");
+        resp.lines()
+            .find_map(|l| l.to_ascii_lowercase().starts_with("x-subject-token:").then(|| l[16..].trim().to_string()))
+            .expect("X-Subject-Token")
+    };
+    let kept = issue();
+    let revoked = issue();
+    let (code, _) = http(env.port, "DELETE", "/v3/auth/tokens", &[("X-Auth-Token", &kept), ("X-Subject-Token", &revoked)], "").unwrap();
+    assert_eq!(code, 204);
+    stop(server);
+
+    let server = start_up(&env, &log);
+    let check = |subject: &str| http(env.port, "GET", "/v3/auth/tokens", &[("X-Auth-Token", &kept), ("X-Subject-Token", subject)], "").unwrap().0;
+    assert_eq!(check(&kept), 200, "a token issued before the restart is still valid");
+    assert_eq!(check(&revoked), 404, "a revocation made before the restart still holds");
+    stop(server);
 }
