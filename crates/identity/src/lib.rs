@@ -58,6 +58,8 @@ pub(crate) struct Inner {
     pub policy: rustack_policy::Policy,
     pub revocations: RwLock<RevocationList>,
     pub cache: TokenCache,
+    /// Every user, rendered, as of a users version (SQLite only: one node).
+    pub users_list: RwLock<Option<(u64, Arc<Vec<model::User>>, Arc<Vec<String>>)>>,
     /// Bumped by every change that can alter a token's validity or content;
     /// cached validations from an older generation are recomputed.
     pub generation: AtomicU64,
@@ -83,6 +85,7 @@ impl Identity {
                 policy,
                 revocations: RwLock::new(RevocationList::default()),
                 cache: TokenCache::default(),
+                users_list: RwLock::new(None),
                 generation: AtomicU64::new(0),
             }),
         };

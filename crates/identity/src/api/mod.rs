@@ -185,16 +185,8 @@ pub(crate) fn list_response(
     q: &HashMap<String, String>,
     items: Vec<Value>,
 ) -> Json<Value> {
-    let mut self_link = id.link(path);
-    if !q.is_empty() {
-        let mut pairs: Vec<_> = q.iter().collect();
-        pairs.sort();
-        let qs: Vec<String> =
-            pairs.iter().map(|(k, v)| if v.is_empty() { k.to_string() } else { format!("{k}={v}") }).collect();
-        self_link = format!("{self_link}?{}", qs.join("&"));
-    }
     let mut items = items;
-    let mut body = json!({"links": {"self": self_link, "previous": null, "next": null}});
+    let mut body = json!({"links": list_links(id, path, q)});
     if let Some(limit) = id.config().list_limit {
         if items.len() > limit {
             items.truncate(limit);
@@ -203,6 +195,50 @@ pub(crate) fn list_response(
     }
     body[key] = Value::Array(items);
     Json(body)
+}
+
+/// The same envelope as [`list_response`] around items already serialized:
+/// large lists are written without building a JSON tree.
+pub(crate) fn list_response_raw(
+    id: &Identity,
+    key: &str,
+    path: &str,
+    q: &HashMap<String, String>,
+    mut items: Vec<&str>,
+) -> Response {
+    let mut truncated = false;
+    if let Some(limit) = id.config().list_limit {
+        if items.len() > limit {
+            items.truncate(limit);
+            truncated = true;
+        }
+    }
+    let len: usize = items.iter().map(|s| s.len() + 1).sum();
+    let mut out = String::with_capacity(len + 256);
+    out.push_str("{\"");
+    out.push_str(key);
+    out.push_str("\":[");
+    out.push_str(&items.join(","));
+    out.push_str("],\"links\":");
+    out.push_str(&list_links(id, path, q).to_string());
+    if truncated {
+        out.push_str(",\"truncated\":true");
+    }
+    out.push('}');
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], out).into_response()
+}
+
+/// `links` of a list: `self` is the path with the query as given.
+fn list_links(id: &Identity, path: &str, q: &HashMap<String, String>) -> Value {
+    let mut self_link = id.link(path);
+    if !q.is_empty() {
+        let mut pairs: Vec<_> = q.iter().collect();
+        pairs.sort();
+        let qs: Vec<String> =
+            pairs.iter().map(|(k, v)| if v.is_empty() { k.to_string() } else { format!("{k}={v}") }).collect();
+        self_link = format!("{self_link}?{}", qs.join("&"));
+    }
+    json!({"self": self_link, "previous": null, "next": null})
 }
 
 /// A query-string boolean as oslo reads it: false/0/no/n/off are false,

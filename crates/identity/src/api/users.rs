@@ -1,5 +1,7 @@
 //! `/v3/users`, the user's own password change, and the user's projects and groups.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -35,21 +37,27 @@ pub(crate) fn target(u: &User) -> Target {
         .with("user_id", u.id.as_str())
 }
 
-async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Json<Value>> {
+async fn list(State(id): State<Identity>, Authenticated(ctx): Authenticated, q: Query) -> ApiResult<Response> {
     let t = match q.get("domain_id") {
         Some(d) => Target::new().with("target.domain_id", d.as_str()),
         None => Target::new(),
     };
     id.enforce("identity:list_users", &ctx, t)?;
     let domain = ctx.domain_id().map(String::from).or_else(|| q.get("domain_id").cloned());
-    let users =
-        id.store().list_users(q.get("name").map(String::as_str), domain.as_deref(), query_bool(&q, "enabled")).await?;
+    let (users, rendered) = id.all_users().await?;
+    let (name, enabled) = (q.get("name"), query_bool(&q, "enabled"));
     let items = users
         .iter()
-        .filter(|u| crate::store::inexact_match("name", &u.name, &q))
-        .map(|u| u.to_json(id.public_url()))
+        .zip(rendered.iter())
+        .filter(|(u, _)| {
+            name.is_none_or(|n| *n == u.name)
+                && domain.as_ref().is_none_or(|d| *d == u.domain_id)
+                && enabled.is_none_or(|e| e == u.enabled)
+                && crate::store::inexact_match("name", &u.name, &q)
+        })
+        .map(|(_, json)| json.as_str())
         .collect();
-    Ok(list_response(&id, "users", "users", &q, items))
+    Ok(super::list_response_raw(&id, "users", "users", &q, items))
 }
 
 async fn create(
@@ -252,4 +260,28 @@ async fn user_groups(
         })
         .collect();
     Ok(list_response(&id, "groups", &format!("users/{uid}/groups"), &q, items))
+}
+
+impl Identity {
+    /// Every user with its rendered JSON, in name order. On SQLite (one node
+    /// owns the database) the list is kept until the users table changes; on
+    /// PostgreSQL another node may write it, so it is read every time.
+    pub(crate) async fn all_users(&self) -> Result<(Arc<Vec<User>>, Arc<Vec<String>>), Error> {
+        let cacheable = self.store().db.backend() == rustack_db::Backend::Sqlite;
+        let version = self.store().users_version();
+        if cacheable {
+            if let Some((v, users, rendered)) = self.inner.users_list.read().unwrap().as_ref() {
+                if *v == version {
+                    return Ok((users.clone(), rendered.clone()));
+                }
+            }
+        }
+        let users = self.store().list_users(None, None, None).await?;
+        let rendered: Vec<String> = users.iter().map(|u| u.to_json(self.public_url()).to_string()).collect();
+        let (users, rendered) = (Arc::new(users), Arc::new(rendered));
+        if cacheable {
+            *self.inner.users_list.write().unwrap() = Some((version, users.clone(), rendered.clone()));
+        }
+        Ok((users, rendered))
+    }
 }

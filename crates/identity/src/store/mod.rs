@@ -54,11 +54,26 @@ pub static MIGRATIONS: &[Migration] = &[
 #[derive(Clone)]
 pub struct Store {
     pub db: Db,
+    /// Bumped by every write to the users table (see `users_changed`).
+    users_version: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
     pub fn new(db: Db) -> Self {
-        Store { db }
+        Store { db, users_version: Default::default() }
+    }
+
+    /// Changes whenever this process writes the users table: a single node
+    /// (SQLite) may keep the user list in memory while it stays the same.
+    pub fn users_version(&self) -> u64 {
+        self.users_version.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Held by every store function that writes `identity_user`: the version
+    /// moves when the write is over (so a reader that loaded the old rows
+    /// under the old version cannot keep them).
+    pub(crate) fn users_changed(&self) -> UsersChanged<'_> {
+        UsersChanged(self)
     }
 
     pub async fn migrate(&self) -> Result<usize, Error> {
@@ -104,6 +119,15 @@ impl Store {
             .await
             .map_err(db_err)?;
         Ok(())
+    }
+}
+
+/// Moves the users version when dropped; see [`Store::users_changed`].
+pub(crate) struct UsersChanged<'a>(&'a Store);
+
+impl Drop for UsersChanged<'_> {
+    fn drop(&mut self) {
+        self.0.users_version.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

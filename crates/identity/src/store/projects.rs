@@ -86,6 +86,7 @@ impl Store {
     /// Deletes a domain with everything in it: projects, users, groups,
     /// domain-specific roles and the role assignments on or of them.
     pub async fn delete_domain(&self, id: &str) -> Result<(), Error> {
+        let _changed = self.users_changed(); // users go with a domain; default projects are cleared
         let mut w = self.db.begin_write().await.map_err(db_err)?;
         let stmts = [
             // assignments on the domain, on its projects, of its users and groups
@@ -227,6 +228,7 @@ impl Store {
 
     /// Deletes a leaf project and the role assignments on it.
     pub async fn delete_project(&self, id: &str) -> Result<(), Error> {
+        let _changed = self.users_changed(); // users go with a domain; default projects are cleared
         self.delete_in_tx(
             &[
                 "DELETE FROM identity_assignment WHERE target_id = $1",

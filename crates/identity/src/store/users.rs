@@ -30,6 +30,7 @@ pub(super) fn user(r: &AnyRow) -> User {
 
 impl Store {
     pub async fn create_user(&self, u: &User) -> Result<(), Error> {
+        let _changed = self.users_changed();
         let now = rustack_common::time::iso_micro(&rustack_common::time::now());
         sqlx::query(
             "INSERT INTO identity_user (id, name, domain_id, enabled, default_project_id, password_hash, \
@@ -79,6 +80,7 @@ impl Store {
 
     /// Writes every attribute but the password.
     pub async fn update_user(&self, u: &User) -> Result<(), Error> {
+        let _changed = self.users_changed();
         sqlx::query(
             "UPDATE identity_user SET name = $2, enabled = $3, default_project_id = $4, extra = $5, options = $6 WHERE id = $1",
         )
@@ -97,6 +99,7 @@ impl Store {
     /// Sets a password (a bcrypt hash) and when it expires, records it in the
     /// history and clears failed authentications.
     pub async fn set_password(&self, user_id: &str, hash: &str, expires_at: Option<&str>) -> Result<(), Error> {
+        let _changed = self.users_changed();
         let now = rustack_common::time::iso_micro(&rustack_common::time::now());
         sqlx::query(
             "UPDATE identity_user SET password_hash = $2, password_created_at = $3, password_expires_at = $4, \
@@ -141,6 +144,7 @@ impl Store {
 
     /// Counts a failed password authentication.
     pub async fn record_auth_failure(&self, user_id: &str) -> Result<(), Error> {
+        let _changed = self.users_changed();
         let now = rustack_common::time::iso_micro(&rustack_common::time::now());
         sqlx::query(
             "UPDATE identity_user SET failed_auth_count = failed_auth_count + 1, failed_auth_at = $2 WHERE id = $1",
@@ -155,6 +159,7 @@ impl Store {
 
     /// After a successful authentication: no failures, and active `today`.
     pub async fn record_auth_success(&self, user_id: &str, today: &str) -> Result<(), Error> {
+        let _changed = self.users_changed();
         sqlx::query(
             "UPDATE identity_user SET failed_auth_count = 0, failed_auth_at = NULL, last_active_at = $2 WHERE id = $1",
         )
@@ -169,6 +174,7 @@ impl Store {
     /// Deletes a user, its group memberships, role assignments and
     /// application credentials.
     pub async fn delete_user(&self, id: &str) -> Result<(), Error> {
+        let _changed = self.users_changed();
         self.delete_in_tx(
             &[
             "DELETE FROM identity_assignment WHERE actor_id = $1",
