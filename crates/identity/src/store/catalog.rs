@@ -1,10 +1,39 @@
 //! Regions, services and endpoints: the service catalog.
 
 use rustack_common::Error;
-use rustack_db::sqlx::{self, any::AnyRow};
+use rustack_db::sqlx::any::{AnyArguments, AnyRow};
+use rustack_db::sqlx::query::Query;
+use rustack_db::sqlx::{self, Any};
 
 use super::{b, db_err, extra, extra_text, int, os, s, Select, Store};
 use crate::model::{Endpoint, Region, Service};
+
+/// Binds an entity's columns in the order its INSERT and UPDATE both use.
+trait BindEntity<'q> {
+    fn bind_service(self, sv: &'q Service) -> Self;
+    fn bind_endpoint(self, e: &'q Endpoint) -> Self;
+}
+
+impl<'q> BindEntity<'q> for Query<'q, Any, AnyArguments<'q>> {
+    fn bind_service(self, sv: &'q Service) -> Self {
+        self.bind(&sv.id)
+            .bind(&sv.service_type)
+            .bind(&sv.name)
+            .bind(&sv.description)
+            .bind(int(sv.enabled))
+            .bind(extra_text(&sv.extra))
+    }
+
+    fn bind_endpoint(self, e: &'q Endpoint) -> Self {
+        self.bind(&e.id)
+            .bind(&e.service_id)
+            .bind(&e.interface)
+            .bind(&e.region_id)
+            .bind(&e.url)
+            .bind(int(e.enabled))
+            .bind(extra_text(&e.extra))
+    }
+}
 
 fn region(r: &AnyRow) -> Region {
     Region {
@@ -103,12 +132,7 @@ impl Store {
 
     pub async fn create_service(&self, sv: &Service) -> Result<(), Error> {
         sqlx::query("INSERT INTO identity_service (id, type, name, description, enabled, extra) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&sv.id)
-            .bind(&sv.service_type)
-            .bind(&sv.name)
-            .bind(&sv.description)
-            .bind(int(sv.enabled))
-            .bind(extra_text(&sv.extra))
+            .bind_service(sv)
             .execute(self.db.pool())
             .await
             .map_err(db_err)?;
@@ -127,12 +151,7 @@ impl Store {
 
     pub async fn update_service(&self, sv: &Service) -> Result<(), Error> {
         sqlx::query("UPDATE identity_service SET type = $2, name = $3, description = $4, enabled = $5, extra = $6 WHERE id = $1")
-            .bind(&sv.id)
-            .bind(&sv.service_type)
-            .bind(&sv.name)
-            .bind(&sv.description)
-            .bind(int(sv.enabled))
-            .bind(extra_text(&sv.extra))
+            .bind_service(sv)
             .execute(self.db.pool())
             .await
             .map_err(db_err)?;
@@ -157,13 +176,7 @@ impl Store {
             "INSERT INTO identity_endpoint (id, service_id, interface, region_id, url, enabled, extra) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(&e.id)
-        .bind(&e.service_id)
-        .bind(&e.interface)
-        .bind(&e.region_id)
-        .bind(&e.url)
-        .bind(int(e.enabled))
-        .bind(extra_text(&e.extra))
+        .bind_endpoint(e)
         .execute(self.db.pool())
         .await
         .map_err(db_err)?;
@@ -189,13 +202,7 @@ impl Store {
         sqlx::query(
             "UPDATE identity_endpoint SET service_id = $2, interface = $3, region_id = $4, url = $5, enabled = $6, extra = $7 WHERE id = $1",
         )
-        .bind(&e.id)
-        .bind(&e.service_id)
-        .bind(&e.interface)
-        .bind(&e.region_id)
-        .bind(&e.url)
-        .bind(int(e.enabled))
-        .bind(extra_text(&e.extra))
+        .bind_endpoint(e)
         .execute(self.db.pool())
         .await
         .map_err(db_err)?;
