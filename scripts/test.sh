@@ -6,6 +6,7 @@
 #   4. Tempest identity (SECURITY_COMPLIANCE=true, server with Keystone's lockout and
 #      history settings): the 14 interop core tests, then the 138 tests
 #      upstream Keystone passes in the same harness (all must pass)
+#   5. random requests against every identity route (tests/fuzz): never a 5xx
 #
 #   scripts/test.sh
 #
@@ -15,7 +16,8 @@
 #   RUSTACK_TEST_POSTGRES_URL  use this PostgreSQL instead of the local Debian cluster
 #   RUSTACK_SHARED             the shared dir (default: ../shared beside the project)
 #   RUSTACK_TEST_OUT           where logs and result lists go (default: target/test-results)
-#   SKIP_CARGO_TEST=1 SKIP_DAY1=1 SKIP_TEMPEST=1 SKIP_TEMPEST_FULL=1   skip a stage
+#   SKIP_CARGO_TEST=1 SKIP_DAY1=1 SKIP_TEMPEST=1 SKIP_TEMPEST_FULL=1 SKIP_FUZZ=1   skip a stage
+#   FUZZ_REQUESTS              random requests of the API fuzz stage (default 3000)
 # Exit status: 0 when every required stage passed.
 set -uo pipefail
 
@@ -207,6 +209,21 @@ else
     else
       record "tempest upstream" FAIL "$TEMPEST_LINE (list of $WANT, all required)"
     fi
+  fi
+fi
+
+# ---- 5b. random requests against every route: never a 5xx -------------------------
+if [[ ${SKIP_FUZZ:-} == 1 ]]; then record "api fuzz" skip "SKIP_FUZZ=1"
+elif [[ $SERVER_OK != 1 ]]; then record "api fuzz" FAIL "no server"
+else
+  say "API fuzz (tests/fuzz/identity_smoke.py)"
+  grep -ho '"/v3[^"]*"' "$ROOT"/crates/identity/src/api/*.rs | tr -d '"' | sort -u > "$TMP/routes.txt"
+  echo / >> "$TMP/routes.txt"
+  if python3 "$ROOT/tests/fuzz/identity_smoke.py" "$BASE_URL" "$(sed -n 's/^admin=//p' "$TMP/data/passwords")" \
+      "$TMP/routes.txt" "${FUZZ_REQUESTS:-3000}" 2>&1 | tee "$OUT/fuzz.log"; then
+    record "api fuzz" ok "$(tail -1 "$OUT/fuzz.log" | cut -d'[' -f1)(seed $(sed -n 's/^seed //p' "$OUT/fuzz.log"))"
+  else
+    record "api fuzz" FAIL "$(grep -c '^5xx\|^ERR' "$OUT/fuzz.log") bad answers; see $OUT/fuzz.log"
   fi
 fi
 
