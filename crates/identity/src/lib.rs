@@ -138,20 +138,42 @@ impl Identity {
     }
 
     /// Loads revocation events written since the last load (by this process
-    /// or another node sharing the database).
+    /// or another node sharing the database). It looks a minute further back
+    /// than the newest event it has, so an event another node stamped
+    /// earlier but committed later is not missed; events it has are skipped.
     pub async fn refresh_revocations(&self) -> Result<usize, Error> {
-        let since = self.inner.revocations.read().unwrap().newest.clone();
-        let new = self.inner.store.list_revocations(since.as_deref()).await?;
-        let n = new.len();
-        if n > 0 {
+        let since = self.inner.revocations.read().unwrap().newest.as_deref().and_then(rustack_common::time::parse_iso);
+        let since = since.map(|t| rustack_common::time::iso_micro(&(t - chrono::Duration::seconds(60))));
+        let events = self.inner.store.list_revocations(since.as_deref()).await?;
+        let mut added = 0;
+        {
             let mut l = self.inner.revocations.write().unwrap();
-            for e in new {
+            for e in events {
                 if !l.contains(&e.id) {
                     l.add(e);
+                    added += 1;
                 }
             }
-            drop(l);
+        }
+        if added > 0 {
             self.changed();
+        }
+        Ok(added)
+    }
+
+    /// Drops revocation events older than any token that can still be alive
+    /// (a token lives at most `[token] expiration`), in the database and here.
+    pub async fn prune_revocations(&self) -> Result<u64, Error> {
+        let horizon = rustack_common::time::now() - chrono::Duration::seconds(self.config().token_expiration as i64 + 60);
+        let n = self.inner.store.prune_revocations(&rustack_common::time::iso_micro(&horizon)).await?;
+        if n > 0 {
+            let all = self.inner.store.list_revocations(None).await?;
+            let mut fresh = RevocationList::default();
+            for e in all {
+                fresh.add(e);
+            }
+            *self.inner.revocations.write().unwrap() = fresh;
+            tracing::info!(pruned = n, "dropped revocation events older than any live token");
         }
         Ok(n)
     }
@@ -161,6 +183,12 @@ impl Identity {
     pub async fn reconcile(&self, state: &mut ReconcileState) {
         if let Err(e) = self.refresh_revocations().await {
             tracing::warn!(error = %e, "revocation refresh failed");
+        }
+        if state.last_prune.is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(600)) {
+            if let Err(e) = self.prune_revocations().await {
+                tracing::warn!(error = %e, "revocation pruning failed");
+            }
+            state.last_prune = Some(std::time::Instant::now());
         }
         if self.inner.store.db.backend() == rustack_db::Backend::Postgres {
             match self.inner.store.shared_generation().await {
@@ -202,6 +230,7 @@ impl Identity {
 #[derive(Default)]
 pub struct ReconcileState {
     shared_generation: Option<i64>,
+    last_prune: Option<std::time::Instant>,
     key_signature: Option<Vec<(String, u64)>>,
 }
 

@@ -108,3 +108,27 @@ async fn rotated_keys_are_picked_up_and_old_tokens_stay_valid() {
     assert_eq!(v.validate(&before).await.unwrap_err().status(), 401);
     assert!(v.validate(&after).await.is_ok());
 }
+
+#[tokio::test]
+async fn old_revocation_events_are_pruned_and_recent_ones_kept() {
+    use rustack_identity::store::RevocationEvent;
+    let c = TestCloud::start().await;
+    let old = RevocationEvent {
+        id: "old-event".into(),
+        user_id: Some("someone".into()),
+        issued_before: "2000-01-01T00:00:00.000000Z".into(),
+        revoked_at: "2000-01-01T00:00:00.000000Z".into(),
+        ..Default::default()
+    };
+    c.identity.store().add_revocation(&old).await.unwrap();
+    let demo = c.demo_token().await;
+    let admin = c.admin_token().await;
+    c.request_with(reqwest::Method::DELETE, "/v3/auth/tokens", Some(&admin), None, &[("X-Subject-Token", &demo)])
+        .await
+        .expect(204);
+    assert_eq!(c.identity.prune_revocations().await.unwrap(), 1, "only the event older than any live token goes");
+    let left = c.identity.store().list_revocations(None).await.unwrap();
+    assert!(left.iter().all(|e| e.id != "old-event") && !left.is_empty());
+    // the recent revocation still holds after the in-memory list was rebuilt
+    assert_eq!(c.identity.validator().validate(&demo).await.unwrap_err().status(), 401);
+}

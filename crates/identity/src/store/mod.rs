@@ -212,12 +212,6 @@ impl Select {
         self
     }
 
-    pub fn raw(&mut self, cond: &str) -> &mut Self {
-        self.clause();
-        self.sql.push_str(cond);
-        self
-    }
-
     pub fn order(&mut self, by: &str) -> &mut Self {
         self.sql.push_str(" ORDER BY ");
         self.sql.push_str(by);

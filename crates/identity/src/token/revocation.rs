@@ -2,7 +2,7 @@
 //! the few events that name its audit ids, user, project, domain or roles,
 //! not at every event (validation must not slow as events pile up).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::store::RevocationEvent;
 
@@ -21,6 +21,7 @@ pub struct TokenFacts<'a> {
 #[derive(Default)]
 pub struct RevocationList {
     events: Vec<RevocationEvent>,
+    ids: HashSet<String>,
     by_audit: HashMap<String, Vec<usize>>,
     by_chain: HashMap<String, Vec<usize>>,
     by_user: HashMap<String, Vec<usize>>,
@@ -41,10 +42,14 @@ impl RevocationList {
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        self.events.iter().any(|e| e.id == id)
+        self.ids.contains(id)
     }
 
+    /// Adds an event; one already here (same id) is ignored.
     pub fn add(&mut self, e: RevocationEvent) {
+        if !self.ids.insert(e.id.clone()) {
+            return;
+        }
         if self.newest.as_deref().is_none_or(|n| e.revoked_at.as_str() > n) {
             self.newest = Some(e.revoked_at.clone());
         }
