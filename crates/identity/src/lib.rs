@@ -138,12 +138,17 @@ impl Identity {
     }
 
     /// Loads revocation events written since the last load (by this process
-    /// or another node sharing the database). It looks a minute further back
-    /// than the newest event it has, so an event another node stamped
-    /// earlier but committed later is not missed; events it has are skipped.
+    /// or another node sharing the database). On PostgreSQL it looks a few
+    /// seconds further back than the newest event it has, so an event another
+    /// node stamped earlier but committed later is not missed (events it has
+    /// are skipped); on SQLite this process is the only writer.
     pub async fn refresh_revocations(&self) -> Result<usize, Error> {
+        let look_back = match self.inner.store.db.backend() {
+            rustack_db::Backend::Postgres => chrono::Duration::seconds(5),
+            rustack_db::Backend::Sqlite => chrono::Duration::zero(),
+        };
         let since = self.inner.revocations.read().unwrap().newest.as_deref().and_then(rustack_common::time::parse_iso);
-        let since = since.map(|t| rustack_common::time::iso_micro(&(t - chrono::Duration::seconds(60))));
+        let since = since.map(|t| rustack_common::time::iso_micro(&(t - look_back)));
         let events = self.inner.store.list_revocations(since.as_deref()).await?;
         let mut added = 0;
         {
