@@ -379,13 +379,79 @@ fn tokens_survive_a_restart_and_revocations_too() {
     };
     let kept = issue();
     let revoked = issue();
-    let (code, _) = http(env.port, "DELETE", "/v3/auth/tokens", &[("X-Auth-Token", &kept), ("X-Subject-Token", &revoked)], "").unwrap();
+    let (code, _) =
+        http(env.port, "DELETE", "/v3/auth/tokens", &[("X-Auth-Token", &kept), ("X-Subject-Token", &revoked)], "")
+            .unwrap();
     assert_eq!(code, 204);
     stop(server);
 
     let server = start_up(&env, &log);
-    let check = |subject: &str| http(env.port, "GET", "/v3/auth/tokens", &[("X-Auth-Token", &kept), ("X-Subject-Token", subject)], "").unwrap().0;
+    let check = |subject: &str| {
+        http(env.port, "GET", "/v3/auth/tokens", &[("X-Auth-Token", &kept), ("X-Subject-Token", subject)], "")
+            .unwrap()
+            .0
+    };
     assert_eq!(check(&kept), 200, "a token issued before the restart is still valid");
     assert_eq!(check(&revoked), 404, "a revocation made before the restart still holds");
     stop(server);
+}
+
+/// Two nodes on one PostgreSQL database and one Fernet key repository: a token
+/// made on one is valid on the other, and a revocation on one reaches the
+/// other through the database (its reconciler runs every 2 s).
+#[test]
+fn two_nodes_share_tokens_and_revocations_over_postgresql() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(rustack_db::testing::postgres()) else {
+        eprintln!("no PostgreSQL configured (RUSTACK_TEST_POSTGRES_URL): the SQLite tests cover one node");
+        return;
+    };
+    let keys = TempDir::new("shared-keys");
+    let shared = format!(
+        "admin_password = s3cret\n[database]\nconnection = {}\n[fernet_tokens]\nkey_repository = {}\n",
+        db.url,
+        keys.path().join("fernet").display()
+    );
+    let (a, b) = (Env::new("node-a", &shared), Env::new("node-b", &shared));
+    let node_a = start_up(&a, &a.dir.path().join("a.log"));
+    let log_b = b.dir.path().join("b.log");
+    let child = b
+        .cmd(&["serve", "--services", "identity", "--bind", "127.0.0.1"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_b).unwrap())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let node_b = Server(child);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) && http_get(b.port, "/v3").is_none() {
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let auth = r#"{"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin",
+        "domain": {"id": "default"}, "password": "s3cret"}}}, "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}"#;
+    let issue = |port: u16| {
+        let (code, resp) = http(port, "POST", "/v3/auth/tokens", &[], auth).expect("an answer");
+        assert_eq!(code, 201, "{resp}");
+        resp.lines()
+            .find_map(|l| l.to_ascii_lowercase().starts_with("x-subject-token:").then(|| l[16..].trim().to_string()))
+            .expect("X-Subject-Token")
+    };
+    let on_a = issue(a.port);
+    let on_b = issue(b.port);
+    let check = |port: u16, subject: &str| {
+        http(port, "GET", "/v3/auth/tokens", &[("X-Auth-Token", &on_b), ("X-Subject-Token", subject)], "").unwrap().0
+    };
+    assert_eq!(check(b.port, &on_a), 200, "node B validates node A's token");
+    assert_eq!(check(a.port, &on_b), 200, "and the other way round");
+    let (code, _) =
+        http(a.port, "DELETE", "/v3/auth/tokens", &[("X-Auth-Token", &on_a), ("X-Subject-Token", &on_a)], "").unwrap();
+    assert_eq!(code, 204);
+    let t = Instant::now();
+    while check(b.port, &on_a) == 200 {
+        assert!(t.elapsed() < Duration::from_secs(10), "node B still accepts a token node A revoked");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(check(b.port, &on_a), 404);
+    stop(node_a);
+    stop(node_b);
 }
