@@ -169,7 +169,8 @@ impl Identity {
     /// Drops revocation events older than any token that can still be alive
     /// (a token lives at most `[token] expiration`), in the database and here.
     pub async fn prune_revocations(&self) -> Result<u64, Error> {
-        let horizon = rustack_common::time::now() - chrono::Duration::seconds(self.config().token_expiration as i64 + 60);
+        let horizon =
+            rustack_common::time::now() - chrono::Duration::seconds(self.config().token_expiration as i64 + 60);
         let n = self.inner.store.prune_revocations(&rustack_common::time::iso_micro(&horizon)).await?;
         if n > 0 {
             let all = self.inner.store.list_revocations(None).await?;

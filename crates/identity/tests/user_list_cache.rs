@@ -10,7 +10,11 @@ fn names(r: &rustack_test_utils::Resp) -> Vec<String> {
 
 #[tokio::test]
 async fn every_write_shows_in_the_next_list() {
-    let c = TestCloud::start_with(rustack_db::testing::sqlite().await, "[security_compliance]\npassword_expires_days = 10\n").await;
+    let c = TestCloud::start_with(
+        rustack_db::testing::sqlite().await,
+        "[security_compliance]\npassword_expires_days = 10\n",
+    )
+    .await;
     let t = c.admin_token().await;
     assert_eq!(names(&c.get("/v3/users", &t).await.expect(200)), vec!["admin", "demo"]);
     let r = c.post("/v3/users", &t, json!({"user": {"name": "bob"}})).await.expect(201);
