@@ -118,11 +118,6 @@ impl Store {
     }
 
     pub async fn delete_credential(&self, id: &str) -> Result<bool, Error> {
-        let r = sqlx::query("DELETE FROM identity_credential WHERE id = $1")
-            .bind(id)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.rows_affected() > 0)
+        Ok(self.execute("DELETE FROM identity_credential WHERE id = $1", &[id]).await? > 0)
     }
 }

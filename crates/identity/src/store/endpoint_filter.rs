@@ -98,45 +98,41 @@ impl Store {
     }
 
     pub async fn remove_project_endpoint(&self, project_id: &str, endpoint_id: &str) -> Result<bool, Error> {
-        let r = sqlx::query("DELETE FROM identity_project_endpoint WHERE endpoint_id = $1 AND project_id = $2")
-            .bind(endpoint_id)
-            .bind(project_id)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.rows_affected() > 0)
+        Ok(self
+            .execute(
+                "DELETE FROM identity_project_endpoint WHERE endpoint_id = $1 AND project_id = $2",
+                &[endpoint_id, project_id],
+            )
+            .await?
+            > 0)
     }
 
     pub async fn project_endpoint_exists(&self, project_id: &str, endpoint_id: &str) -> Result<bool, Error> {
-        let r = sqlx::query("SELECT 1 FROM identity_project_endpoint WHERE endpoint_id = $1 AND project_id = $2")
-            .bind(endpoint_id)
-            .bind(project_id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.is_some())
+        self.exists(
+            "SELECT 1 FROM identity_project_endpoint WHERE endpoint_id = $1 AND project_id = $2",
+            &[endpoint_id, project_id],
+        )
+        .await
     }
 
     /// Endpoints associated with a project directly.
     pub async fn project_endpoint_ids(&self, project_id: &str) -> Result<Vec<String>, Error> {
-        let rows =
-            sqlx::query("SELECT endpoint_id FROM identity_project_endpoint WHERE project_id = $1 ORDER BY endpoint_id")
-                .bind(project_id)
-                .fetch_all(self.db.pool())
-                .await
-                .map_err(db_err)?;
-        Ok(rows.iter().map(|r| s(r, "endpoint_id")).collect())
+        self.fetch_column(
+            "SELECT endpoint_id FROM identity_project_endpoint WHERE project_id = $1 ORDER BY endpoint_id",
+            &[project_id],
+            "endpoint_id",
+        )
+        .await
     }
 
     /// Projects an endpoint is associated with directly.
     pub async fn endpoint_project_ids(&self, endpoint_id: &str) -> Result<Vec<String>, Error> {
-        let rows =
-            sqlx::query("SELECT project_id FROM identity_project_endpoint WHERE endpoint_id = $1 ORDER BY project_id")
-                .bind(endpoint_id)
-                .fetch_all(self.db.pool())
-                .await
-                .map_err(db_err)?;
-        Ok(rows.iter().map(|r| s(r, "project_id")).collect())
+        self.fetch_column(
+            "SELECT project_id FROM identity_project_endpoint WHERE endpoint_id = $1 ORDER BY project_id",
+            &[endpoint_id],
+            "project_id",
+        )
+        .await
     }
 
     // ---- project - endpoint group ----
@@ -152,14 +148,13 @@ impl Store {
     }
 
     pub async fn remove_project_endpoint_group(&self, project_id: &str, group_id: &str) -> Result<bool, Error> {
-        let r =
-            sqlx::query("DELETE FROM identity_project_endpoint_group WHERE endpoint_group_id = $1 AND project_id = $2")
-                .bind(group_id)
-                .bind(project_id)
-                .execute(self.db.pool())
-                .await
-                .map_err(db_err)?;
-        Ok(r.rows_affected() > 0)
+        Ok(self
+            .execute(
+                "DELETE FROM identity_project_endpoint_group WHERE endpoint_group_id = $1 AND project_id = $2",
+                &[group_id, project_id],
+            )
+            .await?
+            > 0)
     }
 
     pub async fn project_endpoint_group_exists(&self, project_id: &str, group_id: &str) -> Result<bool, Error> {

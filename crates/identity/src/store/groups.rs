@@ -79,23 +79,15 @@ impl Store {
     }
 
     pub async fn remove_group_member(&self, group_id: &str, user_id: &str) -> Result<bool, Error> {
-        let r = sqlx::query("DELETE FROM identity_group_member WHERE group_id = $1 AND user_id = $2")
-            .bind(group_id)
-            .bind(user_id)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.rows_affected() > 0)
+        Ok(self
+            .execute("DELETE FROM identity_group_member WHERE group_id = $1 AND user_id = $2", &[group_id, user_id])
+            .await?
+            > 0)
     }
 
     pub async fn is_group_member(&self, group_id: &str, user_id: &str) -> Result<bool, Error> {
-        let r = sqlx::query("SELECT 1 FROM identity_group_member WHERE group_id = $1 AND user_id = $2")
-            .bind(group_id)
-            .bind(user_id)
-            .fetch_optional(self.db.pool())
+        self.exists("SELECT 1 FROM identity_group_member WHERE group_id = $1 AND user_id = $2", &[group_id, user_id])
             .await
-            .map_err(db_err)?;
-        Ok(r.is_some())
     }
 
     pub async fn groups_of_user(&self, user_id: &str) -> Result<Vec<Group>, Error> {

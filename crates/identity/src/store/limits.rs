@@ -183,21 +183,11 @@ impl Store {
 
     /// Whether any limit overrides this registered limit.
     pub async fn registered_limit_in_use(&self, id: &str) -> Result<bool, Error> {
-        let r = sqlx::query("SELECT id FROM identity_limit WHERE registered_limit_id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.is_some())
+        self.exists("SELECT id FROM identity_limit WHERE registered_limit_id = $1", &[id]).await
     }
 
     pub async fn delete_registered_limit(&self, id: &str) -> Result<bool, Error> {
-        let r = sqlx::query("DELETE FROM identity_registered_limit WHERE id = $1")
-            .bind(id)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.rows_affected() > 0)
+        Ok(self.execute("DELETE FROM identity_registered_limit WHERE id = $1", &[id]).await? > 0)
     }
 
     /// Creates limits, all or none.
@@ -253,12 +243,7 @@ impl Store {
     }
 
     pub async fn delete_limit(&self, id: &str) -> Result<bool, Error> {
-        let r = sqlx::query("DELETE FROM identity_limit WHERE id = $1")
-            .bind(id)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.rows_affected() > 0)
+        Ok(self.execute("DELETE FROM identity_limit WHERE id = $1", &[id]).await? > 0)
     }
 }
 

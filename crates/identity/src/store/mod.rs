@@ -94,6 +94,29 @@ impl Store {
         Ok(q.fetch_optional(self.db.pool()).await.map_err(db_err)?.as_ref().map(map))
     }
 
+    /// Whether `sql` (with these text binds) returns a row.
+    pub(crate) async fn exists(&self, sql: &str, binds: &[&str]) -> Result<bool, Error> {
+        Ok(self.fetch_opt(sql, binds, |_| ()).await?.is_some())
+    }
+
+    /// One text column of every row `sql` returns.
+    pub(crate) async fn fetch_column(&self, sql: &str, binds: &[&str], col: &str) -> Result<Vec<String>, Error> {
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        Ok(q.fetch_all(self.db.pool()).await.map_err(db_err)?.iter().map(|r| s(r, col)).collect())
+    }
+
+    /// Runs one statement with these text binds; the rows it touched.
+    pub(crate) async fn execute(&self, sql: &str, binds: &[&str]) -> Result<u64, Error> {
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        Ok(q.execute(self.db.pool()).await.map_err(db_err)?.rows_affected())
+    }
+
     /// Runs statements that each take `id` as `$1`, in one write transaction:
     /// the way every delete removes what hangs off an entity with it.
     pub(crate) async fn delete_in_tx(&self, stmts: &[&str], id: &str) -> Result<(), Error> {

@@ -73,11 +73,6 @@ impl Store {
 
     /// Deletes a policy; false when there was none.
     pub async fn delete_policy(&self, id: &str) -> Result<bool, Error> {
-        let r = sqlx::query("DELETE FROM identity_policy WHERE id = $1")
-            .bind(id)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.rows_affected() > 0)
+        Ok(self.execute("DELETE FROM identity_policy WHERE id = $1", &[id]).await? > 0)
     }
 }

@@ -94,13 +94,13 @@ impl Store {
     }
 
     pub async fn remove_implied_role(&self, prior: &str, implied: &str) -> Result<bool, Error> {
-        let r = sqlx::query("DELETE FROM identity_implied_role WHERE prior_role_id = $1 AND implied_role_id = $2")
-            .bind(prior)
-            .bind(implied)
-            .execute(self.db.pool())
-            .await
-            .map_err(db_err)?;
-        Ok(r.rows_affected() > 0)
+        Ok(self
+            .execute(
+                "DELETE FROM identity_implied_role WHERE prior_role_id = $1 AND implied_role_id = $2",
+                &[prior, implied],
+            )
+            .await?
+            > 0)
     }
 
     /// Every (prior, implied) pair.
