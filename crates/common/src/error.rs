@@ -12,9 +12,13 @@ pub enum ErrorKind {
     Forbidden,
     NotFound,
     MethodNotAllowed,
+    NotAcceptable,
     Conflict,
+    Gone,
+    PreconditionFailed,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RangeNotSatisfiable,
     NotImplemented,
     ServiceUnavailable,
     Internal,
@@ -28,9 +32,13 @@ impl ErrorKind {
             ErrorKind::Forbidden => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::NotAcceptable => 406,
             ErrorKind::Conflict => 409,
+            ErrorKind::Gone => 410,
+            ErrorKind::PreconditionFailed => 412,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::UnsupportedMediaType => 415,
+            ErrorKind::RangeNotSatisfiable => 416,
             ErrorKind::NotImplemented => 501,
             ErrorKind::ServiceUnavailable => 503,
             ErrorKind::Internal => 500,
@@ -45,9 +53,13 @@ impl ErrorKind {
             ErrorKind::Forbidden => "Forbidden",
             ErrorKind::NotFound => "Not Found",
             ErrorKind::MethodNotAllowed => "Method Not Allowed",
+            ErrorKind::NotAcceptable => "Not Acceptable",
             ErrorKind::Conflict => "Conflict",
+            ErrorKind::Gone => "Gone",
+            ErrorKind::PreconditionFailed => "Precondition Failed",
             ErrorKind::PayloadTooLarge => "Request Entity Too Large",
             ErrorKind::UnsupportedMediaType => "Unsupported Media Type",
+            ErrorKind::RangeNotSatisfiable => "Requested Range Not Satisfiable",
             ErrorKind::NotImplemented => "Not Implemented",
             ErrorKind::ServiceUnavailable => "Service Unavailable",
             ErrorKind::Internal => "Internal Server Error",
@@ -59,13 +71,21 @@ impl ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// An API-specific error name some upstream shapes carry: Neutron's
+    /// `type` (`NetworkNotFound`), Placement's `code` (`placement.inventory.inuse`).
+    pub code: Option<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error { kind, message: message.into(), code: None }
+    }
+    /// Names the error for the APIs whose shape carries a name (see [`Error::code`]).
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
     }
     pub fn bad_request(m: impl Into<String>) -> Self {
         Self::new(ErrorKind::BadRequest, m)

@@ -34,13 +34,45 @@ impl IntoResponse for ApiError {
 pub enum ErrorStyle {
     /// `{"error": {"code": 404, "title": "Not Found", "message": "…"}}`
     Keystone,
+    /// webob's JSON error: `{"code": "404 Not Found", "title": "Not Found", "message": "…"}`
+    Glance,
+    /// `{"itemNotFound": {"code": 404, "message": "…"}}`, the key naming the fault.
+    Nova,
+    /// `{"NeutronError": {"type": "NetworkNotFound", "message": "…", "detail": ""}}`
+    Neutron,
+    /// `{"errors": [{"status": 404, "title": "Not Found", "detail": "…", "code": "placement.undefined_code"}]}`
+    Placement,
 }
 
 impl ErrorStyle {
     pub fn body(self, e: &Error) -> serde_json::Value {
+        use serde_json::json;
+        // every service answers a bad or missing token as keystonemiddleware does
+        if e.kind == ErrorKind::Unauthorized && self != ErrorStyle::Keystone {
+            return ErrorStyle::Keystone.body(e);
+        }
         match self {
-            ErrorStyle::Keystone => serde_json::json!({
+            ErrorStyle::Keystone => json!({
                 "error": {"code": e.status(), "title": e.kind.title(), "message": e.message}
+            }),
+            ErrorStyle::Glance => json!({
+                "code": format!("{} {}", e.status(), e.kind.title()), "title": e.kind.title(), "message": e.message
+            }),
+            ErrorStyle::Nova => json!({ nova_fault_key(e.kind): {"code": e.status(), "message": e.message} }),
+            ErrorStyle::Neutron => json!({
+                "NeutronError": {
+                    "type": e.code.clone().unwrap_or_else(|| neutron_type(e.kind).to_string()),
+                    "message": e.message,
+                    "detail": "",
+                }
+            }),
+            ErrorStyle::Placement => json!({
+                "errors": [{
+                    "status": e.status(),
+                    "title": e.kind.title(),
+                    "detail": e.message,
+                    "code": e.code.clone().unwrap_or_else(|| "placement.undefined_code".to_string()),
+                }]
             }),
         }
     }
@@ -82,6 +114,46 @@ impl ErrorStyle {
     }
 }
 
+/// The key Nova wraps a fault in.
+fn nova_fault_key(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::BadRequest => "badRequest",
+        ErrorKind::Unauthorized => "unauthorized",
+        ErrorKind::Forbidden => "forbidden",
+        ErrorKind::NotFound => "itemNotFound",
+        ErrorKind::MethodNotAllowed => "badMethod",
+        ErrorKind::NotAcceptable => "notAcceptable",
+        ErrorKind::Conflict => "conflictingRequest",
+        ErrorKind::PayloadTooLarge => "overLimit",
+        ErrorKind::UnsupportedMediaType => "badMediaType",
+        ErrorKind::NotImplemented => "notImplemented",
+        ErrorKind::ServiceUnavailable => "serviceUnavailable",
+        ErrorKind::Gone | ErrorKind::PreconditionFailed | ErrorKind::RangeNotSatisfiable => "badRequest",
+        ErrorKind::Internal => "computeFault",
+    }
+}
+
+/// Neutron's `type` for an error that names none (webob's exception names).
+fn neutron_type(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::BadRequest => "HTTPBadRequest",
+        ErrorKind::Unauthorized => "HTTPUnauthorized",
+        ErrorKind::Forbidden => "HTTPForbidden",
+        ErrorKind::NotFound => "HTTPNotFound",
+        ErrorKind::MethodNotAllowed => "HTTPMethodNotAllowed",
+        ErrorKind::NotAcceptable => "HTTPNotAcceptable",
+        ErrorKind::Conflict => "HTTPConflict",
+        ErrorKind::Gone => "HTTPGone",
+        ErrorKind::PreconditionFailed => "HTTPPreconditionFailed",
+        ErrorKind::PayloadTooLarge => "HTTPRequestEntityTooLarge",
+        ErrorKind::UnsupportedMediaType => "HTTPUnsupportedMediaType",
+        ErrorKind::RangeNotSatisfiable => "HTTPRequestRangeNotSatisfiable",
+        ErrorKind::NotImplemented => "HTTPNotImplemented",
+        ErrorKind::ServiceUnavailable => "HTTPServiceUnavailable",
+        ErrorKind::Internal => "HTTPInternalServerError",
+    }
+}
+
 /// The error kind of a status axum or a layer produced on its own.
 fn kind_of(status: StatusCode) -> ErrorKind {
     match status.as_u16() {
@@ -90,7 +162,11 @@ fn kind_of(status: StatusCode) -> ErrorKind {
         403 => ErrorKind::Forbidden,
         404 => ErrorKind::NotFound,
         405 => ErrorKind::MethodNotAllowed,
+        406 => ErrorKind::NotAcceptable,
         409 => ErrorKind::Conflict,
+        410 => ErrorKind::Gone,
+        412 => ErrorKind::PreconditionFailed,
+        416 => ErrorKind::RangeNotSatisfiable,
         413 => ErrorKind::PayloadTooLarge,
         415 => ErrorKind::UnsupportedMediaType,
         501 => ErrorKind::NotImplemented,
@@ -127,4 +203,21 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> axum::res
         "An unexpected error prevented the server from fulfilling your request.",
     ));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_api_has_its_shape() {
+        let e = Error::not_found("No image found with ID x").with_code("ImageNotFound");
+        assert_eq!(ErrorStyle::Glance.body(&e)["code"], "404 Not Found");
+        assert_eq!(ErrorStyle::Nova.body(&e)["itemNotFound"]["code"], 404);
+        assert_eq!(ErrorStyle::Neutron.body(&e)["NeutronError"]["type"], "ImageNotFound");
+        assert_eq!(ErrorStyle::Placement.body(&e)["errors"][0]["code"], "ImageNotFound");
+        assert_eq!(ErrorStyle::Neutron.body(&Error::conflict("x"))["NeutronError"]["type"], "HTTPConflict");
+        // 401s come from the token layer, in keystonemiddleware's shape everywhere
+        assert_eq!(ErrorStyle::Nova.body(&Error::unauthorized("x"))["error"]["code"], 401);
+    }
 }

@@ -5,13 +5,16 @@
 pub mod context;
 pub mod error;
 pub mod json;
+pub mod microversion;
 pub mod remote;
 pub mod request_log;
+pub mod service;
 pub mod token_layer;
 
 pub use context::RequestContext;
 pub use error::{ApiError, ApiResult, ErrorStyle};
 pub use json::JsonBody;
+pub use service::{api_layers, BootstrapProjects, ServiceOptions};
 pub use token_layer::{require_token, TokenValidator};
 
 /// Serves `router` on `listener` until `shutdown` completes.

@@ -6,6 +6,7 @@
 //! Running it again changes nothing that exists (passwords included).
 
 use rustack_common::{new_id, Error};
+use rustack_http::BootstrapProjects;
 use serde_json::Map;
 
 use crate::model::{Assignment, AssignmentKind, Domain, Endpoint, Project, Region, Role, Service, User, SYSTEM_TARGET};
@@ -32,7 +33,8 @@ pub struct CatalogEntry {
 }
 
 impl Identity {
-    pub async fn bootstrap(&self, spec: &BootstrapSpec) -> Result<(), Error> {
+    /// Returns the ids of the admin, demo and service projects.
+    pub async fn bootstrap(&self, spec: &BootstrapSpec) -> Result<BootstrapProjects, Error> {
         let store = self.store();
         if store.get_domain(DEFAULT_DOMAIN_ID).await?.is_none() {
             store
@@ -66,7 +68,7 @@ impl Identity {
             }
         }
         let admin_project = self.ensure_project("admin", "Bootstrap project for initializing the cloud.").await?;
-        self.ensure_project("service", "Project for the services' own users.").await?;
+        let service_project = self.ensure_project("service", "Project for the services' own users.").await?;
         let demo_project = self.ensure_project("demo", "A project for a first, non-admin user.").await?;
         // two bcrypt hashes on a first start: made side by side
         let (admin, demo) = tokio::try_join!(
@@ -105,7 +107,11 @@ impl Identity {
         )
         .await?;
         self.changed();
-        Ok(())
+        Ok(BootstrapProjects {
+            admin_project_id: admin_project.id,
+            demo_project_id: demo_project.id,
+            service_project_id: service_project.id,
+        })
     }
 
     /// Registers a service with public, internal and admin endpoints at `url`

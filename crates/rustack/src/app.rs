@@ -12,7 +12,8 @@ use rustack_identity::bootstrap::BootstrapSpec;
 use rustack_identity::{Identity, IdentityOptions};
 
 use crate::cli::{Cli, DEFAULT_CONFIG};
-use crate::files::{self, Passwords, REGION};
+use crate::files::{self, REGION};
+use rustack_http::BootstrapProjects;
 
 pub struct App {
     pub config: Config,
@@ -99,10 +100,10 @@ impl App {
     }
 
     /// Bootstraps identity (idempotent) and writes the client files.
-    pub async fn bootstrap(&self, identity: &Identity, public_url: &str) -> Result<Passwords> {
+    pub async fn bootstrap(&self, identity: &Identity, public_url: &str) -> Result<BootstrapProjects> {
         let passwords = files::passwords(&self.config, &self.data_dir)?;
         let t = Instant::now();
-        identity
+        let projects = identity
             .bootstrap(&BootstrapSpec {
                 admin_password: passwords.admin.clone(),
                 demo_password: passwords.demo.clone(),
@@ -113,7 +114,7 @@ impl App {
             .context("bootstrap failed")?;
         tracing::info!(elapsed_ms = t.elapsed().as_millis() as u64, "bootstrap done");
         files::write_client_files(&self.data_dir, &format!("{public_url}/v3"), &passwords)?;
-        Ok(passwords)
+        Ok(projects)
     }
 
     /// Tells the operator where the credentials are and what to try.

@@ -19,6 +19,8 @@ use crate::app::App;
 use crate::cli::{Cli, Command, CredentialCommand, DbCommand, TokenCommand};
 use crate::server::Listening;
 use crate::services::Service;
+use rustack_http::ServiceOptions;
+use rustack_identity::bootstrap::CatalogEntry;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -78,8 +80,21 @@ async fn run(app: &App, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Db { command: DbCommand::Sync } => {
-            let public_url = app.public_url(&app.listen_host(&None), app.config.identity_port);
-            app.open_identity(app.open_db().await?, &public_url).await?;
+            let host = app.listen_host(&None);
+            let public_url = app.public_url(&host, app.config.identity_port);
+            let db = app.open_db().await?;
+            let identity = app.open_identity(db.clone(), &public_url).await?;
+            let mut opened = services::Opened::default();
+            for &service in &Service::ALL[1..] {
+                let opts = ServiceOptions {
+                    config: app.config.clone(),
+                    data_dir: app.data_dir.clone(),
+                    public_url: app.public_url(&host, service.port(&app.config)),
+                    identity_url: format!("{public_url}/v3"),
+                    validator: identity.validator(),
+                };
+                let _router = opened.open(service, &db, opts, None, false).await?;
+            }
             println!("database {} is up to date", app::redact_url(&app.database_url()));
             Ok(())
         }
@@ -103,6 +118,13 @@ async fn run(app: &App, command: Command) -> Result<()> {
 
 /// `up` and `serve`: listen, open the services, bootstrap when asked, serve.
 async fn start(app: &App, host: &str, services: &[Service], bootstrap: bool) -> Result<()> {
+    if !services.contains(&Service::Identity) {
+        // every service validates tokens; against a remote identity service is not built yet
+        anyhow::bail!(
+            "the services {} need identity served by the same process (add it to --services)",
+            services::names(services)
+        );
+    }
     // listen first: a port in use fails fast, before any other work
     let mut bound = Vec::new();
     for &service in services {
@@ -110,24 +132,41 @@ async fn start(app: &App, host: &str, services: &[Service], bootstrap: bool) -> 
         bound.push((service, port, server::bind(host, port, service.name()).await?));
     }
     let db = app.open_db().await?;
+    let identity_url = app.public_url(host, app.config.identity_port);
+    let identity = app.open_identity(db.clone(), &identity_url).await?;
+    let projects = if bootstrap { Some(app.bootstrap(&identity, &identity_url).await?) } else { None };
+    identity.spawn_reconciler();
+    let mut opened = services::Opened::default();
     let mut listening = Vec::new();
-    let mut served_identity = None;
-    let mut public_urls = Vec::new();
     for (service, port, listener) in bound {
         let public_url = app.public_url(host, port);
         let router = match service {
-            Service::Identity => {
-                let identity = app.open_identity(db.clone(), &public_url).await?;
+            Service::Identity => identity.router(),
+            other => {
+                let opts = ServiceOptions {
+                    config: app.config.clone(),
+                    data_dir: app.data_dir.clone(),
+                    public_url: public_url.clone(),
+                    identity_url: format!("{identity_url}/v3"),
+                    validator: identity.validator(),
+                };
+                let router = opened.open(other, &db, opts, projects.as_ref(), true).await?;
                 if bootstrap {
-                    app.bootstrap(&identity, &public_url).await?;
+                    let (service_type, name, path) = other.catalog();
+                    let entry = CatalogEntry {
+                        service_type: service_type.into(),
+                        name: name.into(),
+                        url: format!("{public_url}{path}"),
+                    };
+                    identity
+                        .register_service(files::REGION, &entry)
+                        .await
+                        .with_context(|| format!("cannot register {service_type} in the catalog"))?;
                 }
-                identity.spawn_reconciler();
-                served_identity = Some(identity.clone());
-                identity.router()
+                router
             }
         };
         listening.push(Listening { name: service.name(), listener, router });
-        public_urls.push(public_url);
     }
     for l in &listening {
         let addr = l.listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -139,11 +178,9 @@ async fn start(app: &App, host: &str, services: &[Service], bootstrap: bool) -> 
         "rustack ready"
     );
     if bootstrap {
-        if let Some(url) = public_urls.first() {
-            app.print_usage(url, true);
-        }
+        app.print_usage(&identity_url, true);
     }
-    server::serve_all(listening, served_identity).await
+    server::serve_all(listening, Some(identity)).await
 }
 
 /// `token rotate`: set the repository up if absent, then rotate it.

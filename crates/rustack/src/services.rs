@@ -4,19 +4,30 @@
 
 use anyhow::{bail, Result};
 use rustack_common::config::Config;
+use rustack_db::Db;
+use rustack_http::{BootstrapProjects, ServiceOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     Identity,
+    Image,
+    Network,
+    Placement,
+    Compute,
 }
 
 impl Service {
     /// Every service, in start order (identity first: the others need it).
-    pub const ALL: &'static [Service] = &[Service::Identity];
+    pub const ALL: &'static [Service] =
+        &[Service::Identity, Service::Image, Service::Network, Service::Placement, Service::Compute];
 
     pub fn name(self) -> &'static str {
         match self {
             Service::Identity => "identity",
+            Service::Image => "image",
+            Service::Network => "network",
+            Service::Placement => "placement",
+            Service::Compute => "compute",
         }
     }
 
@@ -24,12 +35,80 @@ impl Service {
     pub fn port(self, config: &Config) -> u16 {
         match self {
             Service::Identity => config.identity_port,
+            Service::Image => config.image_port,
+            Service::Network => config.network_port,
+            Service::Placement => config.placement_port,
+            Service::Compute => config.compute_port,
+        }
+    }
+
+    /// Its catalog entry: service type, upstream's service name, and the
+    /// path after `http://host:port` in the endpoint URL.
+    pub fn catalog(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Service::Identity => ("identity", "keystone", "/v3/"),
+            Service::Image => ("image", "glance", ""),
+            Service::Network => ("network", "neutron", ""),
+            Service::Placement => ("placement", "placement", ""),
+            Service::Compute => ("compute", "nova", "/v2.1"),
         }
     }
 
     pub fn from_name(name: &str) -> Option<Service> {
         Service::ALL.iter().copied().find(|s| s.name() == name)
     }
+}
+
+/// The other services opened by this process, kept so that a service can
+/// reach another one in-process (compute → placement).
+#[derive(Default)]
+pub struct Opened {
+    pub image: Option<rustack_image::Image>,
+    pub network: Option<rustack_network::Network>,
+    pub placement: Option<rustack_placement::Placement>,
+    pub compute: Option<rustack_compute::Compute>,
+}
+
+impl Opened {
+    /// Opens `service` (migrations), bootstraps it when `projects` is given,
+    /// starts its background work when `run`, and returns its router.
+    pub async fn open(
+        &mut self,
+        service: Service,
+        db: &Db,
+        opts: ServiceOptions,
+        projects: Option<&BootstrapProjects>,
+        run: bool,
+    ) -> Result<axum::Router> {
+        let name = service.name();
+        let ctx = |e: rustack_common::Error| anyhow::anyhow!("cannot open the {name} service: {e}");
+        macro_rules! open {
+            ($slot:ident, $ty:ty) => {{
+                let s = <$ty>::open(db.clone(), opts).await.map_err(ctx)?;
+                if let Some(p) = projects {
+                    s.bootstrap(p).await.map_err(|e| anyhow::anyhow!("{name} bootstrap failed: {e}"))?;
+                }
+                if run {
+                    s.spawn_workers();
+                }
+                let r = s.router();
+                self.$slot = Some(s);
+                r
+            }};
+        }
+        Ok(match service {
+            Service::Identity => bail!("identity is opened on its own"),
+            Service::Image => open!(image, rustack_image::Image),
+            Service::Network => open!(network, rustack_network::Network),
+            Service::Placement => open!(placement, rustack_placement::Placement),
+            Service::Compute => open!(compute, rustack_compute::Compute),
+        })
+    }
+}
+
+/// `a, b` for a list of services.
+pub fn names(list: &[Service]) -> String {
+    list.iter().filter(|s| **s != Service::Identity).map(|s| s.name()).collect::<Vec<_>>().join(", ")
 }
 
 pub fn known_names() -> String {
@@ -64,6 +143,7 @@ mod tests {
     fn parses_and_rejects() {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         assert_eq!(parse(&v(&["identity", " identity"])).unwrap(), vec![Service::Identity]);
+        assert_eq!(parse(&v(&["compute", "image"])).unwrap(), vec![Service::Compute, Service::Image]);
         let e = parse(&v(&["identity", "nova"])).unwrap_err().to_string();
         assert!(e.contains("'nova'") && e.contains("identity"), "{e}");
         assert!(parse(&v(&[""])).is_err());

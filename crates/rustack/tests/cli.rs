@@ -36,6 +36,11 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Free ports for every service but identity (tests run side by side).
+fn other_ports() -> String {
+    ["image", "network", "compute", "placement"].iter().map(|s| format!("[{s}]\nport = {}\n", free_port())).collect()
+}
+
 /// A temp dir holding `rustack.conf` (with `extra` appended to a config
 /// using a free identity port and cheap bcrypt) and a `data` dir.
 struct Env {
@@ -47,7 +52,8 @@ impl Env {
     fn new(tag: &str, extra: &str) -> Env {
         let dir = TempDir::new(tag);
         let port = free_port();
-        let conf = format!("[identity]\nport = {port}\npassword_hash_rounds = 4\n{extra}");
+        // extra options without a section header belong to [identity]: it comes last
+        let conf = format!("{}[identity]\nport = {port}\npassword_hash_rounds = 4\n{extra}", other_ports());
         std::fs::write(dir.path().join("rustack.conf"), conf).unwrap();
         Env { dir, port }
     }
@@ -321,7 +327,8 @@ fn a_busy_port_fails_fast() {
     let holder = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = holder.local_addr().unwrap().port();
     let env = Env::new("busy", "");
-    std::fs::write(env.dir.path().join("rustack.conf"), format!("[identity]\nport = {port}\n")).unwrap();
+    std::fs::write(env.dir.path().join("rustack.conf"), format!("[identity]\nport = {port}\n{}", other_ports()))
+        .unwrap();
     let mut child = env.cmd(&["up"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let status = wait_exit(&mut child, Duration::from_secs(15)).expect("up should exit when its port is taken");
     let mut err = String::new();

@@ -12,20 +12,42 @@ use std::net::SocketAddr;
 use reqwest::{Method, StatusCode};
 use rustack_common::config::{Config, Ini};
 use rustack_db::testing::TestDb;
-use rustack_identity::bootstrap::BootstrapSpec;
+use rustack_http::{BootstrapProjects, ServiceOptions};
+use rustack_identity::bootstrap::{BootstrapSpec, CatalogEntry};
 use rustack_identity::{Identity, IdentityOptions};
 use serde_json::{json, Value};
 
 pub const ADMIN_PASSWORD: &str = "admin-secret";
 pub const DEMO_PASSWORD: &str = "demo-secret";
 
-/// A running cloud; stopped when dropped.
+#[cfg(feature = "compute")]
+mod compute;
+#[cfg(feature = "image")]
+mod image;
+#[cfg(feature = "network")]
+mod network;
+#[cfg(feature = "placement")]
+mod placement;
+
+/// A running cloud; stopped when dropped. Identity always runs; each other
+/// service runs when test-utils is built with its feature, on its own port
+/// (`cloud.image.url` etc.), registered in the catalog.
 pub struct TestCloud {
     pub identity: Identity,
     pub addr: SocketAddr,
+    /// The identity service's base URL (`http://127.0.0.1:port`).
     pub base: String,
     pub http: reqwest::Client,
     pub db: TestDb,
+    pub projects: BootstrapProjects,
+    #[cfg(feature = "image")]
+    pub image: Served<rustack_image::Image>,
+    #[cfg(feature = "network")]
+    pub network: Served<rustack_network::Network>,
+    #[cfg(feature = "placement")]
+    pub placement: Served<rustack_placement::Placement>,
+    #[cfg(feature = "compute")]
+    pub compute: Served<rustack_compute::Compute>,
     data_dir: std::path::PathBuf,
     server: tokio::task::JoinHandle<()>,
 }
@@ -34,6 +56,77 @@ impl Drop for TestCloud {
     fn drop(&mut self) {
         self.server.abort();
         let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// One more service of the test cloud, serving on its own port until dropped.
+pub struct Served<T> {
+    pub svc: T,
+    /// Its base URL, `http://127.0.0.1:port` (the catalog's, minus any version path).
+    pub url: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl<T> Drop for Served<T> {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// What a service of the test cloud is started with.
+#[allow(dead_code)]
+pub(crate) struct StartCtx<'a> {
+    pub db: rustack_db::Db,
+    pub config: Config,
+    pub data_dir: std::path::PathBuf,
+    pub identity: &'a Identity,
+    pub identity_url: String,
+    pub projects: &'a BootstrapProjects,
+}
+
+impl StartCtx<'_> {
+    /// Binds port 0 and the options a service opens with.
+    #[allow(dead_code)]
+    pub async fn listen(&self) -> (tokio::net::TcpListener, ServiceOptions) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let opts = ServiceOptions {
+            config: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            public_url: url,
+            identity_url: self.identity_url.clone(),
+            validator: self.identity.validator(),
+        };
+        (listener, opts)
+    }
+
+    /// Serves `router`, registers `catalog_url` under `service_type`.
+    #[allow(dead_code)]
+    pub async fn serve<T>(
+        &self,
+        svc: T,
+        listener: tokio::net::TcpListener,
+        router: axum::Router,
+        service_type: &str,
+        name: &str,
+        catalog_path: &str,
+    ) -> Served<T> {
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        self.identity
+            .register_service(
+                "RegionOne",
+                &CatalogEntry {
+                    service_type: service_type.into(),
+                    name: name.into(),
+                    url: format!("{url}{catalog_path}"),
+                },
+            )
+            .await
+            .expect("catalog entry");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Served { svc, url, server }
     }
 }
 
@@ -96,7 +189,7 @@ impl TestCloud {
         )
         .await
         .expect("identity opens");
-        identity
+        let projects = identity
             .bootstrap(&BootstrapSpec {
                 admin_password: ADMIN_PASSWORD.into(),
                 demo_password: DEMO_PASSWORD.into(),
@@ -109,7 +202,41 @@ impl TestCloud {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        TestCloud { identity, addr, base, http: reqwest::Client::new(), db, data_dir, server }
+        #[allow(unused_variables)]
+        let ctx = StartCtx {
+            db: db.db.clone(),
+            config: identity.config().clone(),
+            data_dir: data_dir.clone(),
+            identity: &identity,
+            identity_url: format!("{base}/v3"),
+            projects: &projects,
+        };
+        #[cfg(feature = "image")]
+        let image = image::start(&ctx).await;
+        #[cfg(feature = "network")]
+        let network = network::start(&ctx).await;
+        #[cfg(feature = "placement")]
+        let placement = placement::start(&ctx).await;
+        #[cfg(feature = "compute")]
+        let compute = compute::start(&ctx, &placement.svc).await;
+        TestCloud {
+            identity,
+            addr,
+            base,
+            http: reqwest::Client::new(),
+            db,
+            projects,
+            #[cfg(feature = "image")]
+            image,
+            #[cfg(feature = "network")]
+            network,
+            #[cfg(feature = "placement")]
+            placement,
+            #[cfg(feature = "compute")]
+            compute,
+            data_dir,
+            server,
+        }
     }
 
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
@@ -124,7 +251,9 @@ impl TestCloud {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Resp {
-        let mut rb = self.http.request(method, format!("{}{path}", self.base));
+        // a full URL reaches another service (`cloud.image.url`); a path is identity's
+        let url = if path.starts_with("http") { path.to_string() } else { format!("{}{path}", self.base) };
+        let mut rb = self.http.request(method, url);
         if let Some(t) = token {
             rb = rb.header("X-Auth-Token", t);
         }

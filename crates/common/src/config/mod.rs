@@ -28,11 +28,29 @@ pub struct OptSpec {
 
 macro_rules! opt {
     ($s:literal, $n:literal, $t:ident, $d:literal, $h:literal) => {
-        OptSpec { section: $s, name: $n, ty: OptType::$t, default: $d, help: $h }
+        $crate::config::OptSpec { section: $s, name: $n, ty: $crate::config::OptType::$t, default: $d, help: $h }
     };
 }
 
-/// Every option rustack understands.
+mod compute;
+mod image;
+mod network;
+
+/// The option tables, each with the page of docs/ that documents it.
+pub static OPTION_GROUPS: &[(&[OptSpec], &str)] = &[
+    (OPTIONS, "config.md"),
+    (image::OPTIONS, "config-image.md"),
+    (network::OPTIONS, "config-network.md"),
+    (compute::OPTIONS, "config-compute.md"),
+];
+
+/// Every option rustack understands, over all groups.
+pub fn all_options() -> impl Iterator<Item = &'static OptSpec> {
+    OPTION_GROUPS.iter().flat_map(|(g, _)| g.iter())
+}
+
+/// The general and identity options (docs/config.md). Each other service
+/// declares its own in `config/<service>.rs`, documented in docs/config-<service>.md.
 pub static OPTIONS: &[OptSpec] = &[
     opt!("DEFAULT", "debug", Bool, "false", "Log at debug level."),
     opt!("DEFAULT", "log_format", Str, "text", "Log line format: `text` or `json`."),
@@ -185,7 +203,7 @@ impl Ini {
 
     /// Options set in a section rustack reads that it does not know.
     pub fn unknown_options(&self) -> Vec<String> {
-        let known_sections: Vec<&str> = OPTIONS.iter().map(|o| o.section).collect();
+        let known_sections: Vec<&str> = all_options().map(|o| o.section).collect();
         let mut out = Vec::new();
         for (s, opts) in &self.sections {
             if !known_sections.contains(&s.as_str()) {
@@ -200,7 +218,17 @@ impl Ini {
         out
     }
 
-    fn error(&self, section: &str, name: &str, message: String) -> ConfigError {
+    /// A TCP port option (1..65535).
+    pub fn port(&self, section: &str, name: &str) -> Result<u16, ConfigError> {
+        let port = self.int(section, name)?;
+        u16::try_from(port)
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| self.error(section, name, format!("{port} is not a TCP port")))
+    }
+
+    /// An error about an option, naming the file and line it was set on.
+    pub fn error(&self, section: &str, name: &str, message: String) -> ConfigError {
         ConfigError {
             file: self.file.clone(),
             line: self.line_of(section, name),
@@ -215,7 +243,7 @@ impl Ini {
             Some(v) => v,
             None => {
                 spec(section, name)
-                    .unwrap_or_else(|| panic!("option [{section}] {name} is not declared in OPTIONS"))
+                    .unwrap_or_else(|| panic!("option [{section}] {name} is not declared in any option table"))
                     .default
             }
         }
@@ -252,7 +280,7 @@ impl Ini {
 
     /// Checks every declared option in the file parses as its type.
     fn check_types(&self) -> Result<(), ConfigError> {
-        for o in OPTIONS {
+        for o in all_options() {
             if self.get(o.section, o.name).is_none() {
                 continue;
             }
@@ -271,7 +299,7 @@ impl Ini {
 }
 
 fn spec(section: &str, name: &str) -> Option<&'static OptSpec> {
-    OPTIONS.iter().find(|o| o.section == section && o.name == name)
+    all_options().find(|o| o.section == section && o.name == name)
 }
 
 /// The typed configuration every service starts from.
@@ -286,6 +314,10 @@ pub struct Config {
     pub database_connection: Option<String>,
     pub database_max_pool_size: u32,
     pub identity_port: u16,
+    pub image_port: u16,
+    pub network_port: u16,
+    pub compute_port: u16,
+    pub placement_port: u16,
     pub admin_password: Option<String>,
     pub demo_password: Option<String>,
     pub password_hash_rounds: u32,
@@ -331,11 +363,7 @@ impl Config {
 
     pub fn from_ini(ini: Ini) -> Result<Config, ConfigError> {
         ini.check_types()?;
-        let port = ini.int("identity", "port")?;
-        let port = u16::try_from(port)
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| ini.error("identity", "port", format!("{port} is not a TCP port")))?;
+        let port = ini.port("identity", "port")?;
         let rounds = ini.int("identity", "password_hash_rounds")?;
         if !(4..=31).contains(&rounds) {
             return Err(ini.error("identity", "password_hash_rounds", format!("{rounds} is outside bcrypt's 4..31")));
@@ -369,6 +397,10 @@ impl Config {
             database_connection: conn,
             database_max_pool_size: ini.int("database", "max_pool_size")?.clamp(1, 1000) as u32,
             identity_port: port,
+            image_port: ini.port("image", "port")?,
+            network_port: ini.port("network", "port")?,
+            compute_port: ini.port("compute", "port")?,
+            placement_port: ini.port("placement", "port")?,
             admin_password: ini.str("identity", "admin_password"),
             demo_password: ini.str("identity", "demo_password"),
             password_hash_rounds: rounds as u32,
@@ -448,10 +480,19 @@ mod tests {
 
     #[test]
     fn docs_list_every_option() {
-        let doc = include_str!("../../../docs/config.md");
-        for o in OPTIONS {
-            let needle = format!("`{}`", o.name);
-            assert!(doc.contains(&needle), "docs/config.md misses [{}] {}", o.section, o.name);
+        for (group, page) in OPTION_GROUPS {
+            let path = format!("{}/../../docs/{page}", env!("CARGO_MANIFEST_DIR"));
+            let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            for o in group.iter() {
+                let section = format!("[{}]", o.section);
+                let needle = format!("`{}`", o.name);
+                assert!(
+                    doc.contains(&needle) && doc.contains(&section),
+                    "docs/{page} misses [{}] {}",
+                    o.section,
+                    o.name
+                );
+            }
         }
     }
 }

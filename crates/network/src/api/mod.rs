@@ -1,0 +1,15 @@
+//! The API routes. Handlers are thin: parse, authorize, call the service, render.
+
+use axum::Router;
+use rustack_common::Error;
+use rustack_http::{ApiError, ErrorStyle};
+
+use crate::Network;
+
+pub fn router(svc: Network) -> Router {
+    let o = svc.options().clone();
+    let api = Router::new()
+        .fallback(|| async { ApiError(Error::not_found("The resource could not be found.")) })
+        .with_state(svc);
+    rustack_http::api_layers(api, "network", ErrorStyle::Neutron, &o.identity_url, o.config.max_request_body_size)
+}

@@ -1,0 +1,2 @@
+//! The compute scheduler's filters and weighers: pure functions over host
+//! state, no I/O.
