@@ -19,12 +19,23 @@ struct Inner {
     #[allow(dead_code)]
     db: Db,
     opts: ServiceOptions,
+    #[allow(dead_code)]
+    peers: Peers,
+}
+
+/// The services compute works with, reached in-process.
+#[derive(Clone)]
+pub struct Peers {
+    pub placement: rustack_placement::Placement,
+    pub image: rustack_image::Image,
+    /// None where the network service is not run: only `networks: "none"` works.
+    pub network: Option<rustack_network::Network>,
 }
 
 impl Compute {
     /// Opens the service on `db` (applies its migrations).
-    pub async fn open(db: Db, opts: ServiceOptions) -> Result<Compute, Error> {
-        Ok(Compute { inner: Arc::new(Inner { db, opts }) })
+    pub async fn open(db: Db, opts: ServiceOptions, peers: Peers) -> Result<Compute, Error> {
+        Ok(Compute { inner: Arc::new(Inner { db, opts, peers }) })
     }
 
     /// The API routes with their layers.

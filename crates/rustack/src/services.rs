@@ -101,8 +101,41 @@ impl Opened {
             Service::Image => open!(image, rustack_image::Image),
             Service::Network => open!(network, rustack_network::Network),
             Service::Placement => open!(placement, rustack_placement::Placement),
-            Service::Compute => open!(compute, rustack_compute::Compute),
+            Service::Compute => {
+                let peers = self.compute_peers(db, &opts).await?;
+                let s = rustack_compute::Compute::open(db.clone(), opts, peers).await.map_err(ctx)?;
+                if let Some(p) = projects {
+                    s.bootstrap(p).await.map_err(|e| anyhow::anyhow!("{name} bootstrap failed: {e}"))?;
+                }
+                if run {
+                    s.spawn_workers();
+                }
+                let r = s.router();
+                self.compute = Some(s);
+                r
+            }
         })
+    }
+}
+
+impl Opened {
+    /// The services compute reaches in-process: those opened here, else
+    /// opened on the shared database without being served (placement and
+    /// image); the network only where it is served.
+    async fn compute_peers(&mut self, db: &Db, opts: &ServiceOptions) -> Result<rustack_compute::Peers> {
+        let placement = match &self.placement {
+            Some(p) => p.clone(),
+            None => rustack_placement::Placement::open(db.clone(), opts.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open placement for compute: {e}"))?,
+        };
+        let image = match &self.image {
+            Some(i) => i.clone(),
+            None => rustack_image::Image::open(db.clone(), opts.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open the image service for compute: {e}"))?,
+        };
+        Ok(rustack_compute::Peers { placement, image, network: self.network.clone() })
     }
 }
 

@@ -1,13 +1,12 @@
 //! The compute service of the test cloud.
 
-use rustack_compute::Compute;
-use rustack_placement::Placement;
+use rustack_compute::{Compute, Peers};
 
 use crate::{Served, StartCtx};
 
-pub(crate) async fn start(ctx: &StartCtx<'_>, _placement: &Placement) -> Served<Compute> {
+pub(crate) async fn start(ctx: &StartCtx<'_>, peers: Peers) -> Served<Compute> {
     let (listener, opts) = ctx.listen().await;
-    let svc = Compute::open(ctx.db.clone(), opts).await.expect("compute opens");
+    let svc = Compute::open(ctx.db.clone(), opts, peers).await.expect("compute opens");
     svc.bootstrap(ctx.projects).await.expect("compute bootstrap");
     svc.spawn_workers();
     let router = svc.router();

@@ -218,7 +218,15 @@ impl TestCloud {
         #[cfg(feature = "placement")]
         let placement = placement::start(&ctx).await;
         #[cfg(feature = "compute")]
-        let compute = compute::start(&ctx, &placement.svc).await;
+        let compute = compute::start(
+            &ctx,
+            rustack_compute::Peers {
+                placement: placement.svc.clone(),
+                image: image.svc.clone(),
+                network: Some(network.svc.clone()),
+            },
+        )
+        .await;
         TestCloud {
             identity,
             addr,
