@@ -14,7 +14,7 @@ pub mod token_layer;
 pub use context::RequestContext;
 pub use error::{ApiError, ApiResult, ErrorStyle};
 pub use json::JsonBody;
-pub use service::{api_layers, BootstrapProjects, ServiceOptions};
+pub use service::{api_layers, BootstrapProjects, LimitLookup, ServiceOptions};
 pub use token_layer::{require_token, TokenValidator};
 
 /// Serves `router` on `listener` until `shutdown` completes.

@@ -24,6 +24,20 @@ pub struct ServiceOptions {
     pub identity_url: String,
     /// Validates the tokens of incoming requests.
     pub validator: Arc<dyn TokenValidator>,
+    /// Unified limits (identity's registered limits and project overrides).
+    pub limits: Arc<dyn LimitLookup>,
+}
+
+/// Reads unified limits: the limit of `resource_name` of service type
+/// `service` for a project (its override, else the registered default);
+/// None when no limit is registered (unlimited, or the service's own default).
+pub trait LimitLookup: Send + Sync {
+    fn limit<'a>(
+        &'a self,
+        project_id: &'a str,
+        service: &'a str,
+        resource_name: &'a str,
+    ) -> crate::token_layer::BoxFuture<'a, Result<Option<i64>, rustack_common::Error>>;
 }
 
 /// Request id + access log, error rendering in `style`, panic catching and

@@ -30,3 +30,21 @@ impl Identity {
         Arc::new(self.clone())
     }
 }
+
+impl rustack_http::service::LimitLookup for Identity {
+    fn limit<'a>(
+        &'a self,
+        project_id: &'a str,
+        service: &'a str,
+        resource_name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<i64>, Error>> {
+        Box::pin(self.limit_for(project_id, service, resource_name))
+    }
+}
+
+impl Identity {
+    /// Unified limits, for the other services in this process.
+    pub fn limits(&self) -> Arc<dyn rustack_http::service::LimitLookup> {
+        Arc::new(self.clone())
+    }
+}

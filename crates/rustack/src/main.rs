@@ -92,6 +92,7 @@ async fn run(app: &App, command: Command) -> Result<()> {
                     public_url: app.public_url(&host, service.port(&app.config)),
                     identity_url: format!("{public_url}/v3"),
                     validator: identity.validator(),
+                    limits: identity.limits(),
                 };
                 let _router = opened.open(service, &db, opts, None, false).await?;
             }
@@ -149,6 +150,7 @@ async fn start(app: &App, host: &str, services: &[Service], bootstrap: bool) -> 
                     public_url: public_url.clone(),
                     identity_url: format!("{identity_url}/v3"),
                     validator: identity.validator(),
+                    limits: identity.limits(),
                 };
                 let router = opened.open(other, &db, opts, projects.as_ref(), true).await?;
                 if bootstrap {

@@ -96,6 +96,7 @@ impl StartCtx<'_> {
             public_url: url,
             identity_url: self.identity_url.clone(),
             validator: self.identity.validator(),
+            limits: self.identity.limits(),
         };
         (listener, opts)
     }
