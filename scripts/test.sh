@@ -5,8 +5,10 @@
 #   3. the openstack CLI day-1 flow (tests/cli/day1.sh)
 #   4. Tempest identity (SECURITY_COMPLIANCE=true, server with Keystone's lockout and
 #      history settings): the 14 interop core tests, then the 138 tests
-#      upstream Keystone passes in the same harness (all must pass)
-#   5. random requests against every identity route (tests/fuzz): never a 5xx
+#      upstream Keystone passes in the same harness (all must pass); then for image,
+#      network and compute the tests listed in tests/tempest/<service>-passing.txt
+#   5. the openstack CLI against image, network and compute (tests/cli/<service>.sh)
+#   6. random requests against every identity route (tests/fuzz): never a 5xx
 #
 #   scripts/test.sh
 #
@@ -173,44 +175,70 @@ else
 fi
 
 # ---- 5. Tempest ---------------------------------------------------------------
-tempest() { # tempest NAME LIST: runs one list, leaves "N passed, N failed, N skipped" in $TEMPEST_LINE
-  local name=$1 list=$2
-  say "Tempest identity: $name ($(grep -cv '^\s*\(#\|$\)' "$list") tests)"
+tempest() { # tempest NAME SERVICE LIST: runs one list, leaves "N passed, N failed, N skipped" in $TEMPEST_LINE
+  local name=$1 service=$2 list=$3
+  say "Tempest $service: $name ($(grep -cv '^\s*\(#\|$\)' "$list") tests)"
+  local ws=${TEMPEST_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/rustack-tempest}/workspaces/$service
   OS_AUTH_URL="$BASE_URL/v3" OS_USERNAME=admin OS_PROJECT_NAME=admin \
     OS_PASSWORD=$(sed -n 's/^admin=//p' "$TMP/data/passwords") \
     OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default OS_REGION_NAME=RegionOne \
-    SECURITY_COMPLIANCE=true timeout 2400 "$SHARED/conformance/tempest.sh" identity "$list" 2>&1 | tee "$OUT/tempest-$name.log"
+    SECURITY_COMPLIANCE=true WORKSPACE="$ws" timeout 2400 "$SHARED/conformance/tempest.sh" "$service" "$list" 2>&1 \
+    | tee "$OUT/tempest-$name.log"
   TEMPEST_LINE=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$OUT/tempest-$name.log" | tail -1)
   TEMPEST_LINE=${TEMPEST_LINE:-0 passed, 0 failed, 0 skipped (tempest.sh did not finish)}
-  local ws=${TEMPEST_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/rustack-tempest}/workspaces/identity/results
   for k in passed failed skipped; do
-    [[ -f $ws/$k.txt ]] && cp "$ws/$k.txt" "$OUT/tempest-$name-$k.txt"
+    [[ -f $ws/results/$k.txt ]] && cp "$ws/results/$k.txt" "$OUT/tempest-$name-$k.txt"
   done
   return 0
 }
-if [[ ${SKIP_TEMPEST:-} == 1 ]]; then record "tempest core" skip "SKIP_TEMPEST=1"
-elif [[ $SERVER_OK != 1 ]]; then record "tempest core" FAIL "no server"
-elif [[ ! -x $SHARED/conformance/tempest.sh ]]; then record "tempest core" FAIL "no $SHARED/conformance/tempest.sh"
-else
-  tempest core "$SHARED/conformance/interop-identity-core.txt"
-  WANT=$(grep -cv '^\s*\(#\|$\)' "$SHARED/conformance/interop-identity-core.txt")
-  if [[ $TEMPEST_LINE =~ ^([0-9]+)\ passed,\ 0\ failed && ${BASH_REMATCH[1]} -eq $WANT ]]; then
-    record "tempest core" ok "$TEMPEST_LINE (of $WANT)"
+# tempest_required STAGE SERVICE LIST [all|nofail]: every test of LIST must pass
+# (all: none skipped either)
+tempest_required() {
+  local stage=$1 service=$2 list=$3 mode=${4:-nofail}
+  if [[ ! -f $list ]]; then record "$stage" FAIL "no list $list"; return; fi
+  tempest "${stage// /-}" "$service" "$list"
+  local want
+  want=$(grep -cv '^\s*\(#\|$\)' "$list")
+  local rx='^([0-9]+) passed, 0 failed'
+  [[ $mode == all ]] && rx='^([0-9]+) passed, 0 failed, 0 skipped'
+  if [[ $TEMPEST_LINE =~ $rx && ${BASH_REMATCH[1]} -eq $want ]]; then
+    record "$stage" ok "$TEMPEST_LINE (of $want)"
   else
-    record "tempest core" FAIL "$TEMPEST_LINE (of $WANT required)"
+    record "$stage" FAIL "$TEMPEST_LINE (of $want required)"
   fi
-  if [[ ${SKIP_TEMPEST_FULL:-} == 1 ]]; then record "tempest upstream" skip "SKIP_TEMPEST_FULL=1"
+}
+if [[ ${SKIP_TEMPEST:-} == 1 ]]; then record "tempest" skip "SKIP_TEMPEST=1"
+elif [[ $SERVER_OK != 1 ]]; then record "tempest" FAIL "no server"
+elif [[ ! -x $SHARED/conformance/tempest.sh ]]; then record "tempest" FAIL "no $SHARED/conformance/tempest.sh"
+else
+  tempest_required "tempest id core" identity "$SHARED/conformance/interop-identity-core.txt"
+  if [[ ${SKIP_TEMPEST_FULL:-} == 1 ]]; then record "tempest id upstream" skip "SKIP_TEMPEST_FULL=1"
   else
-    tempest upstream "$SHARED/conformance/identity-upstream-passing.txt"
-    WANT=$(grep -cv '^\s*\(#\|$\)' "$SHARED/conformance/identity-upstream-passing.txt")
     # every test upstream Keystone passes here must pass here too
-    if [[ $TEMPEST_LINE =~ ^([0-9]+)\ passed,\ 0\ failed,\ 0\ skipped && ${BASH_REMATCH[1]} -eq $WANT ]]; then
-      record "tempest upstream" ok "$TEMPEST_LINE (list of $WANT)"
+    tempest_required "tempest id upstream" identity "$SHARED/conformance/identity-upstream-passing.txt" all
+  fi
+  # the other services: the lists of what passes here (tests/tempest/<service>-passing.txt)
+  for svc in image network compute; do
+    list="$ROOT/tests/tempest/$svc-passing.txt"
+    if [[ -f $list ]]; then tempest_required "tempest $svc" "$svc" "$list"
+    else record "tempest $svc" skip "no tests/tempest/$svc-passing.txt yet"; fi
+  done
+fi
+
+# ---- 5a. the other services with the openstack CLI ---------------------------------
+for svc in image network compute; do
+  script="$ROOT/tests/cli/$svc.sh"
+  if [[ ! -x $script ]]; then record "cli $svc" skip "no tests/cli/$svc.sh yet"
+  elif [[ $SERVER_OK != 1 ]]; then record "cli $svc" FAIL "no server"
+  else
+    say "CLI $svc (tests/cli/$svc.sh)"
+    if OS_CLIENT_CONFIG_FILE="$TMP/data/clouds.yaml" "$script" 2>&1 | tee "$OUT/cli-$svc.log"; then
+      record "cli $svc" ok "$(grep -o 'all [0-9]* steps passed' "$OUT/cli-$svc.log" | tail -1)"
     else
-      record "tempest upstream" FAIL "$TEMPEST_LINE (list of $WANT, all required)"
+      record "cli $svc" FAIL "$(grep 'FAILED' "$OUT/cli-$svc.log" | tail -1)"
     fi
   fi
-fi
+done
 
 # ---- 5b. random requests against every route: never a 5xx -------------------------
 if [[ ${SKIP_FUZZ:-} == 1 ]]; then record "api fuzz" skip "SKIP_FUZZ=1"
