@@ -49,7 +49,7 @@ fn soft_anti_affinity(h: &HostState, s: &RequestSpec) -> f64 {
 /// Scales `raw` to 0..1 (Nova's `normalize`).
 fn normalize(raw: &[f64]) -> Vec<f64> {
     let (lo, hi) = raw.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| (l.min(*x), h.max(*x)));
-    if !(hi > lo) {
+    if raw.is_empty() || hi <= lo {
         return vec![0.0; raw.len()];
     }
     raw.iter().map(|x| (x - lo) / (hi - lo)).collect()

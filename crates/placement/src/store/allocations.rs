@@ -178,7 +178,13 @@ impl Store {
                 .bind(&t)
                 .execute(&mut *w.tx)
                 .await
-                .map_err(db_err)?;
+                .map_err(|e| {
+                    if rustack_db::is_unique_violation(&e) {
+                        conflict("placement.concurrent_update", "consumer generation conflict - another request created the consumer")
+                    } else {
+                        db_err(e)
+                    }
+                })?;
             }
         }
         w.commit().await.map_err(db_err)

@@ -1,0 +1,278 @@
+//! `/allocations/{consumer}`, `POST /allocations` (several consumers),
+//! `/resource_providers/{uuid}/allocations` and `/usages`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::Router;
+use rustack_common::Error;
+use rustack_policy::Target;
+use serde_json::{json, Map, Value};
+
+use super::util::*;
+use crate::model::{Allocations, ConsumerWrite, Resources};
+use crate::Placement;
+
+/// The project and user of consumers written before 1.8 named them (upstream's default).
+const INCOMPLETE: &str = "00000000-0000-0000-0000-000000000000";
+
+pub fn routes() -> Router<Placement> {
+    Router::new()
+        .route("/allocations", post(post_many))
+        .route("/allocations/{consumer}", get(show).put(put_one).delete(delete_one))
+        .route("/resource_providers/{uuid}/allocations", get(provider_allocations))
+        .route("/usages", get(usages))
+}
+
+fn consumer_uuid(s: &str) -> Result<String, Error> {
+    crate::validate::uuid(s).ok_or_else(|| Error::bad_request(format!("Malformed consumer_uuid: {s}")))
+}
+
+fn resources_of(v: &Value, where_: &str) -> Result<Resources, Error> {
+    let Value::Object(m) = v else { return Err(bad_field(where_, "resources is not of type 'object'")) };
+    if m.is_empty() {
+        return Err(bad_field(where_, "resources does not have enough properties"));
+    }
+    let mut out = Resources::new();
+    for (class, n) in m {
+        if !crate::names::is_well_formed(class) {
+            return Err(bad_field(class, "is not a valid resource class name"));
+        }
+        match n.as_i64() {
+            Some(n) if (1..=crate::validate::MAX_INT).contains(&n) => {
+                out.insert(class.clone(), n);
+            }
+            _ => return Err(bad_field(class, "must be an integer of at least 1")),
+        }
+    }
+    Ok(out)
+}
+
+/// The `allocations` member: a list (before 1.12) or an object keyed by
+/// provider uuid.
+fn parse_allocations(c: &Caller, v: Option<&Value>, allow_empty: bool) -> Result<Allocations, Error> {
+    let mut out = Allocations::new();
+    match v {
+        Some(Value::Array(list)) if !c.at(12) => {
+            if list.is_empty() {
+                return Err(bad_field("allocations", "[] is too short"));
+            }
+            for a in list {
+                let rp = a
+                    .get("resource_provider")
+                    .and_then(|r| r.get("uuid"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad_field("allocations", "'resource_provider' is a required property"))?;
+                let rp = uuid_of(rp, "resource_provider")?;
+                let res = resources_of(a.get("resources").unwrap_or(&Value::Null), "allocations")?;
+                out.entry(rp).or_default().extend(res);
+            }
+        }
+        Some(Value::Object(m)) if c.at(12) => {
+            if m.is_empty() && !allow_empty {
+                return Err(bad_field("allocations", "does not have enough properties"));
+            }
+            for (rp, a) in m {
+                let rp = uuid_of(rp, "resource provider")?;
+                let Some(obj) = a.as_object() else { return Err(bad_field(&rp, "is not of type 'object'")) };
+                for k in obj.keys() {
+                    if k != "resources" && k != "generation" {
+                        return Err(bad_field(k, "Additional properties are not allowed"));
+                    }
+                }
+                let res = resources_of(obj.get("resources").unwrap_or(&Value::Null), &rp)?;
+                out.insert(rp, res);
+            }
+        }
+        _ => return Err(bad_field("allocations", "is not of the expected type")),
+    }
+    Ok(out)
+}
+
+/// One consumer's body (`PUT /allocations/{c}`, or a member of `POST /allocations`).
+fn parse_consumer(
+    c: &Caller,
+    consumer: &str,
+    m: &Map<String, Value>,
+    allow_empty: bool,
+) -> Result<ConsumerWrite, Error> {
+    let mut allowed = vec!["allocations"];
+    if c.at(8) {
+        allowed.extend(["project_id", "user_id"]);
+    }
+    if c.at(28) {
+        allowed.push("consumer_generation");
+    }
+    if c.at(38) {
+        allowed.push("consumer_type");
+    }
+    for k in m.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(Error::bad_request(format!(
+                "JSON does not validate: Additional properties are not allowed ('{k}' was unexpected)"
+            )));
+        }
+    }
+    let mut required = vec!["allocations"];
+    if c.at(8) {
+        required.extend(["project_id", "user_id"]);
+    }
+    if c.at(28) {
+        required.push("consumer_generation");
+    }
+    if c.at(38) {
+        required.push("consumer_type");
+    }
+    for r in required {
+        if !m.contains_key(r) {
+            return Err(Error::bad_request(format!("JSON does not validate: '{r}' is a required property")));
+        }
+    }
+    let id = |k: &str| -> Result<String, Error> {
+        match str_field(m, k)? {
+            Some(s) if !s.is_empty() && s.len() <= 255 => Ok(s.to_string()),
+            Some(_) => Err(bad_field(k, "must be 1 to 255 characters")),
+            None => Ok(INCOMPLETE.to_string()),
+        }
+    };
+    let expected = if c.at(28) {
+        match m.get("consumer_generation") {
+            Some(Value::Null) => Some(None),
+            Some(Value::Number(n)) if n.is_i64() => Some(n.as_i64()),
+            _ => return Err(bad_field("consumer_generation", "must be null or an integer")),
+        }
+    } else {
+        None
+    };
+    let consumer_type = match str_field(m, "consumer_type")? {
+        Some(t)
+            if !t.is_empty()
+                && t.len() <= 255
+                && t.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') =>
+        {
+            Some(t.to_string())
+        }
+        Some(_) => return Err(bad_field("consumer_type", "must match ^[A-Z0-9_]+$")),
+        None => None,
+    };
+    Ok(ConsumerWrite {
+        consumer: consumer.to_string(),
+        allocations: parse_allocations(c, m.get("allocations"), allow_empty)?,
+        project_id: id("project_id")?,
+        user_id: id("user_id")?,
+        consumer_type,
+        expected_generation: expected,
+    })
+}
+
+async fn put_one(State(svc): State<Placement>, c: Caller, Path(consumer): Path<String>, body: Bytes) -> Res {
+    c.allow(&svc, "placement:allocations:update")?;
+    let consumer = consumer_uuid(&consumer)?;
+    let m = object(&body, &["allocations", "project_id", "user_id", "consumer_generation", "consumer_type"], &[])?;
+    let w = parse_consumer(&c, &consumer, &m, c.at(28))?;
+    svc.write_allocations(&[w]).await?;
+    Ok(no_content())
+}
+
+async fn post_many(State(svc): State<Placement>, c: Caller, body: Bytes) -> Res {
+    c.need(13)?;
+    c.allow(&svc, "placement:allocations:manage")?;
+    let v: Value = rustack_http::json::parse_json(&body)?;
+    let Value::Object(all) = v else { return Err(bad_field("body", "is not of type 'object'").into()) };
+    if all.is_empty() {
+        return Err(bad_field("body", "does not have enough properties").into());
+    }
+    let mut writes = Vec::new();
+    for (consumer, m) in &all {
+        let consumer = consumer_uuid(consumer)?;
+        let Value::Object(m) = m else { return Err(bad_field(&consumer, "is not of type 'object'").into()) };
+        writes.push(parse_consumer(&c, &consumer, m, true)?);
+    }
+    svc.write_allocations(&writes).await?;
+    Ok(no_content())
+}
+
+async fn show(State(svc): State<Placement>, c: Caller, Path(consumer): Path<String>) -> Res {
+    c.allow(&svc, "placement:allocations:list")?;
+    let Some((cons, allocs)) = svc.store().consumer_allocations(&consumer).await? else {
+        return Ok(ok(json!({"allocations": {}})));
+    };
+    let rps = svc.store().providers_by_uuid(&allocs.keys().cloned().collect::<Vec<_>>()).await?;
+    let m: Map<String, Value> = allocs
+        .iter()
+        .map(|(rp, res)| {
+            let g = rps.get(rp).map(|p| p.generation).unwrap_or(0);
+            (rp.clone(), json!({"generation": g, "resources": res}))
+        })
+        .collect();
+    let mut body = json!({"allocations": m});
+    if c.at(12) {
+        body["project_id"] = json!(cons.project_id);
+        body["user_id"] = json!(cons.user_id);
+    }
+    if c.at(28) {
+        body["consumer_generation"] = json!(cons.generation);
+    }
+    if c.at(38) {
+        body["consumer_type"] = json!(cons.consumer_type.unwrap_or_else(|| "unknown".into()));
+    }
+    Ok(ok(body))
+}
+
+async fn delete_one(State(svc): State<Placement>, c: Caller, Path(consumer): Path<String>) -> Res {
+    c.allow(&svc, "placement:allocations:delete")?;
+    if !svc.release(&consumer).await? {
+        return Err(Error::not_found(format!("No allocations for consumer '{consumer}'")).into());
+    }
+    Ok(no_content())
+}
+
+async fn provider_allocations(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>) -> Res {
+    c.allow(&svc, "placement:resource_providers:allocations:list")?;
+    let p = provider_or_404(&svc, &uuid).await?;
+    let allocs = svc.store().provider_allocations(&p.uuid).await?;
+    let m: Map<String, Value> = allocs.iter().map(|(k, r)| (k.clone(), json!({"resources": r}))).collect();
+    Ok(ok(json!({"allocations": m, "resource_provider_generation": p.generation})))
+}
+
+async fn usages(State(svc): State<Placement>, c: Caller, q: Pairs) -> Res {
+    c.need(9)?;
+    let q = &q.0;
+    check_params(&c, q, &[("project_id", 9), ("user_id", 9), ("consumer_type", 38)])?;
+    let project = one(q, "project_id")?
+        .ok_or_else(|| Error::bad_request("Invalid query string parameters: 'project_id' is a required property"))?;
+    c.allow_target(&svc, "placement:usages", Target::new().with("project_id", project))?;
+    let user = one(q, "user_id")?;
+    let by_type = svc.store().project_usages(project, user).await?;
+    if !c.at(38) {
+        let mut sum = Resources::new();
+        for u in by_type.values() {
+            for (k, n) in &u.resources {
+                *sum.entry(k.clone()).or_default() += n;
+            }
+        }
+        return Ok(ok(json!({"usages": sum})));
+    }
+    let wanted = one(q, "consumer_type")?;
+    let mut out = Map::new();
+    let mut all_count = 0;
+    let mut all_sum = Resources::new();
+    for (t, u) in &by_type {
+        let name = t.clone().unwrap_or_else(|| "unknown".into());
+        all_count += u.consumer_count;
+        for (k, n) in &u.resources {
+            *all_sum.entry(k.clone()).or_default() += n;
+        }
+        if wanted.is_none() || wanted == Some(name.as_str()) {
+            let mut g: Map<String, Value> = u.resources.iter().map(|(k, n)| (k.clone(), json!(n))).collect();
+            g.insert("consumer_count".into(), json!(u.consumer_count));
+            out.insert(name, Value::Object(g));
+        }
+    }
+    if wanted == Some("all") {
+        let mut g: Map<String, Value> = all_sum.iter().map(|(k, n)| (k.clone(), json!(n))).collect();
+        g.insert("consumer_count".into(), json!(all_count));
+        out.insert("all".into(), Value::Object(g));
+    }
+    Ok(ok(json!({"usages": out})))
+}
