@@ -139,3 +139,63 @@ impl TokenValidator for RemoteValidator {
         })
     }
 }
+
+impl RemoteValidator {
+    /// `GET path` on identity with the service token (renewed once on 401).
+    async fn get_json(&self, path: &str) -> Result<Value, Error> {
+        for attempt in 0..2 {
+            let st = self.service_token(attempt > 0).await?;
+            let r =
+                self.http.get(self.url(path)).header("X-Auth-Token", &st).send().await.map_err(Self::unavailable)?;
+            match r.status().as_u16() {
+                200 => return r.json().await.map_err(Self::unavailable),
+                401 if attempt == 0 => continue,
+                s => return Err(Self::unavailable(format!("GET {path} answered {s}"))),
+            }
+        }
+        Err(Self::unavailable("service token rejected"))
+    }
+}
+
+/// Unified limits read from the remote identity service: the project's
+/// override, else the registered default (the region-less one first).
+impl crate::service::LimitLookup for RemoteValidator {
+    fn limit<'a>(
+        &'a self,
+        project_id: &'a str,
+        service: &'a str,
+        resource_name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<i64>, Error>> {
+        Box::pin(async move {
+            let q = |s: &str| -> String { s.bytes().map(|b| format!("%{b:02X}")).collect() };
+            let services = self.get_json(&format!("/v3/services?type={}", q(service))).await?;
+            let ids: Vec<String> = services["services"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|s| s["id"].as_str().map(String::from)).collect())
+                .unwrap_or_default();
+            for sid in ids {
+                let regs = self
+                    .get_json(&format!(
+                        "/v3/registered_limits?service_id={}&resource_name={}",
+                        q(&sid),
+                        q(resource_name)
+                    ))
+                    .await?;
+                let mut regs = regs["registered_limits"].as_array().cloned().unwrap_or_default();
+                regs.sort_by_key(|r| !r["region_id"].is_null());
+                let Some(reg) = regs.first() else { continue };
+                let own = self
+                    .get_json(&format!(
+                        "/v3/limits?project_id={}&service_id={}&resource_name={}",
+                        q(project_id),
+                        q(&sid),
+                        q(resource_name)
+                    ))
+                    .await?;
+                let own = own["limits"].as_array().and_then(|a| a.first().cloned());
+                return Ok(own.and_then(|l| l["resource_limit"].as_i64()).or_else(|| reg["default_limit"].as_i64()));
+            }
+            Ok(None)
+        })
+    }
+}

@@ -1,8 +1,8 @@
 //! The idempotent first-start setup, as `keystone-manage bootstrap`: the
 //! Default domain; roles reader, member, manager, admin and service with
 //! admin ⇒ manager ⇒ member ⇒ reader; projects admin, service and demo;
-//! users admin (admin on project admin and on the system) and demo (member
-//! on demo); region RegionOne; the identity service and its endpoints.
+//! users admin (admin on project admin and on the system), demo (member
+//! on demo) and rustack (admin and service on service: the services' own user); region RegionOne; the identity service and its endpoints.
 //! Running it again changes nothing that exists (passwords included).
 
 use rustack_common::{new_id, Error};
@@ -13,12 +13,18 @@ use crate::model::{Assignment, AssignmentKind, Domain, Endpoint, Project, Region
 use crate::Identity;
 
 pub const DEFAULT_DOMAIN_ID: &str = "default";
+/// The user rustack's own services authenticate as (one for every service,
+/// where devstack makes nova, glance, neutron, …).
+pub const SERVICE_USER: &str = "rustack";
 
 /// What to create.
 #[derive(Debug, Clone)]
 pub struct BootstrapSpec {
     pub admin_password: String,
     pub demo_password: String,
+    /// Password of the service user [`SERVICE_USER`] (admin and service on
+    /// project service) the services of other nodes authenticate as.
+    pub service_password: String,
     pub region: String,
     /// The URL of the identity endpoints in the catalog, e.g. `http://127.0.0.1:5000/v3/`.
     pub identity_url: String,
@@ -70,15 +76,18 @@ impl Identity {
         let admin_project = self.ensure_project("admin", "Bootstrap project for initializing the cloud.").await?;
         let service_project = self.ensure_project("service", "Project for the services' own users.").await?;
         let demo_project = self.ensure_project("demo", "A project for a first, non-admin user.").await?;
-        // two bcrypt hashes on a first start: made side by side
-        let (admin, demo) = tokio::try_join!(
+        // three bcrypt hashes on a first start: made side by side
+        let (admin, demo, service) = tokio::try_join!(
             self.ensure_user("admin", &spec.admin_password),
-            self.ensure_user("demo", &spec.demo_password)
+            self.ensure_user("demo", &spec.demo_password),
+            self.ensure_user(SERVICE_USER, &spec.service_password)
         )?;
         let grants = [
             (AssignmentKind::UserProject, &admin.id, &admin_project.id, "admin"),
             (AssignmentKind::UserSystem, &admin.id, &SYSTEM_TARGET.to_string(), "admin"),
             (AssignmentKind::UserProject, &demo.id, &demo_project.id, "member"),
+            (AssignmentKind::UserProject, &service.id, &service_project.id, "admin"),
+            (AssignmentKind::UserProject, &service.id, &service_project.id, "service"),
         ];
         for (kind, actor, target, role) in grants {
             store

@@ -65,7 +65,7 @@ async fn every_protected_route_wants_a_valid_token() {
     }
     // and nothing was made by any of them
     let l = c.get("/v3/users", &admin).await.expect(200);
-    assert_eq!(names(&l.body, "users"), strs(&["admin", "demo"]));
+    assert_eq!(names(&l.body, "users"), strs(&["admin", "demo", "rustack"]));
     assert_eq!(names(&c.get("/v3/domains", &admin).await.expect(200).body, "domains"), strs(&["Default"]));
 }
 
@@ -159,7 +159,7 @@ async fn malformed_bodies_are_400() {
     expect_400_naming(c.post("/v3/users", &admin, json!({"user": [1]})).await, "user");
     expect_400_naming(c.patch("/v3/domains/default", &admin, json!({"domain": null})).await, "domain");
     assert_eq!(c.get("/v3/domains/default", &admin).await.expect(200).body["domain"]["name"], "Default");
-    assert_eq!(names(&c.get("/v3/users", &admin).await.expect(200).body, "users"), strs(&["admin", "demo"]));
+    assert_eq!(names(&c.get("/v3/users", &admin).await.expect(200).body, "users"), strs(&["admin", "demo", "rustack"]));
 }
 
 #[tokio::test]

@@ -440,7 +440,7 @@ async fn role_assignments_list_and_filters() {
     let base = &c.base;
     let l = c.get("/v3/role_assignments", &admin).await.expect(200);
     let all = l.body["role_assignments"].as_array().unwrap();
-    assert_eq!(all.len(), 3, "{}", l.body);
+    assert_eq!(all.len(), 5, "{}", l.body); // admin ×2, demo, the service user ×2
     assert!(all.contains(&json!({"role": {"id": member}, "user": {"id": demo}, "scope": {"project": {"id": demo_pid}},
                                  "links": {"assignment": format!("{base}/v3/projects/{demo_pid}/users/{demo}/roles/{member}")}})));
     assert!(all.contains(&json!({"role": {"id": admin_role}, "user": {"id": adm}, "scope": {"project": {"id": admin_pid}},
@@ -456,7 +456,7 @@ async fn role_assignments_list_and_filters() {
     let l = c.get(&format!("/v3/role_assignments?scope.project.id={admin_pid}"), &admin).await.expect(200);
     assert_eq!(l.body["role_assignments"].as_array().unwrap().len(), 1);
     let l = c.get(&format!("/v3/role_assignments?role.id={admin_role}"), &admin).await.expect(200);
-    assert_eq!(l.body["role_assignments"].as_array().unwrap().len(), 2);
+    assert_eq!(l.body["role_assignments"].as_array().unwrap().len(), 3, "admin ×2 and the service user");
     let l = c.get("/v3/role_assignments?scope.system=all", &admin).await.expect(200);
     assert_eq!(l.body["role_assignments"].as_array().unwrap().len(), 1);
     let l = c.get(&format!("/v3/role_assignments?user.id={NO_SUCH}"), &admin).await.expect(200);

@@ -12,7 +12,7 @@ async fn version_discovery_and_admin_token() {
     let t = c.admin_token().await;
     let r = c.get("/v3/users", &t).await.expect(200);
     let names: Vec<&str> = r.body["users"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
-    assert_eq!(names, vec!["admin", "demo"]);
+    assert_eq!(names, vec!["admin", "demo", "rustack"]);
     c.get("/v3/users", "garbage").await.expect_error(401);
     c.post("/v3/users", &t, json!({"user": {"name": ""}})).await.expect_error(400);
 }

@@ -262,7 +262,7 @@ async fn domain_delete_cascades_in_one_transaction() {
             "{b}"
         );
         let l = c.get("/v3/role_assignments", &admin).await.expect(200);
-        assert_eq!(l.body["role_assignments"].as_array().unwrap().len(), 3, "{b}: only the bootstrap grants remain");
+        assert_eq!(l.body["role_assignments"].as_array().unwrap().len(), 5, "{b}: only the bootstrap grants remain");
         // the names are free again
         let d2 = new_domain(&c, &admin, "cascade").await;
         new_project(&c, &admin, "cp", d2["id"].as_str().unwrap()).await;

@@ -16,10 +16,10 @@ async fn every_write_shows_in_the_next_list() {
     )
     .await;
     let t = c.admin_token().await;
-    assert_eq!(names(&c.get("/v3/users", &t).await.expect(200)), vec!["admin", "demo"]);
+    assert_eq!(names(&c.get("/v3/users", &t).await.expect(200)), vec!["admin", "demo", "rustack"]);
     let r = c.post("/v3/users", &t, json!({"user": {"name": "bob"}})).await.expect(201);
     let uid = r.body["user"]["id"].as_str().unwrap().to_string();
-    assert_eq!(names(&c.get("/v3/users", &t).await.expect(200)), vec!["admin", "bob", "demo"]);
+    assert_eq!(names(&c.get("/v3/users", &t).await.expect(200)), vec!["admin", "bob", "demo", "rustack"]);
     c.patch(&format!("/v3/users/{uid}"), &t, json!({"user": {"name": "alice", "enabled": false}})).await.expect(200);
     let r = c.get("/v3/users?enabled=false", &t).await.expect(200);
     assert_eq!(names(&r), vec!["alice"]);
@@ -34,7 +34,7 @@ async fn every_write_shows_in_the_next_list() {
     c.patch(&format!("/v3/domains/{did}"), &t, json!({"domain": {"enabled": false}})).await.expect(200);
     c.delete(&format!("/v3/domains/{did}"), &t).await.expect(204);
     c.delete(&format!("/v3/users/{uid}"), &t).await.expect(204);
-    assert_eq!(names(&c.get("/v3/users", &t).await.expect(200)), vec!["admin", "demo"]);
+    assert_eq!(names(&c.get("/v3/users", &t).await.expect(200)), vec!["admin", "demo", "rustack"]);
     let r = c.get("/v3/users?name__icontains=ADM", &t).await.expect(200);
     assert_eq!(names(&r), vec!["admin"]);
     assert_eq!(r.body["links"]["self"], json!(format!("{}/v3/users?name__icontains=ADM", c.base)));

@@ -99,7 +99,7 @@ async fn user_bad_input_makes_nothing() {
     // a domain that does not exist: 404 (tempest test_create_user_for_non_existent_domain)
     post(json!({"user": {"name": "u", "domain_id": NO_SUCH}})).await.expect_error(404);
     let l = c.get("/v3/users", &admin).await.expect(200);
-    assert_eq!(names(&l.body, "users"), strs(&["admin", "demo"]));
+    assert_eq!(names(&l.body, "users"), strs(&["admin", "demo", "rustack"]));
     // 255 characters is fine; a string boolean is accepted for users
     let u = create(&c, &admin, "users", "user", json!({"name": "y".repeat(255), "enabled": "False"})).await;
     assert_eq!(u["enabled"], json!(false));
@@ -203,9 +203,9 @@ async fn user_list_filters() {
     let l = c.get("/v3/users?name=u1", &admin).await.expect(200);
     assert_eq!(names(&l.body, "users"), strs(&["u1"]));
     let l = c.get("/v3/users?domain_id=default", &admin).await.expect(200);
-    assert_eq!(names(&l.body, "users"), strs(&["admin", "demo", "u2"]));
+    assert_eq!(names(&l.body, "users"), strs(&["admin", "demo", "rustack", "u2"]));
     let l = c.get("/v3/users", &admin).await.expect(200);
-    assert_eq!(l.body["users"].as_array().unwrap().len(), 4);
+    assert_eq!(l.body["users"].as_array().unwrap().len(), 5);
 }
 
 #[tokio::test]

@@ -107,6 +107,7 @@ impl App {
             .bootstrap(&BootstrapSpec {
                 admin_password: passwords.admin.clone(),
                 demo_password: passwords.demo.clone(),
+                service_password: passwords.service.clone(),
                 region: REGION.into(),
                 identity_url: format!("{public_url}/v3/"),
             })

@@ -19,8 +19,11 @@ use crate::app::App;
 use crate::cli::{Cli, Command, CredentialCommand, DbCommand, TokenCommand};
 use crate::server::Listening;
 use crate::services::Service;
+use rustack_http::remote::{RemoteValidator, ServiceCredentials};
 use rustack_http::ServiceOptions;
 use rustack_identity::bootstrap::CatalogEntry;
+use std::sync::Arc;
+use std::time::Duration;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -119,13 +122,6 @@ async fn run(app: &App, command: Command) -> Result<()> {
 
 /// `up` and `serve`: listen, open the services, bootstrap when asked, serve.
 async fn start(app: &App, host: &str, services: &[Service], bootstrap: bool) -> Result<()> {
-    if !services.contains(&Service::Identity) {
-        // every service validates tokens; against a remote identity service is not built yet
-        anyhow::bail!(
-            "the services {} need identity served by the same process (add it to --services)",
-            services::names(services)
-        );
-    }
     // listen first: a port in use fails fast, before any other work
     let mut bound = Vec::new();
     for &service in services {
@@ -134,26 +130,37 @@ async fn start(app: &App, host: &str, services: &[Service], bootstrap: bool) -> 
     }
     let db = app.open_db().await?;
     let identity_url = app.public_url(host, app.config.identity_port);
-    let identity = app.open_identity(db.clone(), &identity_url).await?;
-    let projects = if bootstrap { Some(app.bootstrap(&identity, &identity_url).await?) } else { None };
-    identity.spawn_reconciler();
+    let local_identity = if services.contains(&Service::Identity) {
+        let identity = app.open_identity(db.clone(), &identity_url).await?;
+        let projects = if bootstrap { Some(app.bootstrap(&identity, &identity_url).await?) } else { None };
+        identity.spawn_reconciler();
+        Some((identity, projects))
+    } else {
+        None
+    };
+    let access = match &local_identity {
+        Some((identity, _)) => IdentityAccess::local(identity, &identity_url),
+        None => IdentityAccess::remote(app)?,
+    };
+    let projects = local_identity.as_ref().and_then(|(_, p)| p.clone());
     let mut opened = services::Opened::default();
     let mut listening = Vec::new();
     for (service, port, listener) in bound {
         let public_url = app.public_url(host, port);
-        let router = match service {
-            Service::Identity => identity.router(),
-            other => {
+        let router = match (service, &local_identity) {
+            (Service::Identity, Some((identity, _))) => identity.router(),
+            (Service::Identity, None) => unreachable!("identity is opened when served"),
+            (other, _) => {
                 let opts = ServiceOptions {
                     config: app.config.clone(),
                     data_dir: app.data_dir.clone(),
                     public_url: public_url.clone(),
-                    identity_url: format!("{identity_url}/v3"),
-                    validator: identity.validator(),
-                    limits: identity.limits(),
+                    identity_url: access.url.clone(),
+                    validator: access.validator.clone(),
+                    limits: access.limits.clone(),
                 };
                 let router = opened.open(other, &db, opts, projects.as_ref(), true).await?;
-                if bootstrap {
+                if let (true, Some((identity, _))) = (bootstrap, &local_identity) {
                     let (service_type, name, path) = other.catalog();
                     let entry = CatalogEntry {
                         service_type: service_type.into(),
@@ -182,7 +189,53 @@ async fn start(app: &App, host: &str, services: &[Service], bootstrap: bool) -> 
     if bootstrap {
         app.print_usage(&identity_url, true);
     }
-    server::serve_all(listening, Some(identity)).await
+    server::serve_all(listening, local_identity.map(|(i, _)| i)).await
+}
+
+/// How the other services of this process reach identity: in-process when it
+/// is served here, else over HTTP as the service user (`[service_user]`).
+struct IdentityAccess {
+    url: String,
+    validator: Arc<dyn rustack_http::TokenValidator>,
+    limits: Arc<dyn rustack_http::LimitLookup>,
+}
+
+impl IdentityAccess {
+    fn local(identity: &rustack_identity::Identity, public_url: &str) -> IdentityAccess {
+        IdentityAccess { url: format!("{public_url}/v3"), validator: identity.validator(), limits: identity.limits() }
+    }
+
+    fn remote(app: &App) -> Result<IdentityAccess> {
+        let su = &app.config.service_user;
+        let Some(auth_url) = su.auth_url.clone() else {
+            anyhow::bail!(
+                "identity is not served by this process: set [service_user] auth_url (and password) to the identity \
+                 endpoint other services validate tokens against, or add identity to --services"
+            );
+        };
+        let password = match &su.password {
+            Some(p) => p.clone(),
+            None => files::stored_password(&app.data_dir, "service")?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no [service_user] password, and no service= line in {}/passwords",
+                    app.data_dir.display()
+                )
+            })?,
+        };
+        let base = auth_url.trim_end_matches('/').trim_end_matches("/v3").to_string();
+        let remote = Arc::new(RemoteValidator::new(
+            ServiceCredentials {
+                auth_url: base,
+                username: su.username.clone(),
+                password,
+                project_name: su.project_name.clone(),
+                domain_id: "default".into(),
+            },
+            Duration::from_secs(app.config.token_cache_time),
+        ));
+        tracing::info!(identity = %auth_url, user = %su.username, "validating tokens against a remote identity service");
+        Ok(IdentityAccess { url: auth_url, validator: remote.clone(), limits: remote })
+    }
 }
 
 /// `token rotate`: set the repository up if absent, then rotate it.

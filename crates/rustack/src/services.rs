@@ -139,11 +139,6 @@ impl Opened {
     }
 }
 
-/// `a, b` for a list of services.
-pub fn names(list: &[Service]) -> String {
-    list.iter().filter(|s| **s != Service::Identity).map(|s| s.name()).collect::<Vec<_>>().join(", ")
-}
-
 pub fn known_names() -> String {
     Service::ALL.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
 }

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 
 pub const ADMIN_PASSWORD: &str = "admin-secret";
 pub const DEMO_PASSWORD: &str = "demo-secret";
+pub const SERVICE_PASSWORD: &str = "service-secret";
 
 #[cfg(feature = "compute")]
 mod compute;
@@ -194,6 +195,7 @@ impl TestCloud {
             .bootstrap(&BootstrapSpec {
                 admin_password: ADMIN_PASSWORD.into(),
                 demo_password: DEMO_PASSWORD.into(),
+                service_password: SERVICE_PASSWORD.into(),
                 region: "RegionOne".into(),
                 identity_url: format!("{base}/v3/"),
             })

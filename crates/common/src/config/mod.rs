@@ -84,6 +84,10 @@ pub static OPTIONS: &[OptSpec] = &[
     opt!("security_compliance", "password_regex", Str, "", "A regular expression every new password must match; empty: none."),
     opt!("security_compliance", "password_regex_description", Str, "", "What `password_regex` requires, in words, shown when a password is refused."),
     opt!("security_compliance", "change_password_upon_first_use", Bool, "false", "A password set by an administrator (new user or reset) must be changed by the user before it can be used to authenticate."),
+    opt!("service_user", "auth_url", Str, "", "Identity URL (`http://host:5000/v3`) the services of a node that does not serve identity validate tokens against; empty: identity is served by this process."),
+    opt!("service_user", "username", Str, "rustack", "The user those services authenticate as (bootstrap makes `rustack`, admin and service on project `service`)."),
+    opt!("service_user", "password", Str, "", "Its password; empty: `service=` in `<data dir>/passwords` (written by bootstrap on the identity node)."),
+    opt!("service_user", "project_name", Str, "service", "The project it scopes its token to (in the Default domain)."),
     opt!("oslo_policy", "policy_file", Str, "", "A JSON or YAML file of policy rules overriding the defaults; empty: `/etc/rustack/policy.yaml` if present."),
 ];
 
@@ -330,6 +334,16 @@ pub struct Config {
     pub fernet_max_active_keys: u32,
     pub policy_file: Option<PathBuf>,
     pub security: SecurityCompliance,
+    pub service_user: ServiceUser,
+}
+
+/// `[service_user]`: how services reach identity on another node.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceUser {
+    pub auth_url: Option<String>,
+    pub username: String,
+    pub password: Option<String>,
+    pub project_name: String,
 }
 
 /// Keystone's `[security_compliance]` options.
@@ -412,6 +426,12 @@ impl Config {
             fernet_key_repository: ini.str("fernet_tokens", "key_repository").map(PathBuf::from),
             fernet_max_active_keys: keys as u32,
             policy_file: ini.str("oslo_policy", "policy_file").map(PathBuf::from),
+            service_user: ServiceUser {
+                auth_url: ini.str("service_user", "auth_url"),
+                username: ini.str("service_user", "username").unwrap_or_default(),
+                password: ini.str("service_user", "password"),
+                project_name: ini.str("service_user", "project_name").unwrap_or_default(),
+            },
             security: SecurityCompliance {
                 lockout_failure_attempts: ini.int("security_compliance", "lockout_failure_attempts")? as u32,
                 lockout_duration: ini.int("security_compliance", "lockout_duration")?,
