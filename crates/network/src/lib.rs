@@ -1,14 +1,46 @@
 //! The Network service (Neutron's job): Networking API v2.0 on port 9696.
 //!
-//! `Network` is the handle the binary opens, serves and bootstraps.
+//! `Network` is the handle the binary opens, serves and bootstraps. Layout:
+//! `api/` (routes and thin handlers), `service/` (the logic of each resource
+//! family, on JSON documents in the API's shape), `store` (SQL), `ipam`
+//! (addresses), `query` (filters, fields, sorting, paging), `agent` (the
+//! desired host state handed to the data plane of `rustack-netplane`).
+//!
+//! ## Calls other services make in-process (stable)
+//!
+//! Compute plugs its instances with these, never over HTTP:
+//! - [`Network::create_port_for`]`(ctx, PortRequest)` → [`PortRecord`]: a port on a
+//!   network the caller may use, fixed IPs chosen or allocated, the project's
+//!   `default` security group unless others are named.
+//! - [`Network::bind_port`]`(port_id, host)`: `binding:host_id`, `binding:vif_type`
+//!   `bridge`, status `ACTIVE`; the data plane then plugs `tap<id[..11]>`.
+//! - [`Network::delete_port`]`(port_id)`, [`Network::ports_of_device`]`(device_id)`.
+//! - [`Network::get_network_for`]`(ctx, id)`, [`Network::list_networks_for`]`(ctx)`:
+//!   the networks a project sees (its own, shared ones, external ones).
 
+mod agent;
 mod api;
+mod bootstrap;
+pub mod config;
+pub mod ipam;
+pub mod query;
+mod service;
+mod store;
 
 use std::sync::Arc;
 
 use rustack_common::Error;
 use rustack_db::Db;
 use rustack_http::service::{BootstrapProjects, ServiceOptions};
+use rustack_http::RequestContext;
+pub use rustack_netplane as netplane;
+use rustack_netplane::DataPlane;
+use serde_json::Value;
+
+pub use service::compute::{PortRecord, PortRequest};
+pub use service::Caller;
+
+use crate::config::NetConfig;
 
 #[derive(Clone)]
 pub struct Network {
@@ -16,15 +48,48 @@ pub struct Network {
 }
 
 struct Inner {
-    #[allow(dead_code)]
     db: Db,
     opts: ServiceOptions,
+    cfg: NetConfig,
+    dataplane: Arc<dyn DataPlane>,
+    /// Wakes the agent after a change (it debounces).
+    changed: tokio::sync::Notify,
+    /// Counts changes; the agent's last applied generation trails it.
+    generation: std::sync::atomic::AtomicU64,
+    applied: std::sync::atomic::AtomicU64,
+    applied_notify: tokio::sync::Notify,
 }
 
 impl Network {
-    /// Opens the service on `db` (applies its migrations).
+    /// Opens the service on `db` (applies its migrations); the data plane is
+    /// the one `[network] dataplane` names.
     pub async fn open(db: Db, opts: ServiceOptions) -> Result<Network, Error> {
-        Ok(Network { inner: Arc::new(Inner { db, opts }) })
+        let cfg = NetConfig::read(&opts.config.ini)?;
+        let settings = rustack_netplane::LinuxSettings {
+            state_dir: opts.data_dir.join("network"),
+            masquerade_uplink: cfg.masquerade_uplink.clone(),
+            ..Default::default()
+        };
+        let dp = rustack_netplane::from_config(&cfg.dataplane, settings);
+        Self::open_with(db, opts, dp).await
+    }
+
+    /// Opens the service with a given data plane (tests give a fake one).
+    pub async fn open_with(db: Db, opts: ServiceOptions, dataplane: Arc<dyn DataPlane>) -> Result<Network, Error> {
+        let cfg = NetConfig::read(&opts.config.ini)?;
+        store::migrate(&db).await?;
+        Ok(Network {
+            inner: Arc::new(Inner {
+                db,
+                opts,
+                cfg,
+                dataplane,
+                changed: tokio::sync::Notify::new(),
+                generation: Default::default(),
+                applied: Default::default(),
+                applied_notify: tokio::sync::Notify::new(),
+            }),
+        })
     }
 
     /// The API routes with their layers.
@@ -32,15 +97,93 @@ impl Network {
         api::router(self.clone())
     }
 
-    /// The first-start setup of this service (idempotent).
-    pub async fn bootstrap(&self, _projects: &BootstrapProjects) -> Result<(), Error> {
-        Ok(())
+    /// The first-start setup of this service (idempotent): devstack's
+    /// `public` external network and the demo project's `private` network
+    /// and `router1`.
+    pub async fn bootstrap(&self, projects: &BootstrapProjects) -> Result<(), Error> {
+        bootstrap::run(self, projects).await
     }
 
-    /// Starts the periodic background work (reconcilers, agents).
-    pub fn spawn_workers(&self) {}
+    /// Starts the network agent: applies the desired host state after each
+    /// change (debounced) and every `reconcile_interval` seconds.
+    pub fn spawn_workers(&self) {
+        agent::spawn(self.clone());
+    }
 
     pub fn options(&self) -> &ServiceOptions {
         &self.inner.opts
+    }
+
+    /// The data plane the agent drives (tests downcast it to `FakeDataPlane`).
+    pub fn dataplane(&self) -> &Arc<dyn DataPlane> {
+        &self.inner.dataplane
+    }
+
+    /// The desired state of this host as the agent computes it from the database.
+    pub async fn desired_state(&self) -> Result<rustack_netplane::HostState, Error> {
+        agent::desired_state(self).await
+    }
+
+    /// Waits until the agent has applied every change made before this call
+    /// (tests; at most `timeout`). False on timeout.
+    pub async fn wait_applied(&self, timeout: std::time::Duration) -> bool {
+        use std::sync::atomic::Ordering;
+        let want = self.inner.generation.load(Ordering::SeqCst);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.applied_notify.notified();
+            if self.inner.applied.load(Ordering::SeqCst) >= want {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.inner.applied.load(Ordering::SeqCst) >= want;
+            }
+        }
+    }
+
+    /// Something changed: the agent recomputes the host state.
+    pub(crate) fn changed(&self) {
+        self.inner.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.changed.notify_one();
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub(crate) fn cfg(&self) -> &NetConfig {
+        &self.inner.cfg
+    }
+
+    // ---- the in-process calls of compute ----------------------------------
+
+    /// Creates a port for an instance (see the module docs).
+    pub async fn create_port_for(&self, ctx: &RequestContext, req: PortRequest) -> Result<PortRecord, Error> {
+        service::compute::create_port_for(self, &Caller::from_ctx(ctx), req).await
+    }
+
+    /// Binds a port to a host: `binding:host_id`, vif_type `bridge`, ACTIVE.
+    pub async fn bind_port(&self, port_id: &str, host: &str) -> Result<PortRecord, Error> {
+        service::compute::bind_port(self, port_id, host).await
+    }
+
+    /// Deletes a port (its addresses are released; 404 when it does not exist).
+    pub async fn delete_port(&self, port_id: &str) -> Result<(), Error> {
+        service::ports::delete(self, &Caller::admin(), port_id).await
+    }
+
+    /// The ports whose `device_id` is this (an instance's ports).
+    pub async fn ports_of_device(&self, device_id: &str) -> Result<Vec<PortRecord>, Error> {
+        service::compute::ports_of_device(self, device_id).await
+    }
+
+    /// A network the caller may see, in the API's JSON shape (404 otherwise).
+    pub async fn get_network_for(&self, ctx: &RequestContext, id: &str) -> Result<Value, Error> {
+        service::networks::show(self, &Caller::from_ctx(ctx), id).await
+    }
+
+    /// Every network the caller's project sees (its own, shared, external), API shape.
+    pub async fn list_networks_for(&self, ctx: &RequestContext) -> Result<Vec<Value>, Error> {
+        service::networks::visible(self, &Caller::from_ctx(ctx)).await
     }
 }

@@ -1,0 +1,95 @@
+//! The `[network]` options, read once at open (docs/config-network.md).
+
+use std::collections::BTreeMap;
+
+use rustack_common::config::Ini;
+use rustack_common::Error;
+
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    pub dataplane: String,
+    pub tenant_network_types: Vec<String>,
+    pub vni_range: (i64, i64),
+    /// physical network → tenant VLAN range (None: provider networks only).
+    pub vlan_ranges: BTreeMap<String, Option<(i64, i64)>>,
+    pub flat_networks: Vec<String>,
+    pub external_bridge: String,
+    pub public_physnet: String,
+    pub public_cidr: String,
+    pub private_cidr: String,
+    pub masquerade_uplink: Option<String>,
+    pub physnet_mtu: i64,
+    pub metadata_url: String,
+    pub dns_servers: Vec<String>,
+    pub reconcile_interval: u64,
+    pub host: String,
+}
+
+fn bad(ini: &Ini, name: &str, msg: String) -> Error {
+    Error::bad_request(ini.error("network", name, msg).to_string())
+}
+
+fn range(s: &str) -> Option<(i64, i64)> {
+    let (a, b) = s.split_once(':')?;
+    let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (a <= b).then_some((a, b))
+}
+
+fn list(s: Option<String>) -> Vec<String> {
+    s.unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+impl NetConfig {
+    pub fn read(ini: &Ini) -> Result<NetConfig, Error> {
+        let cfgerr = |e: rustack_common::config::ConfigError| Error::bad_request(e.to_string());
+        let dataplane = ini.choice("network", "dataplane", &["auto", "linux", "fake"]).map_err(cfgerr)?;
+        let tenant_network_types = list(ini.str("network", "tenant_network_types"));
+        for t in &tenant_network_types {
+            if !["vxlan", "vlan", "local"].contains(&t.as_str()) {
+                return Err(bad(ini, "tenant_network_types", format!("unknown network type '{t}'")));
+            }
+        }
+        let vni = ini.str("network", "vni_ranges").unwrap_or_default();
+        let vni_range = range(&vni)
+            .filter(|(a, b)| *a >= 1 && *b < (1 << 24))
+            .ok_or_else(|| bad(ini, "vni_ranges", format!("'{vni}' is not min:max within 1..16777215")))?;
+        let mut vlan_ranges = BTreeMap::new();
+        for item in list(ini.str("network", "network_vlan_ranges")) {
+            match item.split_once(':') {
+                None => {
+                    vlan_ranges.insert(item, None);
+                }
+                Some((phys, r)) => {
+                    let r = range(r)
+                        .filter(|(a, b)| *a >= 1 && *b <= 4094)
+                        .ok_or_else(|| bad(ini, "network_vlan_ranges", format!("'{item}' is not physnet:min:max")))?;
+                    vlan_ranges.insert(phys.to_string(), Some(r));
+                }
+            }
+        }
+        let host = ini.str("network", "host").unwrap_or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "localhost".into())
+        });
+        Ok(NetConfig {
+            dataplane,
+            tenant_network_types,
+            vni_range,
+            vlan_ranges,
+            flat_networks: list(ini.str("network", "flat_networks")),
+            external_bridge: ini.str("network", "external_bridge").unwrap_or_else(|| "br-ex".into()),
+            public_physnet: ini.str("network", "public_physical_network").unwrap_or_else(|| "public".into()),
+            public_cidr: ini.str("network", "public_cidr").unwrap_or_else(|| "172.24.4.0/24".into()),
+            private_cidr: ini.str("network", "private_cidr").unwrap_or_else(|| "10.0.0.0/26".into()),
+            masquerade_uplink: ini.str("network", "masquerade_uplink"),
+            physnet_mtu: ini.int("network", "global_physnet_mtu").map_err(cfgerr)? as i64,
+            metadata_url: ini.str("network", "metadata_url").unwrap_or_else(|| "http://127.0.0.1:8775".into()),
+            dns_servers: list(ini.str("network", "dns_servers")),
+            reconcile_interval: ini.int("network", "reconcile_interval").map_err(cfgerr)?.max(1),
+            host,
+        })
+    }
+}
