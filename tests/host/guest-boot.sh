@@ -54,6 +54,9 @@ cleanup() {
     local rc=$?
     set +e
     for f in "$W"/*.pid; do [[ -e $f ]] && stop_pidfile "$f"; done
+    # Whatever still runs inside our namespace is ours: end it before deleting it.
+    local pids; pids=$(ip netns pids "$NS" 2>/dev/null)
+    if [[ -n $pids ]]; then kill $pids 2>/dev/null; sleep 1; kill -9 $(ip netns pids "$NS" 2>/dev/null) 2>/dev/null; fi
     ip netns del "$NS" 2>/dev/null
     if [[ $rc -ne 0 ]]; then
         for f in "$W"/*.serial "$W"/dnsmasq.log "$W"/http-*.log; do
@@ -106,7 +109,9 @@ echo RUSTACK-TEST-USERDATA-SAYS-HELLO"
 }
 
 start_metadata() {  # DIR MODE
-    in_ns "$PY" -m http.server 80 --bind "$MD" --directory "$1" >"$W/http-$2.log" 2>&1 &
+    # A simple command, not the in_ns function: $! must be python itself (ip netns exec
+    # execs it), not a subshell that a kill would leave it behind.
+    ip netns exec "$NS" "$PY" -m http.server 80 --bind "$MD" --directory "$1" >"$W/http-$2.log" 2>&1 &
     echo $! > "$W/http-$2.pid"
     local i
     for i in $(seq 50); do
@@ -158,8 +163,9 @@ run_mode() {
         configdrive)
             want_source=configdrive
             write_guest_data "$W/cd-$mode" openstack "$h" "$W/$mode.key.pub" "$token" "$uuid"
+            # Nova's genisoimage flags (the "does not conform" warning is about them).
             genisoimage -quiet -o "$W/$mode.iso" -V config-2 -J -r -l -allow-lowercase \
-                -allow-multidot "$W/cd-$mode"
+                -allow-multidot "$W/cd-$mode" 2>/dev/null
             args+=(-drive "file=$W/$mode.iso,if=none,id=cd0,media=cdrom,readonly=on,format=raw"
                    -device ide-cd,drive=cd0,bus=ide.0) ;;
         *) log "unknown data source in $mode"; return 1 ;;
@@ -237,6 +243,9 @@ EOF
     t_off=$(since "$t_off")
     stop_pidfile "$W/qemu-$mode.pid"
     [[ -e $W/http-$mode.pid ]] && stop_pidfile "$W/http-$mode.pid"
+    local left; left=$(ip netns pids "$NS" | grep -vx "$(cat "$W/dnsmasq.pid")" | tr '\n' ' ')
+    if [[ -n $left ]]; then echo "    FAIL still running in the namespace: $left"; failed=1
+    else echo "    ok   nothing but dnsmasq left in the namespace"; fi
 
     local verdict=PASS; [[ $failed -eq 0 ]] || verdict=FAIL
     RESULTS+=("$(printf '%-20s %-4s marker %6ss  ssh %6ss  acpi-off %5ss' "$mode" "$verdict" "$t_marker" "$t_ssh" "$t_off")")

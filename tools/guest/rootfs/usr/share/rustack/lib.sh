@@ -8,28 +8,36 @@ json_flat() {
     awk -f "$RUSTACK_LIB_DIR/jsonflat.awk" "$1" 2>/dev/null || true
 }
 
-# json_get FILE PATH: the value at PATH (e.g. /hostname), trailing spaces trimmed.
-json_get() {
-    json_flat "$1" | awk -F'\t' -v p="$2" '$1 == p { v = substr($0, length(p) + 2); sub(/ +$/, "", v); print v; exit }'
+# The lookups below read a flattened document (json_flat's output) on stdin, so
+# /init parses meta_data.json once.
+
+# flat_get PATH: the value at PATH (e.g. /hostname), trailing spaces trimmed.
+flat_get() {
+    awk -F'\t' -v p="$1" '$1 == p { v = substr($0, length(p) + 2); sub(/ +$/, "", v); print v; exit }'
 }
 
-# json_values FILE REGEX: every value whose path matches the awk REGEX, one a line.
-json_values() {
-    json_flat "$1" | awk -F'\t' -v r="$2" '$1 ~ r { v = substr($0, length($1) + 2); sub(/ +$/, "", v); print v }'
+# flat_values REGEX: every value whose path matches the awk REGEX, one a line.
+flat_values() {
+    awk -F'\t' -v r="$1" '$1 ~ r { v = substr($0, length($1) + 2); sub(/ +$/, "", v); print v }'
 }
 
-# meta_keys FILE: the SSH public keys of an OpenStack meta_data.json, one a line,
-# from "public_keys" (a name -> key map) or else from "keys" (entries of type ssh).
-meta_keys() {
-    _k=$(json_values "$1" '^/public_keys/')
-    if [ -z "$_k" ]; then
-        _k=$(json_flat "$1" | awk -F'\t' '
-            $1 ~ /^\/keys\/[0-9]+\/type$/ { split($1, p, "/"); t[p[3]] = $2 }
-            $1 ~ /^\/keys\/[0-9]+\/data$/ { split($1, p, "/"); d[p[3]] = substr($0, length($1) + 2); if (p[3] + 1 > n) n = p[3] + 1 }
-            END { for (i = 0; i < n; i++) if ((i in d) && (!(i in t) || t[i] == "ssh")) { v = d[i]; sub(/ +$/, "", v); print v } }')
-    fi
-    printf '%s\n' "$_k" | valid_keys
+# flat_keys: the SSH public keys of an OpenStack meta_data.json, one a line, from
+# "public_keys" (a name -> key map) or else from "keys" (entries of type ssh).
+flat_keys() {
+    awk -F'\t' '
+        { v = substr($0, length($1) + 2); sub(/ +$/, "", v) }
+        $1 ~ /^\/public_keys\// { pk[++npk] = v }
+        $1 ~ /^\/keys\/[0-9]+\/type$/ { split($1, p, "/"); t[p[3]] = v }
+        $1 ~ /^\/keys\/[0-9]+\/data$/ { split($1, p, "/"); d[p[3]] = v; if (p[3] + 1 > n) n = p[3] + 1 }
+        END {
+            if (npk) { for (i = 1; i <= npk; i++) print pk[i]; exit }
+            for (i = 0; i < n; i++) if ((i in d) && (!(i in t) || t[i] == "ssh")) print d[i]
+        }' | valid_keys
 }
+
+# json_get FILE PATH / meta_keys FILE: the same, straight from a JSON file.
+json_get() { json_flat "$1" | flat_get "$2"; }
+meta_keys() { json_flat "$1" | flat_keys; }
 
 # valid_keys: keeps the lines of stdin that look like OpenSSH public keys.
 valid_keys() {
