@@ -2,4 +2,19 @@
 
 use super::OptSpec;
 
-pub static OPTIONS: &[OptSpec] = &[opt!("image", "port", Int, "9292", "Port of the Image API v2.")];
+pub static OPTIONS: &[OptSpec] = &[
+    opt!("image", "port", Int, "9292", "Port of the Image API v2."),
+    opt!(
+        "image",
+        "filesystem_store_datadir",
+        Str,
+        "",
+        "Directory of the filesystem store (image bytes); empty means <data dir>/images."
+    ),
+    opt!("image", "image_size_cap", Int, "1099511627776", "Largest image size accepted, in bytes (Glance's default, 1 TiB)."),
+    opt!("image", "image_member_quota", Int, "128", "Most members an image may have."),
+    opt!("image", "image_tag_quota", Int, "128", "Most tags an image may have."),
+    opt!("image", "image_property_quota", Int, "128", "Most custom properties an image may have."),
+    opt!("image", "limit_param_default", Int, "25", "Page size of an image list without `limit`."),
+    opt!("image", "api_limit_max", Int, "1000", "Largest page size of an image list."),
+];

@@ -1,0 +1,228 @@
+//! The local filesystem store: one file per key under a directory
+//! (`<data dir>/images` by default).
+//!
+//! A put writes a hidden temporary file on a blocking thread (fed through a
+//! small channel, so memory stays bounded), fsyncs it and renames it over the
+//! key: a reader never sees a half-written image, and a failed or abandoned
+//! put removes its temporary file (also when the future is dropped).
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use super::{valid_key, BoxFuture, ByteStream, DataStore, StoreError};
+
+/// How many chunks may wait between the network and the disk.
+const QUEUE: usize = 8;
+/// The read size of a download.
+const READ_CHUNK: usize = 1 << 20;
+
+pub struct FilesystemStore {
+    dir: PathBuf,
+}
+
+impl FilesystemStore {
+    /// A store over `dir` (created, 0700, if absent).
+    pub fn new(dir: impl Into<PathBuf>) -> io::Result<FilesystemStore> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        // temporary files of a put cut short by a crash
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with(".tmp-") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(FilesystemStore { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
+        if !valid_key(key) {
+            return Err(StoreError::Io(io::Error::new(io::ErrorKind::InvalidInput, "invalid store key")));
+        }
+        Ok(self.dir.join(key))
+    }
+}
+
+/// Removes the temporary file unless the put succeeded.
+struct TempGuard(Option<PathBuf>);
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+impl DataStore for FilesystemStore {
+    fn id(&self) -> &'static str {
+        "file"
+    }
+
+    fn put<'a>(&'a self, key: &'a str, mut data: ByteStream) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let dest = self.path(key)?;
+            let tmp = self.dir.join(format!(".tmp-{key}-{}", uuid::Uuid::new_v4().simple()));
+            let guard = TempGuard(Some(tmp.clone()));
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
+            let dir = self.dir.clone();
+            // set when every chunk was sent: a writer that sees its channel
+            // close without it was abandoned (the put's future was dropped)
+            let complete = Arc::new(AtomicBool::new(false));
+            let done = complete.clone();
+            // the disk side: plain blocking writes, then fsync and rename
+            let writer = tokio::task::spawn_blocking(move || -> Result<u64, StoreError> {
+                let res = (|| {
+                    let mut f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&tmp)
+                        .map_err(StoreError::from_write)?;
+                    let mut n = 0u64;
+                    while let Some(chunk) = rx.blocking_recv() {
+                        f.write_all(&chunk).map_err(StoreError::from_write)?;
+                        n += chunk.len() as u64;
+                    }
+                    Ok(n)
+                })();
+                if res.is_err() || !done.load(Ordering::SeqCst) {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                res
+            });
+            let mut source_err = None;
+            while let Some(item) = data.next().await {
+                match item {
+                    Ok(chunk) if chunk.is_empty() => {}
+                    Ok(chunk) => {
+                        if tx.send(chunk).await.is_err() {
+                            break; // the writer failed; its error is below
+                        }
+                    }
+                    Err(e) => {
+                        source_err = Some(e);
+                        break;
+                    }
+                }
+            }
+            if source_err.is_none() {
+                complete.store(true, Ordering::SeqCst);
+            }
+            drop(tx);
+            let written = writer.await.map_err(|e| StoreError::Io(io::Error::other(e)))?;
+            if let Some(e) = source_err {
+                return Err(StoreError::Source(e)); // the guard removes the temporary file
+            }
+            let n = written?;
+            let tmp = guard.0.clone().unwrap_or_default();
+            tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+                std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(StoreError::from_write)?;
+                std::fs::rename(&tmp, &dest).map_err(StoreError::from_write)?;
+                // the rename itself survives a crash once the directory is synced
+                let _ = std::fs::File::open(&dir).and_then(|d| d.sync_all());
+                Ok(())
+            })
+            .await
+            .map_err(|e| StoreError::Io(io::Error::other(e)))??;
+            let mut guard = guard;
+            guard.0 = None;
+            Ok(n)
+        })
+    }
+
+    fn get<'a>(
+        &'a self,
+        key: &'a str,
+        range: Option<(u64, u64)>,
+    ) -> BoxFuture<'a, Result<(u64, ByteStream), StoreError>> {
+        Box::pin(async move {
+            let path = self.path(key)?;
+            // opened here: the stream keeps the file even if it is unlinked meanwhile
+            let (file, size) = tokio::task::spawn_blocking(move || -> Result<(std::fs::File, u64), StoreError> {
+                let f = std::fs::File::open(&path).map_err(|e| match e.kind() {
+                    io::ErrorKind::NotFound => StoreError::NotFound,
+                    _ => StoreError::Io(e),
+                })?;
+                let size = f.metadata().map_err(StoreError::Io)?.len();
+                Ok((f, size))
+            })
+            .await
+            .map_err(|e| StoreError::Io(io::Error::other(e)))??;
+            let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
+            let remaining = if size == 0 { 0 } else { end.saturating_sub(start) + 1 };
+            let stream = futures_util::stream::unfold((Some(file), start, remaining), |(file, pos, left)| async move {
+                let file = file?;
+                if left == 0 {
+                    return None;
+                }
+                let want = left.min(READ_CHUNK as u64) as usize;
+                let res = tokio::task::spawn_blocking(move || -> io::Result<(std::fs::File, Vec<u8>)> {
+                    let mut f = file;
+                    f.seek(SeekFrom::Start(pos))?;
+                    let mut buf = vec![0u8; want];
+                    let mut got = 0;
+                    while got < want {
+                        let n = f.read(&mut buf[got..])?;
+                        if n == 0 {
+                            break;
+                        }
+                        got += n;
+                    }
+                    buf.truncate(got);
+                    Ok((f, buf))
+                })
+                .await
+                .unwrap_or_else(|e| Err(io::Error::other(e)));
+                match res {
+                    Ok((_, buf)) if buf.is_empty() => Some((
+                        Err(io::Error::new(io::ErrorKind::UnexpectedEof, "image data truncated")),
+                        (None, pos, 0),
+                    )),
+                    Ok((f, buf)) => {
+                        let n = buf.len() as u64;
+                        Some((Ok(Bytes::from(buf)), (Some(f), pos + n, left - n)))
+                    }
+                    Err(e) => Some((Err(e), (None, pos, 0))),
+                }
+            });
+            Ok((size, Box::pin(stream) as ByteStream))
+        })
+    }
+
+    fn size<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let path = self.path(key)?;
+            match tokio::fs::metadata(&path).await {
+                Ok(m) => Ok(m.len()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound),
+                Err(e) => Err(StoreError::Io(e)),
+            }
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let path = self.path(key)?;
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(StoreError::Io(e)),
+            }
+        })
+    }
+}
