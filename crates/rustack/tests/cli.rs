@@ -462,3 +462,68 @@ fn two_nodes_share_tokens_and_revocations_over_postgresql() {
     stop(node_a);
     stop(node_b);
 }
+
+/// A node that serves the image service without identity validates tokens
+/// against the identity node over HTTP, as the service user bootstrap made.
+#[test]
+fn a_node_without_identity_validates_tokens_remotely() {
+    let a = Env::new("remote-a", "admin_password = s3cret\n");
+    let node_a = start_up(&a, &a.dir.path().join("a.log"));
+    let service_pw = std::fs::read_to_string(a.data().join("passwords"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("service=").map(String::from))
+        .expect("bootstrap wrote the service user's password");
+    // node B: its own data dir, node A's database, image only
+    let image_port = free_port();
+    let b = TempDir::new("remote-b");
+    let conf = format!(
+        "[image]\nport = {image_port}\n[database]\nconnection = sqlite://{}\n[service_user]\nauth_url = http://127.0.0.1:{}/v3\npassword = {service_pw}\n",
+        a.data().join("rustack.db").display(),
+        a.port
+    );
+    std::fs::write(b.path().join("rustack.conf"), conf).unwrap();
+    let log_b = b.path().join("b.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_rustack"))
+        .arg("--config")
+        .arg(b.path().join("rustack.conf"))
+        .arg("--data-dir")
+        .arg(b.path().join("data"))
+        .args(["serve", "--services", "image", "--bind", "127.0.0.1"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_b).unwrap())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let node_b = Server(child);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) && http_get(image_port, "/").is_none() {
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let auth = r#"{"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin",
+        "domain": {"id": "default"}, "password": "s3cret"}}}, "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}"#;
+    let (code, resp) = http(a.port, "POST", "/v3/auth/tokens", &[], auth).expect("an answer");
+    assert_eq!(code, 201, "{resp}");
+    let token = resp
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().starts_with("x-subject-token:").then(|| l[16..].trim().to_string()))
+        .expect("X-Subject-Token");
+    let logs = || std::fs::read_to_string(&log_b).unwrap_or_default();
+    let (code, body) = http(image_port, "GET", "/v2/images", &[("X-Auth-Token", &token)], "").expect("node B answers");
+    assert_eq!(code, 200, "{body}\n{}", logs());
+    let (code, _) = http(image_port, "GET", "/v2/images", &[("X-Auth-Token", "not-a-token")], "").unwrap();
+    assert_eq!(code, 401, "a bad token is refused");
+    let (code, _) = http(image_port, "GET", "/v2/images", &[], "").unwrap();
+    assert_eq!(code, 401, "no token is refused");
+    stop(node_b);
+    stop(node_a);
+}
+
+#[test]
+fn a_node_without_identity_needs_its_url() {
+    let env = Env::new("no-identity", "");
+    let o = env.run(&["serve", "--services", "image"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("[service_user] auth_url"), "{}", text(&o.stderr));
+}
