@@ -50,7 +50,7 @@ pub enum NetworkType {
 }
 
 /// A network and what this host serves on it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Network {
     /// The network's UUID; the bridge is named after it (`brq` + 11 chars).
     pub id: String,
@@ -82,6 +82,57 @@ pub struct Network {
     /// not needed but harmless).
     #[serde(default)]
     pub dhcp_hosts: Vec<DhcpHost>,
+}
+
+impl Default for Network {
+    /// As the API's defaults: local, MTU 1500, up.
+    fn default() -> Self {
+        Network {
+            id: String::new(),
+            network_type: NetworkType::Local,
+            segmentation_id: None,
+            physical_network: None,
+            mtu: default_mtu(),
+            is_external: false,
+            admin_state_up: true,
+            subnets: vec![],
+            dhcp_port: None,
+            dhcp_hosts: vec![],
+        }
+    }
+}
+
+impl Default for Router {
+    /// Up, with nothing attached.
+    fn default() -> Self {
+        Router {
+            id: String::new(),
+            admin_state_up: true,
+            gateway: None,
+            interfaces: vec![],
+            routes: vec![],
+            floating_ips: vec![],
+        }
+    }
+}
+
+impl Default for Port {
+    /// Up, with port security on (the API's defaults).
+    fn default() -> Self {
+        Port {
+            id: String::new(),
+            network_id: String::new(),
+            mac: String::new(),
+            fixed_ips: vec![],
+            device_name: String::new(),
+            device_id: None,
+            project_id: None,
+            admin_state_up: true,
+            port_security_enabled: true,
+            security_group_ids: vec![],
+            allowed_address_pairs: vec![],
+        }
+    }
 }
 
 fn default_mtu() -> u32 {
@@ -144,7 +195,7 @@ pub struct DhcpPort {
 }
 
 /// A router hosted on this host (namespace `qrouter-<id>`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Router {
     pub id: String,
     /// `admin_state_up`: false removes the router's namespace.
@@ -207,7 +258,7 @@ pub struct AddressPair {
 }
 
 /// An instance's port bound to this host.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Port {
     pub id: String,
     pub network_id: String,

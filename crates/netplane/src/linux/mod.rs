@@ -3,10 +3,25 @@
 //! and `dnsmasq`. Everything it creates carries its names (see `names`),
 //! and it only ever removes things with those names.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+mod addr;
+mod cmd;
+mod dhcp;
+mod host;
+pub mod metadata;
+mod names;
+mod nat;
+mod sg;
 
-use crate::{ApplyReport, BoxFuture, DataPlane, Error, HostState};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ipnet::IpNet;
+
+pub use names::Names;
+
+use crate::{ApplyReport, BoxFuture, DataPlane, Error, HostState, Network, Router};
 
 /// How the Linux data plane runs on this host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,26 +69,108 @@ impl Default for LinuxSettings {
 /// Whether the Linux data plane can run here: root, with `ip`, `nft` and
 /// `dnsmasq` on the PATH. The reason when not.
 pub fn host_supports_linux() -> Result<(), String> {
-    Err("the Linux data plane is not implemented yet".into())
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err("not running as root".into());
+    }
+    for prog in ["ip", "nft", "dnsmasq"] {
+        if !cmd::on_path(prog) {
+            return Err(format!("`{prog}` is not on the PATH"));
+        }
+    }
+    Ok(())
 }
 
 /// The real data plane on this host.
 pub struct LinuxDataPlane {
     settings: LinuxSettings,
+    names: Names,
+    /// Serialises applies; holds what lives in this process.
+    runtime: tokio::sync::Mutex<Runtime>,
+}
+
+#[derive(Default)]
+struct Runtime {
+    /// Metadata proxies by namespace.
+    proxies: HashMap<String, metadata::Proxy>,
+    /// The last nft script loaded per place (`host:sg`, `host:ext`, a router
+    /// namespace): a script is loaded again only when it changes.
+    loaded: HashMap<String, String>,
 }
 
 impl LinuxDataPlane {
     pub fn new(settings: LinuxSettings) -> Self {
-        LinuxDataPlane { settings }
+        let names = Names::new(&settings.tag);
+        LinuxDataPlane { settings, names, runtime: Default::default() }
     }
     pub fn settings(&self) -> &LinuxSettings {
         &self.settings
     }
+    /// The names this data plane gives host objects.
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
+    /// Everything of this data plane's (its tag's) on the host, read back
+    /// from the kernel: bridges, VXLAN devices, VLAN legs, namespaces, nft
+    /// tables (`nft -j list tables`), running dnsmasq processes and metadata
+    /// proxies. Empty after applying an empty state.
+    pub async fn leftovers(&self) -> Result<Vec<String>, Error> {
+        let nm = &self.names;
+        let mut out = Vec::new();
+        for (name, l) in host::links(None).await? {
+            if nm.is_bridge(&name) || nm.is_vxlan(&name) || nm.is_vlan_leg(&name) {
+                out.push(format!("link {name} ({})", l.kind.unwrap_or_default()));
+            }
+        }
+        for ns in host::namespaces().await? {
+            if nm.is_ours_ns(&ns) {
+                out.push(format!("namespace {ns}"));
+            }
+        }
+        let ours = [nm.sg_bridge_table(), nm.sg_inet_table(), nm.ext_table()];
+        for (fam, t) in cmd::nft_tables(None).await? {
+            if ours.contains(&t) {
+                out.push(format!("nft table {fam} {t}"));
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(self.settings.state_dir.join("dhcp")) {
+            for e in rd.flatten() {
+                out.push(format!("DHCP dir {}", e.path().display()));
+                if let Some(pid) = read_pid(&e.path().join("pid")).filter(|&p| is_our_dnsmasq(p, &e.path())) {
+                    out.push(format!("dnsmasq pid {pid}"));
+                }
+            }
+        }
+        for ns in self.runtime.lock().await.proxies.keys() {
+            out.push(format!("metadata proxy in {ns}"));
+        }
+        Ok(out)
+    }
 }
 
 impl DataPlane for LinuxDataPlane {
-    fn apply<'a>(&'a self, _desired: &'a HostState) -> BoxFuture<'a, Result<ApplyReport, Error>> {
-        Box::pin(async move { Err(Error::Host("the Linux data plane is not implemented yet".into())) })
+    fn apply<'a>(&'a self, desired: &'a HostState) -> BoxFuture<'a, Result<ApplyReport, Error>> {
+        Box::pin(async move {
+            let mut rt = self.runtime.lock().await;
+            let t0 = Instant::now();
+            let r = self.apply_locked(&mut rt, desired).await;
+            match &r {
+                Ok(rep) if !rep.actions.is_empty() => {
+                    tracing::info!(
+                        changes = rep.actions.len(),
+                        pending = rep.pending.len(),
+                        ms = t0.elapsed().as_millis() as u64,
+                        "data plane applied"
+                    )
+                }
+                Ok(_) => {
+                    tracing::debug!(ms = t0.elapsed().as_millis() as u64, "data plane already in the desired state")
+                }
+                Err(e) => tracing::warn!(error = %e, "data plane apply failed"),
+            }
+            r
+        })
     }
     fn kind(&self) -> &'static str {
         "linux"
@@ -81,4 +178,708 @@ impl DataPlane for LinuxDataPlane {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
+}
+
+/// Ids go into names and paths: only letters, digits, `-` and `_`.
+fn check_id(what: &str, id: &str) -> Result<(), Error> {
+    if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!("bad {what} id {id:?}")))
+    }
+}
+
+fn validate(d: &HostState) -> Result<(), Error> {
+    for n in &d.networks {
+        check_id("network", &n.id)?;
+        for s in &n.subnets {
+            addr::net(&s.cidr)?;
+        }
+        if let Some(p) = &n.dhcp_port {
+            check_id("port", &p.id)?;
+            addr::mac(&p.mac)?;
+        }
+    }
+    for r in &d.routers {
+        check_id("router", &r.id)?;
+        for i in &r.interfaces {
+            check_id("port", &i.port_id)?;
+            addr::mac(&i.mac)?;
+        }
+        if let Some(g) = &r.gateway {
+            check_id("port", &g.port_id)?;
+            addr::mac(&g.mac)?;
+        }
+    }
+    for p in &d.ports {
+        check_id("port", &p.id)?;
+        addr::mac(&p.mac)?;
+        if !names::is_safe_ifname(&p.device_name) {
+            return Err(Error::Invalid(format!("bad device name {:?}", p.device_name)));
+        }
+    }
+    if let Some(u) = &d.metadata.url {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(Error::Invalid(format!("bad metadata URL {u:?}")));
+        }
+    }
+    Ok(())
+}
+
+/// A route's destination as `ip -j route` prints it.
+fn route_key(dest: &str) -> Result<String, Error> {
+    let n = addr::net(dest)?.trunc();
+    Ok(if n.prefix_len() == 0 {
+        "default".into()
+    } else if n.prefix_len() == n.max_prefix_len() {
+        n.addr().to_string()
+    } else {
+        n.to_string()
+    })
+}
+
+impl LinuxDataPlane {
+    async fn apply_locked(&self, rt: &mut Runtime, d: &HostState) -> Result<ApplyReport, Error> {
+        validate(d)?;
+        let mut rep = ApplyReport::default();
+        let nm = &self.names;
+
+        // What should exist.
+        let nets: BTreeMap<String, &Network> = d.networks.iter().map(|n| (nm.bridge(&n.id), n)).collect();
+        let dhcp_nets: Vec<&Network> = d
+            .networks
+            .iter()
+            .filter(|n| n.dhcp_port.is_some() && n.subnets.iter().any(|s| s.enable_dhcp && s.ip_version == 4))
+            .collect();
+        let routers: Vec<&Router> = d.routers.iter().filter(|r| r.admin_state_up).collect();
+        let mut want_ns: BTreeSet<String> = dhcp_nets.iter().map(|n| nm.dhcp_ns(&n.id)).collect();
+        want_ns.extend(routers.iter().map(|r| nm.router_ns(&r.id)));
+
+        // Remove what is ours and no longer wanted: proxies first (their
+        // sockets hold namespaces), then namespaces (their veths go with
+        // them), then bridges.
+        rt.proxies.retain(|ns, _| want_ns.contains(ns));
+        let have_ns = host::namespaces().await?;
+        for ns in have_ns.iter().filter(|ns| nm.is_ours_ns(ns) && !want_ns.contains(*ns)) {
+            host::delete_namespace(ns).await?;
+            rt.loaded.remove(ns);
+            rep.actions.push(format!("deleted namespace {ns}"));
+        }
+        self.remove_stale_dhcp_dirs(&dhcp_nets, &mut rep);
+        let mut links = host::links(None).await?;
+        let want_vx: BTreeSet<String> = d
+            .networks
+            .iter()
+            .filter(|n| n.network_type == crate::NetworkType::Vxlan)
+            .filter_map(|n| n.segmentation_id)
+            .map(|v| nm.vxlan(v))
+            .collect();
+        let stale: Vec<String> = links
+            .keys()
+            .filter(|l| {
+                (nm.is_bridge(l) && !nets.contains_key(*l))
+                    || (nm.is_vxlan(l) && !want_vx.contains(*l))
+                    || (nm.is_vlan_leg(l) && !self.vlan_leg_wanted(d, l))
+            })
+            .cloned()
+            .collect();
+        for l in stale {
+            host::delete_link(None, &l).await?;
+            rep.actions.push(format!("deleted link {l}"));
+        }
+        if !rep.actions.is_empty() {
+            links = host::links(None).await?;
+        }
+
+        // L2.
+        for (br, n) in &nets {
+            self.ensure_network(&links, br, n, &mut rep).await?;
+        }
+        links = host::links(None).await?;
+        for p in &d.ports {
+            let br = nm.bridge(&p.network_id);
+            if !nets.contains_key(&br) {
+                return Err(Error::Invalid(format!(
+                    "port {} is on network {}, which is not in the state",
+                    p.id, p.network_id
+                )));
+            }
+            match links.get(&p.device_name) {
+                None => rep.pending.push(format!("port {}: device {} does not exist yet", p.id, p.device_name)),
+                Some(l) => {
+                    if l.master.as_deref() != Some(br.as_str()) {
+                        host::set_master(&p.device_name, &br).await?;
+                        rep.actions.push(format!("plugged {} into {br}", p.device_name));
+                    }
+                    if l.up != p.admin_state_up {
+                        host::set_up(None, &p.device_name, p.admin_state_up).await?;
+                        rep.actions.push(format!(
+                            "set {} {}",
+                            p.device_name,
+                            if p.admin_state_up { "up" } else { "down" }
+                        ));
+                    }
+                }
+            }
+        }
+
+        // Security groups: before DHCP, so a new port is filtered when it first asks for an address.
+        self.sync_security_groups(rt, d, &mut rep).await?;
+
+        // Namespaces.
+        let have_ns = host::namespaces().await?;
+        for n in &dhcp_nets {
+            self.ensure_dhcp(rt, d, n, &links, &have_ns, &mut rep).await?;
+        }
+        for r in &routers {
+            self.ensure_router(rt, d, r, &links, &have_ns, &mut rep).await?;
+        }
+
+        // The external networks seen from the host.
+        self.sync_external(rt, d, &links, &mut rep).await?;
+        Ok(rep)
+    }
+
+    fn vlan_leg_wanted(&self, d: &HostState, leg: &str) -> bool {
+        d.networks
+            .iter()
+            .filter(|n| n.network_type == crate::NetworkType::Vlan)
+            .filter_map(|n| n.segmentation_id)
+            .any(|v| self.names.vlan_leg(v) == leg)
+    }
+
+    /// A network's bridge, with its VXLAN device or physical interface.
+    async fn ensure_network(
+        &self,
+        links: &BTreeMap<String, host::Link>,
+        br: &str,
+        n: &Network,
+        rep: &mut ApplyReport,
+    ) -> Result<(), Error> {
+        if !(68..=65535).contains(&n.mtu) {
+            return Err(Error::Invalid(format!("network {}: bad MTU {}", n.id, n.mtu)));
+        }
+        match links.get(br) {
+            None => {
+                host::add_bridge(br, n.mtu).await?;
+                rep.actions.push(format!("created bridge {br}"));
+            }
+            Some(l) if l.mtu != n.mtu as u64 => {
+                cmd::ip(None, &["link", "set", br, "mtu", &n.mtu.to_string()]).await?;
+            }
+            _ => {}
+        }
+        if links.get(br).map(|l| l.up) != Some(n.admin_state_up) {
+            host::set_up(None, br, n.admin_state_up).await?;
+        }
+        let physnet_dev = n.physical_network.as_deref().and_then(|p| self.settings.physical_interface_mappings.get(p));
+        match n.network_type {
+            crate::NetworkType::Vxlan => {
+                let Some(vni) = n.segmentation_id else {
+                    return Err(Error::Invalid(format!("vxlan network {} has no segmentation_id", n.id)));
+                };
+                let dev = self.names.vxlan(vni);
+                if !links.contains_key(&dev) {
+                    let vni_s = vni.to_string();
+                    let mut args =
+                        vec!["link", "add", dev.as_str(), "type", "vxlan", "id", vni_s.as_str(), "dstport", "4789"];
+                    if let Some(local) = &self.settings.vxlan_local_ip {
+                        args.extend(["local", local.as_str()]);
+                    }
+                    cmd::ip(None, &args).await?;
+                    cmd::ip(None, &["link", "set", &dev, "mtu", &n.mtu.to_string()]).await?;
+                    rep.actions.push(format!("created vxlan {dev}"));
+                }
+                if links.get(&dev).and_then(|l| l.master.as_deref()) != Some(br) {
+                    host::set_master(&dev, br).await?;
+                }
+                if !links.get(&dev).is_some_and(|l| l.up) {
+                    host::set_up(None, &dev, true).await?;
+                }
+            }
+            crate::NetworkType::Flat => {
+                if let Some(dev) = physnet_dev {
+                    if links.get(dev).is_some_and(|l| l.master.as_deref() != Some(br)) {
+                        host::set_master(dev, br).await?;
+                        rep.actions.push(format!("plugged {dev} into {br}"));
+                    } else if !links.contains_key(dev) {
+                        rep.pending.push(format!("network {}: physical interface {dev} not found", n.id));
+                    }
+                }
+            }
+            crate::NetworkType::Vlan => {
+                if physnet_dev.is_some() {
+                    // Tagging needs a VLAN-filtering bridge (no 802.1Q module here);
+                    // this kernel has neither, so the network stays on this host.
+                    rep.pending.push(format!(
+                        "network {}: VLAN tagging onto {} needs bridge VLAN filtering, which this kernel lacks; the network is local to this host",
+                        n.id,
+                        physnet_dev.map(String::as_str).unwrap_or("")
+                    ));
+                }
+            }
+            crate::NetworkType::Local => {}
+        }
+        Ok(())
+    }
+
+    /// A veth from `ns` into `bridge`: made (again) when either end is missing.
+    #[allow(clippy::too_many_arguments)]
+    async fn ensure_leg(
+        &self,
+        links: &BTreeMap<String, host::Link>,
+        ns_links: &BTreeMap<String, host::Link>,
+        ns: &str,
+        host_dev: &str,
+        ns_dev: &str,
+        mac: &str,
+        bridge: &str,
+        mtu: u32,
+        rep: &mut ApplyReport,
+    ) -> Result<bool, Error> {
+        let mac = addr::mac(mac)?;
+        let host_end = links.get(host_dev);
+        let ns_end = ns_links.get(ns_dev);
+        let fresh = host_end.is_none() || ns_end.is_none();
+        if fresh {
+            if host_end.is_some() {
+                host::delete_link(None, host_dev).await?;
+            }
+            if ns_end.is_some() {
+                host::delete_link(Some(ns), ns_dev).await?;
+            }
+            host::add_veth(host_dev, ns, ns_dev, mtu).await?;
+            rep.actions.push(format!("created veth {host_dev} <-> {ns}/{ns_dev}"));
+        }
+        if fresh || ns_end.is_some_and(|l| l.mac != mac) {
+            host::set_mac(Some(ns), ns_dev, &mac).await?;
+        }
+        if fresh || !ns_end.is_some_and(|l| l.up) {
+            host::set_up(Some(ns), ns_dev, true).await?;
+        }
+        if fresh || host_end.and_then(|l| l.master.as_deref()) != Some(bridge) {
+            host::set_master(host_dev, bridge).await?;
+        }
+        if fresh || !host_end.is_some_and(|l| l.up) {
+            host::set_up(None, host_dev, true).await?;
+        }
+        Ok(fresh)
+    }
+
+    fn dhcp_dir(&self, network_id: &str) -> PathBuf {
+        self.settings.state_dir.join("dhcp").join(network_id)
+    }
+
+    /// A DHCP state dir of a network no longer served: its dnsmasq was
+    /// ended with its namespace; its files go.
+    fn remove_stale_dhcp_dirs(&self, dhcp_nets: &[&Network], rep: &mut ApplyReport) {
+        let root = self.settings.state_dir.join("dhcp");
+        let Ok(rd) = std::fs::read_dir(&root) else { return };
+        for e in rd.flatten() {
+            let id = e.file_name().to_string_lossy().to_string();
+            if !dhcp_nets.iter().any(|n| n.id == id) {
+                if let Some(pid) = read_pid(&e.path().join("pid")) {
+                    if is_our_dnsmasq(pid, &e.path()) {
+                        host::signal(pid, libc::SIGTERM);
+                    }
+                }
+                if std::fs::remove_dir_all(e.path()).is_ok() {
+                    rep.actions.push(format!("removed DHCP files of network {id}"));
+                }
+            }
+        }
+    }
+
+    async fn ensure_dhcp(
+        &self,
+        rt: &mut Runtime,
+        d: &HostState,
+        n: &Network,
+        links: &BTreeMap<String, host::Link>,
+        have_ns: &BTreeSet<String>,
+        rep: &mut ApplyReport,
+    ) -> Result<(), Error> {
+        let Some(port) = &n.dhcp_port else { return Ok(()) };
+        let ns = self.names.dhcp_ns(&n.id);
+        if !have_ns.contains(&ns) {
+            host::add_namespace(&ns).await?;
+            rep.actions.push(format!("created namespace {ns}"));
+        }
+        let ns_links = host::links(Some(&ns)).await?;
+        let dev = names::dhcp_dev(&port.id);
+        let fresh = self
+            .ensure_leg(
+                links,
+                &ns_links,
+                &ns,
+                &names::tap(&port.id),
+                &dev,
+                &port.mac,
+                &self.names.bridge(&n.id),
+                n.mtu,
+                rep,
+            )
+            .await?;
+        let want: BTreeSet<String> =
+            port.fixed_ips.iter().map(|f| addr::with_prefix(d, f)).collect::<Result<_, _>>()?;
+        let have =
+            if fresh { BTreeSet::new() } else { ns_links.get(&dev).map(|l| l.addrs.clone()).unwrap_or_default() };
+        if host::sync_addrs(Some(&ns), &dev, &have, &want).await? {
+            rep.actions.push(format!("set addresses of {ns}/{dev}"));
+        }
+
+        // Metadata for subnets no router serves (the router's proxy answers the others).
+        let routed = |subnet_id: &str| {
+            let gw = n.subnets.iter().find(|s| s.id == subnet_id).and_then(|s| s.gateway_ip.clone());
+            d.routers
+                .iter()
+                .filter(|r| r.admin_state_up)
+                .flat_map(|r| r.interfaces.iter())
+                .any(|i| i.fixed_ips.iter().any(|f| f.subnet_id == subnet_id && Some(&f.ip_address) == gw.as_ref()))
+        };
+        let dhcp_ip =
+            |subnet_id: &str| port.fixed_ips.iter().find(|f| f.subnet_id == subnet_id).map(|f| f.ip_address.clone());
+        let metadata = d.metadata.url.is_some()
+            && n.subnets
+                .iter()
+                .any(|s| s.enable_dhcp && s.ip_version == 4 && !routed(&s.id) && dhcp_ip(&s.id).is_some());
+        self.sync_metadata_address(&ns, &ns_links, metadata).await?;
+
+        let dir = self.dhcp_dir(&n.id);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::host(format!("create {}", dir.display()), e))?;
+        let cfg = dhcp::config(n, &dir, &dev, &dhcp_ip, &routed, d.metadata.url.is_some())?;
+        let files_changed =
+            write_if_changed(&dir.join("host"), &cfg.hosts)? | write_if_changed(&dir.join("opts"), &cfg.opts)?;
+        let args_changed = write_if_changed(&dir.join("cmdline"), &cfg.args.join("\n"))?;
+        let running = read_pid(&dir.join("pid")).filter(|&p| is_our_dnsmasq(p, &dir));
+        match running {
+            Some(pid) if !args_changed && !fresh => {
+                if files_changed {
+                    host::signal(pid, libc::SIGHUP);
+                    rep.actions.push(format!("reloaded dnsmasq of network {}", n.id));
+                }
+            }
+            _ => {
+                if let Some(pid) = running {
+                    stop_process(pid).await;
+                }
+                let args: Vec<&str> = cfg.args.iter().map(String::as_str).collect();
+                cmd::in_ns(&ns, "dnsmasq", &args, None).await?;
+                rep.actions.push(format!("started dnsmasq for network {}", n.id));
+            }
+        }
+
+        if metadata {
+            let ctx = self.proxy_context(d, None, Some(n.id.clone()), vec![]);
+            self.ensure_proxy(rt, &ns, ctx, rep)?;
+        } else {
+            rt.proxies.remove(&ns);
+        }
+        Ok(())
+    }
+
+    /// 169.254.169.254/32 on the namespace's `lo` while a proxy is wanted there.
+    async fn sync_metadata_address(
+        &self,
+        ns: &str,
+        ns_links: &BTreeMap<String, host::Link>,
+        on: bool,
+    ) -> Result<(), Error> {
+        let have = ns_links.get("lo").map(|l| l.addrs.clone()).unwrap_or_default();
+        let want: BTreeSet<String> = if on { [format!("{}/32", metadata::ADDRESS)].into() } else { BTreeSet::new() };
+        host::sync_addrs(Some(ns), "lo", &have, &want).await.map(|_| ())
+    }
+
+    fn proxy_context(
+        &self,
+        d: &HostState,
+        router_id: Option<String>,
+        network_id: Option<String>,
+        subnets: Vec<(IpNet, String)>,
+    ) -> metadata::ProxyContext {
+        let ports = d
+            .ports
+            .iter()
+            .flat_map(|p| {
+                p.fixed_ips.iter().filter_map(move |f| {
+                    Some((
+                        p.network_id.clone(),
+                        f.ip_address.parse::<IpAddr>().ok()?,
+                        p.device_id.clone(),
+                        p.project_id.clone(),
+                    ))
+                })
+            })
+            .collect();
+        metadata::ProxyContext {
+            url: d.metadata.url.clone().unwrap_or_default(),
+            shared_secret: d.metadata.shared_secret.clone(),
+            router_id,
+            network_id,
+            subnets,
+            ports,
+        }
+    }
+
+    fn ensure_proxy(
+        &self,
+        rt: &mut Runtime,
+        ns: &str,
+        ctx: metadata::ProxyContext,
+        rep: &mut ApplyReport,
+    ) -> Result<(), Error> {
+        if let Some(p) = rt.proxies.get(ns) {
+            let mut cur = p.ctx.write().unwrap_or_else(|e| e.into_inner());
+            if *cur != ctx {
+                *cur = ctx;
+            }
+            return Ok(());
+        }
+        let addr = SocketAddr::new(metadata::ADDRESS.parse().expect("constant address"), self.settings.metadata_port);
+        let listener = metadata::listen_in_namespace(ns, addr)?;
+        rt.proxies.insert(ns.to_string(), metadata::start(listener, ctx)?);
+        rep.actions.push(format!("started metadata proxy in {ns}"));
+        Ok(())
+    }
+
+    async fn ensure_router(
+        &self,
+        rt: &mut Runtime,
+        d: &HostState,
+        r: &Router,
+        links: &BTreeMap<String, host::Link>,
+        have_ns: &BTreeSet<String>,
+        rep: &mut ApplyReport,
+    ) -> Result<(), Error> {
+        let ns = self.names.router_ns(&r.id);
+        if !have_ns.contains(&ns) {
+            host::add_namespace(&ns).await?;
+            cmd::sysctl_ns(&ns, "net.ipv4.ip_forward", "1").await?;
+            cmd::sysctl_ns(&ns, "net.ipv6.conf.all.forwarding", "1").await?;
+            rep.actions.push(format!("created namespace {ns}"));
+        }
+        let ns_links = host::links(Some(&ns)).await?;
+        let mut wanted_devs = BTreeSet::new();
+        let mut internal: Vec<IpNet> = Vec::new();
+        let mut subnets = Vec::new();
+        for i in &r.interfaces {
+            let n = d
+                .network(&i.network_id)
+                .ok_or_else(|| Error::Invalid(format!("router {}: network {} not in the state", r.id, i.network_id)))?;
+            let dev = names::router_if_dev(&i.port_id);
+            let fresh = self
+                .ensure_leg(
+                    links,
+                    &ns_links,
+                    &ns,
+                    &names::tap(&i.port_id),
+                    &dev,
+                    &i.mac,
+                    &self.names.bridge(&n.id),
+                    n.mtu,
+                    rep,
+                )
+                .await?;
+            let want: BTreeSet<String> =
+                i.fixed_ips.iter().map(|f| addr::with_prefix(d, f)).collect::<Result<_, _>>()?;
+            for w in &want {
+                let net = addr::net(w)?.trunc();
+                if matches!(net, IpNet::V4(_)) {
+                    internal.push(net);
+                }
+                subnets.push((net, n.id.clone()));
+            }
+            let have =
+                if fresh { BTreeSet::new() } else { ns_links.get(&dev).map(|l| l.addrs.clone()).unwrap_or_default() };
+            host::sync_addrs(Some(&ns), &dev, &have, &want).await?;
+            wanted_devs.insert(dev);
+        }
+        let mut routes = BTreeMap::new();
+        let mut plan = nat::NatPlan { gw_dev: None, snat_to: None, internal, floating: vec![] };
+        let gw_dev;
+        if let Some(g) = &r.gateway {
+            let n = d.network(&g.network_id).ok_or_else(|| {
+                Error::Invalid(format!("router {}: external network {} not in the state", r.id, g.network_id))
+            })?;
+            gw_dev = names::router_gw_dev(&g.port_id);
+            let fresh = self
+                .ensure_leg(
+                    links,
+                    &ns_links,
+                    &ns,
+                    &names::tap(&g.port_id),
+                    &gw_dev,
+                    &g.mac,
+                    &self.names.bridge(&n.id),
+                    n.mtu,
+                    rep,
+                )
+                .await?;
+            let mut want: BTreeSet<String> =
+                g.fixed_ips.iter().map(|f| addr::with_prefix(d, f)).collect::<Result<_, _>>()?;
+            for f in &r.floating_ips {
+                want.insert(format!("{}/32", addr::ip(&f.floating_ip_address)?));
+                plan.floating.push((f.floating_ip_address.clone(), f.fixed_ip_address.clone()));
+            }
+            let have = if fresh {
+                BTreeSet::new()
+            } else {
+                ns_links.get(&gw_dev).map(|l| l.addrs.clone()).unwrap_or_default()
+            };
+            host::sync_addrs(Some(&ns), &gw_dev, &have, &want).await?;
+            for f in &g.fixed_ips {
+                let Some(sn) = d.subnet(&f.subnet_id) else { continue };
+                if let Some(gw) = sn.gateway_ip.as_deref().filter(|x| !x.is_empty()) {
+                    if sn.ip_version == 4 {
+                        routes.insert("default".to_string(), addr::ip(gw)?.to_string());
+                        if g.enable_snat && plan.snat_to.is_none() {
+                            plan.snat_to = Some(f.ip_address.clone());
+                        }
+                    }
+                }
+            }
+            plan.gw_dev = Some(gw_dev.as_str());
+            wanted_devs.insert(gw_dev.clone());
+        }
+        for rt_ in &r.routes {
+            routes.insert(route_key(&rt_.destination)?, addr::ip(&rt_.nexthop)?.to_string());
+        }
+        // Legs of interfaces removed from the router.
+        for dev in
+            ns_links.keys().filter(|l| (l.starts_with("qr-") || l.starts_with("qg-")) && !wanted_devs.contains(*l))
+        {
+            host::delete_link(Some(&ns), dev).await?;
+            rep.actions.push(format!("deleted {ns}/{dev}"));
+        }
+        if host::sync_routes(&ns, &routes).await? {
+            rep.actions.push(format!("set routes of {ns}"));
+        }
+        let script = nat::render(&plan)?;
+        if rt.loaded.get(&ns) != Some(&script) {
+            cmd::nft_load(Some(&ns), &script).await?;
+            rt.loaded.insert(ns.clone(), script);
+            rep.actions.push(format!("loaded NAT of {ns}"));
+        }
+        let metadata = d.metadata.url.is_some() && !r.interfaces.is_empty();
+        self.sync_metadata_address(&ns, &ns_links, metadata).await?;
+        if metadata {
+            let ctx = self.proxy_context(d, Some(r.id.clone()), None, subnets);
+            self.ensure_proxy(rt, &ns, ctx, rep)?;
+        } else {
+            rt.proxies.remove(&ns);
+        }
+        Ok(())
+    }
+
+    async fn sync_security_groups(&self, rt: &mut Runtime, d: &HostState, rep: &mut ApplyReport) -> Result<(), Error> {
+        let script = sg::render(d, &self.names.sg_bridge_table(), &self.names.sg_inet_table())?;
+        if rt.loaded.get("host:sg") == Some(&script) {
+            return Ok(());
+        }
+        if d.ports.iter().any(|p| p.port_security_enabled) {
+            ensure_bridge_netfilter(rep);
+        }
+        cmd::nft_load(None, &script).await?;
+        rt.loaded.insert("host:sg".into(), script);
+        rep.actions.push("loaded security groups".into());
+        Ok(())
+    }
+
+    /// The host's view of external networks: the subnets' gateway addresses
+    /// on their bridges, and masquerading to the uplink when configured.
+    async fn sync_external(
+        &self,
+        rt: &mut Runtime,
+        d: &HostState,
+        links: &BTreeMap<String, host::Link>,
+        rep: &mut ApplyReport,
+    ) -> Result<(), Error> {
+        let mut ext_nets = Vec::new();
+        for n in d.networks.iter().filter(|n| n.is_external) {
+            let br = self.names.bridge(&n.id);
+            let mut want = BTreeSet::new();
+            for s in n.subnets.iter().filter(|s| s.ip_version == 4) {
+                let net = addr::net(&s.cidr)?;
+                ext_nets.push(net.trunc());
+                if let (true, Some(gw)) =
+                    (self.settings.external_host_gateway, s.gateway_ip.as_deref().filter(|g| !g.is_empty()))
+                {
+                    want.insert(format!("{}/{}", addr::ip(gw)?, net.prefix_len()));
+                }
+            }
+            let have = links.get(&br).map(|l| l.addrs.clone()).unwrap_or_default();
+            if host::sync_addrs(None, &br, &have, &want).await? {
+                rep.actions.push(format!("set host addresses of {br}"));
+            }
+        }
+        let uplink = self.settings.masquerade_uplink.as_deref();
+        if let Some(u) = uplink {
+            if !names::is_safe_ifname(u) {
+                return Err(Error::Invalid(format!("bad uplink name {u:?}")));
+            }
+        }
+        let script = nat::render_uplink(&self.names.ext_table(), uplink, &ext_nets);
+        if rt.loaded.get("host:ext") != Some(&script) {
+            if uplink.is_some() && !ext_nets.is_empty() {
+                cmd::run("sysctl", &["-qw", "net.ipv4.ip_forward=1"]).await?;
+            }
+            cmd::nft_load(None, &script).await?;
+            rt.loaded.insert("host:ext".into(), script);
+        }
+        Ok(())
+    }
+}
+
+/// Bridged IP traffic reaches the stateful rules only through br_netfilter.
+fn ensure_bridge_netfilter(rep: &mut ApplyReport) {
+    for k in ["bridge-nf-call-iptables", "bridge-nf-call-ip6tables"] {
+        let path = format!("/proc/sys/net/bridge/{k}");
+        match std::fs::read_to_string(&path) {
+            Ok(v) if v.trim() == "1" => {}
+            Ok(_) => {
+                if std::fs::write(&path, "1").is_ok() {
+                    rep.actions.push(format!("set net.bridge.{k}=1 (security groups need it)"));
+                } else {
+                    rep.pending.push(format!("cannot set net.bridge.{k}=1: security groups are not enforced"));
+                }
+            }
+            Err(_) => rep.pending.push("br_netfilter is not available: security groups are not enforced".into()),
+        }
+    }
+}
+
+fn write_if_changed(path: &std::path::Path, content: &str) -> Result<bool, Error> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(content) {
+        return Ok(false);
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, content).map_err(|e| Error::host(format!("write {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::host(format!("rename {}", path.display()), e))?;
+    Ok(true)
+}
+
+fn read_pid(path: &std::path::Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Whether `pid` is a dnsmasq started with files in `dir` (not a reused pid).
+fn is_our_dnsmasq(pid: i32, dir: &std::path::Path) -> bool {
+    host::alive(pid)
+        && std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| {
+                let c = String::from_utf8_lossy(&c);
+                c.contains("dnsmasq") && c.contains(&*dir.to_string_lossy())
+            })
+            .unwrap_or(false)
+}
+
+async fn stop_process(pid: i32) {
+    host::signal(pid, libc::SIGTERM);
+    for _ in 0..50 {
+        if !host::alive(pid) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    host::signal(pid, libc::SIGKILL);
 }

@@ -1,0 +1,405 @@
+//! Security groups as nftables on the host.
+//!
+//! This kernel has no bridge conntrack (`CONFIG_NF_CONNTRACK_BRIDGE`), so
+//! `ct state` does not work in a `bridge` table. The bridge family does what
+//! needs no state and knows the bridge port: anti-spoofing (MAC, IP, ARP,
+//! DHCP/RA server spoofing) and a packet mark naming the port a packet came
+//! from (low 16 bits, set at prerouting) and goes to (high 16 bits, set at
+//! forward). br_netfilter (built in; `bridge-nf-call-iptables=1`) then passes
+//! bridged IP packets through the `inet` hooks, where the stateful rules run,
+//! chosen by the mark. Two tables, replaced together in one `nft -f`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use ipnet::IpNet;
+
+use super::addr;
+use super::names::is_safe_ifname;
+use crate::{Direction, Error, EtherType, HostState, Port, SecurityGroupRule};
+
+/// A filtered port and the index its mark carries.
+struct Filtered<'a> {
+    idx: u32,
+    port: &'a Port,
+}
+
+/// The nft script that makes both security-group tables exactly what
+/// `state` wants (no filtered port: both tables deleted).
+pub fn render(state: &HostState, bridge_table: &str, inet_table: &str) -> Result<String, Error> {
+    let mut s = String::new();
+    // Create-then-delete makes the replace work whether or not the table exists.
+    for (fam, t) in [("bridge", bridge_table), ("inet", inet_table)] {
+        let _ = writeln!(s, "table {fam} {t}\ndelete table {fam} {t}");
+    }
+    let ports: Vec<Filtered> = state
+        .ports
+        .iter()
+        .filter(|p| p.port_security_enabled)
+        .enumerate()
+        .map(|(i, port)| Filtered { idx: i as u32 + 1, port })
+        .collect();
+    if ports.is_empty() {
+        return Ok(s);
+    }
+    if ports.len() > 0xfffe {
+        return Err(Error::Invalid("too many filtered ports on one host".into()));
+    }
+    for p in &ports {
+        if !is_safe_ifname(&p.port.device_name) {
+            return Err(Error::Invalid(format!("bad device name {:?}", p.port.device_name)));
+        }
+    }
+    render_bridge(&mut s, state, bridge_table, &ports)?;
+    render_inet(&mut s, state, inet_table, &ports)?;
+    Ok(s)
+}
+
+/// Addresses a port may send from: its fixed IPs and its allowed address pairs.
+fn source_nets(port: &Port) -> Result<(Vec<IpNet>, Vec<String>), Error> {
+    let mut nets = Vec::new();
+    let mut macs = vec![addr::mac(&port.mac)?];
+    for f in &port.fixed_ips {
+        nets.push(IpNet::from(addr::ip(&f.ip_address)?));
+    }
+    for pair in &port.allowed_address_pairs {
+        nets.push(addr::net(&pair.ip_address)?.trunc());
+        if let Some(m) = &pair.mac_address {
+            macs.push(addr::mac(m)?);
+        }
+    }
+    macs.sort();
+    macs.dedup();
+    Ok((nets, macs))
+}
+
+fn set_of<T: std::fmt::Display>(items: &[T]) -> String {
+    let v: Vec<String> = items.iter().map(|x| x.to_string()).collect();
+    format!("{{ {} }}", v.join(", "))
+}
+
+fn render_bridge(s: &mut String, _state: &HostState, table: &str, ports: &[Filtered]) -> Result<(), Error> {
+    let _ = writeln!(s, "table bridge {table} {{");
+    let _ = writeln!(s, "  chain prerouting {{\n    type filter hook prerouting priority -300; policy accept;");
+    for p in ports {
+        let _ = writeln!(s, "    iifname \"{}\" jump from_{}", p.port.device_name, p.idx);
+    }
+    let _ = writeln!(s, "  }}");
+    let _ = writeln!(s, "  chain forward {{\n    type filter hook forward priority -100; policy accept;");
+    for p in ports {
+        let _ = writeln!(
+            s,
+            "    oifname \"{}\" meta mark set meta mark & 0x0000ffff | 0x{:08x}",
+            p.port.device_name,
+            p.idx << 16
+        );
+    }
+    let _ = writeln!(s, "  }}");
+    for p in ports {
+        let (nets, macs) = source_nets(p.port)?;
+        let v4: Vec<&IpNet> = nets.iter().filter(|n| matches!(n, IpNet::V4(_))).collect();
+        let v6: Vec<&IpNet> = nets.iter().filter(|n| matches!(n, IpNet::V6(_))).collect();
+        let _ = writeln!(s, "  chain from_{} {{", p.idx);
+        let _ = writeln!(s, "    meta mark set meta mark & 0xffff0000 | 0x{:08x}", p.idx);
+        let _ = writeln!(s, "    ether saddr != {} drop", set_of(&macs));
+        // ARP: sender MAC and IP must be the port's (0.0.0.0 is an address probe).
+        let _ = writeln!(s, "    ether type arp arp saddr ether != {} drop", set_of(&macs));
+        let mut arp_ips: Vec<String> = v4.iter().map(|n| n.to_string()).collect();
+        arp_ips.push("0.0.0.0".into());
+        let _ = writeln!(s, "    ether type arp arp saddr ip != {} drop", set_of(&arp_ips));
+        let _ = writeln!(s, "    ether type arp accept");
+        // DHCP: a client may ask from 0.0.0.0; an instance must not answer.
+        let _ = writeln!(s, "    ether type ip udp sport 68 udp dport 67 accept");
+        let _ = writeln!(s, "    ether type ip udp sport 67 udp dport 68 drop");
+        if v4.is_empty() {
+            let _ = writeln!(s, "    ether type ip drop");
+        } else {
+            let _ = writeln!(s, "    ether type ip ip saddr != {} drop", set_of(&v4));
+        }
+        let _ = writeln!(s, "    ether type ip accept");
+        // IPv6: link-local and DAD (::) besides its own; no router adverts or DHCPv6 answers.
+        let _ = writeln!(s, "    ether type ip6 icmpv6 type nd-router-advert drop");
+        let _ = writeln!(s, "    ether type ip6 udp sport 547 udp dport 546 drop");
+        let mut v6s: Vec<String> = v6.iter().map(|n| n.to_string()).collect();
+        v6s.push("fe80::/10".into());
+        v6s.push("::".into());
+        let _ = writeln!(s, "    ether type ip6 ip6 saddr != {} drop", set_of(&v6s));
+        let _ = writeln!(s, "    ether type ip6 accept");
+        let _ = writeln!(s, "    drop");
+        let _ = writeln!(s, "  }}");
+    }
+    let _ = writeln!(s, "}}");
+    Ok(())
+}
+
+fn render_inet(s: &mut String, state: &HostState, table: &str, ports: &[Filtered]) -> Result<(), Error> {
+    // Remote groups used by some rule of a filtered port: one set per family.
+    let mut group_sets: BTreeMap<&str, (Vec<IpNet>, Vec<IpNet>, usize)> = BTreeMap::new();
+    for p in ports {
+        for sg_id in &p.port.security_group_ids {
+            let Some(sg) = state.security_groups.iter().find(|g| &g.id == sg_id) else { continue };
+            for r in &sg.rules {
+                let Some(rg) = r.remote_group_id.as_deref() else { continue };
+                if group_sets.contains_key(rg) {
+                    continue;
+                }
+                let n = group_sets.len();
+                let mut v4 = Vec::new();
+                let mut v6 = Vec::new();
+                if let Some(g) = state.security_groups.iter().find(|g| g.id == rg) {
+                    for m in &g.member_ips {
+                        match addr::net(m)?.trunc() {
+                            x @ IpNet::V4(_) => v4.push(x),
+                            x @ IpNet::V6(_) => v6.push(x),
+                        }
+                    }
+                }
+                group_sets.insert(rg, (v4, v6, n));
+            }
+        }
+    }
+    let _ = writeln!(s, "table inet {table} {{");
+    for (v4, v6, n) in group_sets.values() {
+        let _ = writeln!(s, "  set g{n}_4 {{\n    type ipv4_addr; flags interval; auto-merge;");
+        if !v4.is_empty() {
+            let _ = writeln!(s, "    elements = {}", set_of(v4));
+        }
+        let _ = writeln!(s, "  }}");
+        let _ = writeln!(s, "  set g{n}_6 {{\n    type ipv6_addr; flags interval; auto-merge;");
+        if !v6.is_empty() {
+            let _ = writeln!(s, "    elements = {}", set_of(v6));
+        }
+        let _ = writeln!(s, "  }}");
+    }
+    let egress: Vec<String> = ports.iter().map(|p| format!("0x{:08x} : jump egress_{}", p.idx, p.idx)).collect();
+    let ingress: Vec<String> =
+        ports.iter().map(|p| format!("0x{:08x} : jump ingress_{}", p.idx << 16, p.idx)).collect();
+    for (chain, hook) in [("forward", "forward"), ("input", "input")] {
+        let _ = writeln!(s, "  chain {chain} {{\n    type filter hook {hook} priority 0; policy accept;");
+        let _ = writeln!(s, "    meta mark & 0x0000ffff vmap {{ {} }}", egress.join(", "));
+        if chain == "forward" {
+            let _ = writeln!(s, "    meta mark & 0xffff0000 vmap {{ {} }}", ingress.join(", "));
+        }
+        let _ = writeln!(s, "  }}");
+    }
+    for p in ports {
+        for dir in [Direction::Egress, Direction::Ingress] {
+            let name = if dir == Direction::Egress { "egress" } else { "ingress" };
+            // `return` lets the packet go on to the other port's chain; the
+            // base chain's policy accepts it when both sides returned.
+            let _ = writeln!(s, "  chain {name}_{} {{", p.idx);
+            let _ = writeln!(s, "    ct state established,related return");
+            let _ = writeln!(s, "    ct state invalid drop");
+            if dir == Direction::Egress {
+                let _ = writeln!(s, "    udp sport 68 udp dport 67 return");
+                let _ = writeln!(s, "    udp sport 546 udp dport 547 return");
+            } else {
+                let _ = writeln!(s, "    udp sport 67 udp dport 68 return");
+                let _ = writeln!(s, "    udp sport 547 udp dport 546 return");
+            }
+            let _ = writeln!(
+                s,
+                "    icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert, mld-listener-query, mld-listener-report, mld2-listener-report }} return"
+            );
+            let mut seen = BTreeSet::new();
+            for sg_id in &p.port.security_group_ids {
+                let Some(sg) = state.security_groups.iter().find(|g| &g.id == sg_id) else { continue };
+                for r in sg.rules.iter().filter(|r| r.direction == dir) {
+                    if let Some(m) = rule_match(r, &group_sets)? {
+                        if seen.insert(m.clone()) {
+                            let _ = writeln!(s, "    {m} return");
+                        }
+                    }
+                }
+            }
+            let _ = writeln!(s, "    drop");
+            let _ = writeln!(s, "  }}");
+        }
+    }
+    let _ = writeln!(s, "}}");
+    Ok(())
+}
+
+/// The nft match of one rule (what it allows), or `None` when it can match
+/// nothing (a prefix of the other family, an unknown remote group).
+fn rule_match(
+    r: &SecurityGroupRule,
+    groups: &BTreeMap<&str, (Vec<IpNet>, Vec<IpNet>, usize)>,
+) -> Result<Option<String>, Error> {
+    let v6 = r.ethertype == EtherType::IPv6;
+    let mut m = vec![format!("meta nfproto {}", if v6 { "ipv6" } else { "ipv4" })];
+    let (fam, side) =
+        (if v6 { "ip6" } else { "ip" }, if r.direction == Direction::Ingress { "saddr" } else { "daddr" });
+    if let Some(p) = r.remote_ip_prefix.as_deref().filter(|p| !p.is_empty()) {
+        let n = addr::net(p)?.trunc();
+        if matches!(n, IpNet::V6(_)) != v6 {
+            return Ok(None);
+        }
+        if n.prefix_len() != 0 {
+            m.push(format!("{fam} {side} {n}"));
+        }
+    }
+    if let Some(g) = r.remote_group_id.as_deref() {
+        let Some((_, _, n)) = groups.get(g) else { return Ok(None) };
+        m.push(format!("{fam} {side} @g{n}_{}", if v6 { 6 } else { 4 }));
+    }
+    let proto = r.protocol.as_deref().map(|p| p.to_ascii_lowercase()).unwrap_or_default();
+    let range = |what: &str| -> Result<Option<String>, Error> {
+        match (r.port_range_min, r.port_range_max) {
+            (None, None) => Ok(None),
+            (Some(a), None) | (None, Some(a)) => check_port(a).map(|a| Some(format!("{what} {a}"))),
+            (Some(a), Some(b)) if a == b => check_port(a).map(|a| Some(format!("{what} {a}"))),
+            (Some(a), Some(b)) if a < b => Ok(Some(format!("{what} {}-{}", check_port(a)?, check_port(b)?))),
+            _ => Err(Error::Invalid(format!("rule {}: bad port range", r.id))),
+        }
+    };
+    match proto.as_str() {
+        "" | "any" | "null" => {}
+        "tcp" | "6" | "udp" | "17" | "sctp" | "132" | "udplite" | "136" | "dccp" | "33" => {
+            let name = match proto.as_str() {
+                "6" => "tcp",
+                "17" => "udp",
+                "132" => "sctp",
+                "136" => "udplite",
+                "33" => "dccp",
+                x => x,
+            };
+            m.push(format!("meta l4proto {name}"));
+            if name != "udplite" {
+                if let Some(x) = range(&format!("{name} dport"))? {
+                    m.push(x);
+                }
+            }
+        }
+        "icmp" | "1" | "ipv6-icmp" | "icmpv6" | "58" => {
+            let icmp = if v6 { "icmpv6" } else { "icmp" };
+            if (icmp == "icmp") != matches!(proto.as_str(), "icmp" | "1") && !v6 {
+                return Ok(None); // ICMPv6 in an IPv4 rule matches nothing
+            }
+            m.push(format!("meta l4proto {icmp}"));
+            if let Some(t) = r.port_range_min {
+                m.push(format!("{icmp} type {}", check_u8(t)?));
+                if let Some(c) = r.port_range_max {
+                    m.push(format!("{icmp} code {}", check_u8(c)?));
+                }
+            }
+        }
+        other => {
+            if let Ok(n) = other.parse::<u32>() {
+                m.push(format!("meta l4proto {}", check_u8(n)?));
+            } else if other.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                m.push(format!("meta l4proto {other}"));
+            } else {
+                return Err(Error::Invalid(format!("rule {}: bad protocol {other:?}", r.id)));
+            }
+        }
+    }
+    Ok(Some(m.join(" ")))
+}
+
+fn check_port(p: u32) -> Result<u32, Error> {
+    if (1..=65535).contains(&p) || p == 0 {
+        Ok(p)
+    } else {
+        Err(Error::Invalid(format!("bad port {p}")))
+    }
+}
+fn check_u8(p: u32) -> Result<u32, Error> {
+    if p <= 255 {
+        Ok(p)
+    } else {
+        Err(Error::Invalid(format!("bad ICMP type/code or protocol {p}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AddressPair, FixedIp, SecurityGroup};
+
+    fn rule(dir: Direction, proto: Option<&str>, min: Option<u32>, max: Option<u32>) -> SecurityGroupRule {
+        SecurityGroupRule {
+            id: "r".into(),
+            direction: dir,
+            ethertype: EtherType::IPv4,
+            protocol: proto.map(String::from),
+            port_range_min: min,
+            port_range_max: max,
+            remote_ip_prefix: None,
+            remote_group_id: None,
+        }
+    }
+
+    #[test]
+    fn rules_become_matches() {
+        let g = BTreeMap::new();
+        assert_eq!(
+            rule_match(&rule(Direction::Ingress, Some("tcp"), Some(22), Some(22)), &g).unwrap().unwrap(),
+            "meta nfproto ipv4 meta l4proto tcp tcp dport 22"
+        );
+        assert_eq!(
+            rule_match(&rule(Direction::Ingress, Some("udp"), Some(1000), Some(2000)), &g).unwrap().unwrap(),
+            "meta nfproto ipv4 meta l4proto udp udp dport 1000-2000"
+        );
+        assert_eq!(
+            rule_match(&rule(Direction::Ingress, Some("icmp"), Some(8), None), &g).unwrap().unwrap(),
+            "meta nfproto ipv4 meta l4proto icmp icmp type 8"
+        );
+        let mut r = rule(Direction::Egress, None, None, None);
+        r.remote_ip_prefix = Some("10.1.0.0/16".into());
+        assert_eq!(rule_match(&r, &g).unwrap().unwrap(), "meta nfproto ipv4 ip daddr 10.1.0.0/16");
+        r.remote_ip_prefix = Some("fd00::/8".into());
+        assert_eq!(rule_match(&r, &g).unwrap(), None);
+        r.remote_ip_prefix = Some("10.0.0.0/8; flush ruleset".into());
+        assert!(rule_match(&r, &g).is_err());
+        let mut r = rule(Direction::Ingress, None, None, None);
+        r.remote_group_id = Some("nope".into());
+        assert_eq!(rule_match(&r, &g).unwrap(), None);
+        assert!(rule_match(&rule(Direction::Ingress, Some("tcp"), Some(30), Some(20)), &g).is_err());
+    }
+
+    #[test]
+    fn renders_both_tables_with_marks_and_spoofing() {
+        let state = HostState {
+            networks: vec![crate::Network {
+                id: "n".into(),
+                subnets: vec![crate::Subnet {
+                    id: "s".into(),
+                    cidr: "10.0.0.0/24".into(),
+                    ip_version: 4,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ports: vec![Port {
+                id: "p".into(),
+                network_id: "n".into(),
+                mac: "fa:16:3e:00:00:01".into(),
+                fixed_ips: vec![FixedIp { subnet_id: "s".into(), ip_address: "10.0.0.5".into() }],
+                device_name: "tapp".into(),
+                port_security_enabled: true,
+                security_group_ids: vec!["g".into()],
+                allowed_address_pairs: vec![AddressPair { ip_address: "10.0.0.128/25".into(), mac_address: None }],
+                ..Default::default()
+            }],
+            security_groups: vec![SecurityGroup {
+                id: "g".into(),
+                rules: vec![SecurityGroupRule {
+                    remote_group_id: Some("g".into()),
+                    ..rule(Direction::Ingress, None, None, None)
+                }],
+                member_ips: vec!["10.0.0.5".into()],
+            }],
+            ..Default::default()
+        };
+        let s = render(&state, "rs_b", "rs_i").unwrap();
+        assert!(s.contains("iifname \"tapp\" jump from_1"));
+        assert!(s.contains("ip saddr != { 10.0.0.5/32, 10.0.0.128/25 } drop"));
+        assert!(s.contains("elements = { 10.0.0.5/32 }"));
+        assert!(s.contains("meta nfproto ipv4 ip saddr @g0_4 return"));
+        let mut off = state.clone();
+        off.ports[0].port_security_enabled = false;
+        let gone = render(&off, "rs_b", "rs_i").unwrap();
+        assert!(gone.ends_with("delete table inet rs_i\n") && !gone.contains("chain"));
+    }
+}
