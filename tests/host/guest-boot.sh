@@ -7,11 +7,13 @@
 # server (python3 -m http.server) bound to 169.254.169.254 on the bridge.
 #
 # Usage (root): tests/host/guest-boot.sh
-#   MODES="disk-metadata kernel-metadata kernel-configdrive kernel-ec2"  (default: all)
+#   MODES="disk-metadata kernel-metadata kernel-configdrive disk-configdrive kernel-ec2 kernel-none"
+#     (default: all)
 #     disk-*    boots disk.qcow2 (syslinux on an MBR disk) through a qcow2 overlay
 #     kernel-*  direct kernel boot: -kernel vmlinux -initrd initramfs.cpio.gz
 #     *-metadata  OpenStack metadata; *-ec2 EC2 metadata only; *-configdrive an ISO
-#                 9660 config-2 volume on a SATA CD-ROM and no metadata server
+#                 9660 config-2 volume and no metadata server (kernel: on a SATA
+#                 CD-ROM, disk: on a second virtio disk); *-none no guest data at all
 #   IMAGE_DIR (default ~/.cache/rustack/test-image), MARKER_TIMEOUT (s, default 240),
 #   GUEST_MEM (MiB, default 128), GUEST_APPEND (more kernel parameters for kernel-*,
 #   e.g. rustack.debug=1), KEEP=1 keeps the work directory.
@@ -21,7 +23,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 IMG=${IMAGE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rustack/test-image}
-MODES=${MODES:-"disk-metadata kernel-metadata kernel-configdrive kernel-ec2"}
+MODES=${MODES:-"disk-metadata kernel-metadata kernel-configdrive disk-configdrive kernel-ec2 kernel-none"}
 MARKER_TIMEOUT=${MARKER_TIMEOUT:-240}
 MEM=${GUEST_MEM:-128}
 PY=/usr/bin/python3
@@ -36,6 +38,10 @@ ensure_packages qemu-system-x86 qemu-utils genisoimage dnsmasq-base openssh-clie
 NS=rustack-gb-$$
 W=$(mktemp -d /tmp/rustack-guest-boot.XXXXXX)
 GW=10.213.0.1 GUEST_IP=10.213.0.10 MAC=52:54:00:5a:00:0a MD=169.254.169.254
+GUEST_IP2=10.213.0.11 MAC2=52:54:00:5a:00:0b DHCP_NAME=rg-dhcp-name
+# Like Neutron's DHCP agent: the metadata address is routed through another host of
+# the subnet (option 121, with the default route repeated there) and the MTU is 1450.
+MD_HOP=10.213.0.2 MTU=1450
 CMDLINE="$(sed -n 's/^cmdline=//p' "$IMG/manifest.txt")${GUEST_APPEND:+ $GUEST_APPEND}"
 in_ns() { ip netns exec "$NS" "$@"; }
 now() { date +%s.%N; }
@@ -74,14 +80,19 @@ ip netns add "$NS"
 ip -n "$NS" link set lo up
 ip -n "$NS" link add br0 type bridge
 ip -n "$NS" addr add "$GW/24" dev br0
+ip -n "$NS" addr add "$MD_HOP/24" dev br0
 ip -n "$NS" addr add "$MD/32" dev br0
 ip -n "$NS" link set br0 up
 ip -n "$NS" tuntap add dev tap0 mode tap
 ip -n "$NS" link set tap0 master br0 up
+ip -n "$NS" tuntap add dev tap1 mode tap   # for the hot-plugged second NIC
+ip -n "$NS" link set tap1 master br0 up
 in_ns dnsmasq --no-hosts --no-resolv --port=0 --bind-interfaces --interface=br0 \
     --except-interface=lo --user=root --group=root \
     --dhcp-range=10.213.0.100,10.213.0.200,255.255.255.0,12h \
-    --dhcp-host="$MAC,$GUEST_IP,infinite" --dhcp-option=option:router,"$GW" \
+    --dhcp-host="$MAC,$GUEST_IP,$DHCP_NAME,infinite" --dhcp-host="$MAC2,$GUEST_IP2,infinite" \
+    --dhcp-option=option:router,"$GW" --dhcp-option=option:mtu,"$MTU" \
+    --dhcp-option=option:classless-static-route,"$MD/32,$MD_HOP,0.0.0.0/0,$GW" \
     --dhcp-leasefile="$W/leases" --pid-file="$W/dnsmasq.pid" \
     --log-dhcp --log-facility="$W/dnsmasq.log"
 
@@ -125,8 +136,13 @@ qmp() {  # SOCKET COMMAND-JSON
     "$PY" - "$1" "$2" <<'EOF'
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile('rw')
-f.readline(); f.write('{"execute":"qmp_capabilities"}\n'); f.flush(); f.readline()
-f.write(sys.argv[2] + '\n'); f.flush(); print(f.readline().strip())
+def reply():  # skips asynchronous events
+    while True:
+        m = json.loads(f.readline())
+        if "return" in m or "error" in m: return m
+f.readline(); f.write('{"execute":"qmp_capabilities"}\n'); f.flush(); reply()
+f.write(sys.argv[2] + '\n'); f.flush(); m = reply(); print(json.dumps(m))
+sys.exit(1 if "error" in m else 0)
 EOF
 }
 
@@ -145,16 +161,12 @@ run_mode() {
         -name "guest-boot-$mode" -daemonize -pidfile "$W/qemu-$mode.pid"
         -serial "file:$W/$mode.serial" -qmp "unix:$W/$mode.qmp,server=on,wait=off"
         -netdev tap,id=n0,ifname=tap0,script=no,downscript=no
-        -device virtio-net-pci,netdev=n0,mac=$MAC)
-    case $boot in
-        disk)
-            qemu-img create -q -f qcow2 -b "$IMG/disk.qcow2" -F qcow2 "$W/$mode.qcow2"
-            args+=(-drive "file=$W/$mode.qcow2,if=virtio,format=qcow2") ;;
-        kernel)
-            args+=(-kernel "$IMG/vmlinux" -initrd "$IMG/initramfs.cpio.gz" -append "$CMDLINE") ;;
-        *) log "unknown boot kind in $mode"; return 1 ;;
-    esac
-    local want_source=metadata
+        -device virtio-net-pci,netdev=n0,mac=$MAC
+        # q35's pcie.0 takes no hot-plug: root ports made at start do
+        -device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1
+        -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,slot=2)
+    # What the marker must say.
+    local want_source=metadata want_h=$h want_ud=ran want_uuid=$uuid cmdline=$CMDLINE
     case $data in
         metadata) write_guest_data "$W/md-$mode" openstack "$h" "$W/$mode.key.pub" "$token" "$uuid"
                   start_metadata "$W/md-$mode" "$mode" ;;
@@ -166,9 +178,28 @@ run_mode() {
             # Nova's genisoimage flags (the "does not conform" warning is about them).
             genisoimage -quiet -o "$W/$mode.iso" -V config-2 -J -r -l -allow-lowercase \
                 -allow-multidot "$W/cd-$mode" 2>/dev/null
-            args+=(-drive "file=$W/$mode.iso,if=none,id=cd0,media=cdrom,readonly=on,format=raw"
-                   -device ide-cd,drive=cd0,bus=ide.0) ;;
+            if [[ $boot == kernel ]]; then
+                args+=(-drive "file=$W/$mode.iso,if=none,id=cd0,media=cdrom,readonly=on,format=raw"
+                       -device ide-cd,drive=cd0,bus=ide.0)
+            else
+                args+=(-drive "file=$W/$mode.iso,if=virtio,readonly=on,format=raw")
+            fi ;;
+        none)
+            # No metadata server, no config drive: the name comes from DHCP; the guest
+            # gives up on metadata after 3 tries.
+            want_source=none want_h=$DHCP_NAME want_fp=none want_ud=none want_uuid=none
+            cmdline="$cmdline rustack.metadata_tries=3" ;;
         *) log "unknown data source in $mode"; return 1 ;;
+    esac
+    case $boot in
+        disk)
+            [[ $data != none ]] || { log "$mode: the disk's command line is fixed; use kernel-none"; return 1; }
+            qemu-img create -q -f qcow2 -b "$IMG/disk.qcow2" -F qcow2 "$W/$mode.qcow2"
+            # the root disk first: it is the one SeaBIOS boots
+            args=(-drive "file=$W/$mode.qcow2,if=virtio,format=qcow2" "${args[@]}") ;;
+        kernel)
+            args+=(-kernel "$IMG/vmlinux" -initrd "$IMG/initramfs.cpio.gz" -append "$cmdline") ;;
+        *) log "unknown boot kind in $mode"; return 1 ;;
     esac
 
     log "$mode: booting"
@@ -189,24 +220,31 @@ run_mode() {
         if [[ $2 == "$3" ]]; then echo "    ok   $1 = $3"
         else echo "    FAIL $1: want '$2', got '$3'"; failed=1; fi
     }
-    expect hostname "$h" "$(marker_field "$marker" hostname)"
+    expect hostname "$want_h" "$(marker_field "$marker" hostname)"
     expect ip "$GUEST_IP" "$(marker_field "$marker" ip)"
     expect key "$want_fp" "$(marker_field "$marker" key)"
-    expect userdata ran "$(marker_field "$marker" userdata)"
+    expect userdata "$want_ud" "$(marker_field "$marker" userdata)"
     expect source "$want_source" "$(marker_field "$marker" source)"
-    expect uuid "$uuid" "$(marker_field "$marker" uuid)"
+    expect uuid "$want_uuid" "$(marker_field "$marker" uuid)"
 
-    # SSH with the key from the metadata: hostname and the user data's proof file.
-    local out="" t_ssh i
-    for i in $(seq 30); do
+    # SSH with the key from the metadata: hostname, the user data's proof file, and
+    # what DHCP configured (MTU, the metadata route through another host).
+    local out="" t_ssh=- i
+    [[ $data != none ]] && for i in $(seq 30); do
         out=$(in_ns ssh -F /dev/null -i "$W/$mode.key" -o BatchMode=yes -o ConnectTimeout=5 \
             -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
-            "root@$GUEST_IP" 'hostname; cat /root/userdata-proof' 2>"$W/ssh-$mode.err") && break
+            "root@$GUEST_IP" 'hostname; cat /root/userdata-proof; cat /sys/class/net/eth0/mtu;
+                ip route show '"$MD"'; ip route show default' 2>"$W/ssh-$mode.err") && break
         out=""; sleep 1
     done
-    t_ssh=$(since "$t0")
-    expect "ssh hostname" "$h" "$(sed -n 1p <<<"$out")"
-    expect "ssh userdata proof" "$token" "$(sed -n 2p <<<"$out")"
+    if [[ $data != none ]]; then
+        t_ssh=$(since "$t0")
+        expect "ssh hostname" "$h" "$(sed -n 1p <<<"$out")"
+        expect "ssh userdata proof" "$token" "$(sed -n 2p <<<"$out")"
+        expect "dhcp mtu" "$MTU" "$(sed -n 3p <<<"$out")"
+        expect "dhcp route to metadata" "$MD via $MD_HOP dev eth0" "$(sed -n 4p <<<"$out" | awk '{ print $1, $2, $3, $4, $5 }')"
+        expect "dhcp default route" "default via $GW dev eth0" "$(sed -n 5p <<<"$out" | awk '{ print $1, $2, $3, $4, $5 }')"
+    fi
     # A key the guest was not given is refused.
     ssh-keygen -q -t ed25519 -N '' -f "$W/$mode.other"
     if in_ns ssh -F /dev/null -i "$W/$mode.other" -o BatchMode=yes -o ConnectTimeout=5 \
@@ -228,7 +266,25 @@ while sys.argv[2].encode() not in buf and time.time() < end:
 print(buf.decode(errors="replace").replace("\n", "|"))
 EOF
     ) || true
-    expect "tcp7" "RUSTACK-ECHO $h|$token|" "$echo_out"
+    expect "tcp7" "RUSTACK-ECHO $want_h|$token|" "$echo_out"
+
+    # Hot-plug (kernel-metadata only): a NIC gets its own DHCP lease, a disk is announced.
+    if [[ $mode == kernel-metadata ]]; then
+        qemu-img create -q -f qcow2 "$W/$mode-extra.qcow2" 16M
+        qmp "$W/$mode.qmp" '{"execute":"netdev_add","arguments":{"type":"tap","id":"n1","ifname":"tap1","script":"no","downscript":"no"}}' >/dev/null &&
+        qmp "$W/$mode.qmp" '{"execute":"device_add","arguments":{"driver":"virtio-net-pci","id":"nic1","netdev":"n1","mac":"'"$MAC2"'","bus":"rp1"}}' >/dev/null &&
+        qmp "$W/$mode.qmp" '{"execute":"blockdev-add","arguments":{"driver":"qcow2","node-name":"d1","file":{"driver":"file","filename":"'"$W/$mode-extra.qcow2"'"}}}' >/dev/null &&
+        qmp "$W/$mode.qmp" '{"execute":"device_add","arguments":{"driver":"virtio-blk-pci","id":"disk1","drive":"d1","bus":"rp2"}}' >/dev/null ||
+            { echo "    FAIL hot-plug through QMP"; failed=1; }
+        local t_hp; t_hp=$(now) nic="" disk=""
+        while [[ -z $nic || -z $disk ]] && [[ $(since "$t_hp" | cut -d. -f1) -lt 30 ]]; do
+            nic=$(grep -a -m1 "RUSTACK-GUEST-DHCP iface=eth1 ip=$GUEST_IP2 " "$W/$mode.serial" || true)
+            disk=$(grep -a -m1 "RUSTACK-GUEST-DISK dev=vd.* sectors=32768 " "$W/$mode.serial" || true)
+            sleep 0.2
+        done
+        [[ -n $nic ]] && echo "    ok   hot-plugged NIC: $nic" || { echo "    FAIL no DHCP on the hot-plugged NIC"; failed=1; }
+        [[ -n $disk ]] && echo "    ok   hot-plugged disk: $disk" || { echo "    FAIL hot-plugged disk not announced"; failed=1; }
+    fi
 
     # ACPI power button (what a driver's soft stop sends): the guest powers off.
     local t_off; t_off=$(now)
@@ -248,7 +304,8 @@ EOF
     else echo "    ok   nothing but dnsmasq left in the namespace"; fi
 
     local verdict=PASS; [[ $failed -eq 0 ]] || verdict=FAIL
-    RESULTS+=("$(printf '%-20s %-4s marker %6ss  ssh %6ss  acpi-off %5ss' "$mode" "$verdict" "$t_marker" "$t_ssh" "$t_off")")
+    [[ $t_ssh == - ]] || t_ssh=${t_ssh}s
+    RESULTS+=("$(printf '%-20s %-4s marker %6ss  ssh %7s  acpi-off %5ss' "$mode" "$verdict" "$t_marker" "$t_ssh" "$t_off")")
     return $failed
 }
 

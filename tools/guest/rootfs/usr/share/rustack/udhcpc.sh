@@ -1,24 +1,27 @@
 #!/bin/sh
 # udhcpc event hook: applies a lease to $interface. udhcpc keeps running and calls
 # it again on renewals. RUSTACK_PRIMARY=1 (set by /init for the first NIC) also
-# installs the default route and resolv.conf. Every new address is announced on the
-# console (RUSTACK-GUEST-DHCP ...) and written to /run/rustack/<iface>.ip.
+# installs the routes (default, option 121) and resolv.conf. Every new address is
+# announced on the console (RUSTACK-GUEST-DHCP ...) and written to
+# /run/rustack/<iface>.ip.
 RUN=/run/rustack
 mkdir -p $RUN
 say() { echo "$*" > /dev/console; }
 
 route_all() {
+    # Routes come from the first NIC only: a second NIC on another network must not
+    # take over the default route or the metadata route.
+    [ "$RUSTACK_PRIMARY" = 1 ] || return 0
     # Classless static routes (option 121: "dest/len gw dest/len gw ...") win over
     # the router option (RFC 3442); Neutron uses them for 169.254.169.254.
     if [ -n "$staticroutes" ]; then
         set -- $staticroutes
         while [ $# -ge 2 ]; do
-            if [ "$1" = 0.0.0.0/0 ] && [ "$RUSTACK_PRIMARY" != 1 ]; then shift 2; continue; fi
             if [ "$2" = 0.0.0.0 ]; then ip route replace "$1" dev "$interface"
             else ip route replace "$1" via "$2" dev "$interface" onlink; fi
             shift 2
         done
-    elif [ -n "$router" ] && [ "$RUSTACK_PRIMARY" = 1 ]; then
+    elif [ -n "$router" ]; then
         ip route replace default via "${router%% *}" dev "$interface" onlink
     fi
 }
