@@ -1,0 +1,80 @@
+//! A compute agent: one per host, owning that host's driver. At start it
+//! registers the host as a compute service and a resource provider (VCPU,
+//! MEMORY_MB, DISK_GB from the driver) and re-adopts the instances the
+//! database places on it.
+
+use std::sync::Arc;
+
+use rustack_common::Error;
+
+use crate::config::ComputeConfig;
+use crate::driver::fake::{FakeDriver, FakeOptions};
+use crate::driver::{HostResources, HypervisorDriver, SpawnSpec};
+use crate::model::{power, vm};
+use crate::peers::Claim;
+use crate::Compute;
+
+pub struct Agent {
+    pub host: String,
+    pub driver: Arc<dyn HypervisorDriver>,
+    /// The same driver, typed, for test hooks.
+    pub fake: Arc<FakeDriver>,
+}
+
+impl Agent {
+    pub fn fake(host: &str, cfg: &ComputeConfig) -> Agent {
+        let fake = Arc::new(FakeDriver::new(
+            host,
+            FakeOptions {
+                resources: HostResources {
+                    vcpus: cfg.host_vcpus,
+                    memory_mb: cfg.host_memory_mb,
+                    disk_gb: cfg.host_disk_gb,
+                },
+                spawn_delay: cfg.spawn_delay,
+                action_delay: cfg.action_delay,
+                fail_spawn: cfg.fails_spawn(host),
+            },
+        ));
+        Agent { host: host.to_string(), driver: fake.clone(), fake }
+    }
+}
+
+impl Compute {
+    /// Registers every agent's host and re-adopts its instances: the driver
+    /// gets them back and placement holds their resources again.
+    pub(crate) async fn start_agents(&self) -> Result<(), Error> {
+        let placement = &self.inner.set.placement;
+        for agent in self.inner.agents.values() {
+            self.store().service_ensure(&agent.host, "nova-compute").await?;
+            placement.ensure_provider(&agent.host, agent.driver.host_resources()).await?;
+            for i in self.store().instances_on_host(&agent.host).await? {
+                if i.vm_state == vm::BUILDING {
+                    continue; // the crash recovery decides about these
+                }
+                let res = i.resources();
+                placement
+                    .claim(Claim {
+                        consumer: &i.uuid,
+                        host: &agent.host,
+                        want: res,
+                        project: &i.project_id,
+                        user: &i.user_id,
+                    })
+                    .await?;
+                let spec = SpawnSpec {
+                    uuid: i.uuid.clone(),
+                    name: i.name.clone(),
+                    resources: res,
+                    image_ref: i.image_ref.clone(),
+                    user_data: None,
+                };
+                let p = if i.power_state == power::NOSTATE { power::RUNNING } else { i.power_state };
+                agent.driver.adopt(&spec, p);
+            }
+        }
+        self.store().service_ensure("rustack", "nova-conductor").await?;
+        self.store().service_ensure("rustack", "nova-scheduler").await?;
+        Ok(())
+    }
+}

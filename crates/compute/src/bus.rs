@@ -1,0 +1,94 @@
+//! The bus between the API and the conductor: casts (fire and forget) of
+//! workflow requests. In-process it is a tokio channel; an AMQP bus would
+//! implement the same trait and serialize `Task`.
+
+use std::sync::Arc;
+
+use rustack_common::Error;
+use rustack_http::RequestContext;
+use tokio::sync::mpsc;
+
+use crate::peers::NetRequest;
+
+/// A workflow the conductor runs for one instance.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub uuid: String,
+    /// The caller, for the peer services the workflow reaches on their behalf.
+    pub ctx: Option<Arc<RequestContext>>,
+    /// The instance action whose event this run records.
+    pub action_id: Option<String>,
+    pub op: Op,
+}
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    Build { networks: NetRequest },
+    Delete,
+    Reboot { hard: bool },
+    Stop,
+    Start,
+    Pause,
+    Unpause,
+    Suspend,
+    Resume,
+    Rescue,
+    Unrescue,
+    Resize,
+    ConfirmResize,
+    RevertResize,
+    Rebuild,
+    Snapshot { image_id: String },
+    Shelve,
+    Unshelve,
+}
+
+impl Op {
+    /// The event name Nova records for this step.
+    pub fn event(&self) -> &'static str {
+        match self {
+            Op::Build { .. } => "compute__do_build_and_run_instance",
+            Op::Delete => "compute_terminate_instance",
+            Op::Reboot { .. } => "compute_reboot_instance",
+            Op::Stop => "compute_stop_instance",
+            Op::Start => "compute_start_instance",
+            Op::Pause => "compute_pause_instance",
+            Op::Unpause => "compute_unpause_instance",
+            Op::Suspend => "compute_suspend_instance",
+            Op::Resume => "compute_resume_instance",
+            Op::Rescue => "compute_rescue_instance",
+            Op::Unrescue => "compute_unrescue_instance",
+            Op::Resize => "compute_resize_instance",
+            Op::ConfirmResize => "compute_confirm_resize",
+            Op::RevertResize => "compute_revert_resize",
+            Op::Rebuild => "compute_rebuild_instance",
+            Op::Snapshot { .. } => "compute_snapshot_instance",
+            Op::Shelve => "compute_shelve_instance",
+            Op::Unshelve => "compute_unshelve_instance",
+        }
+    }
+}
+
+pub trait Bus: Send + Sync + 'static {
+    fn cast(&self, task: Task) -> Result<(), Error>;
+}
+
+/// The in-process bus.
+pub struct InProcBus {
+    tx: mpsc::UnboundedSender<Task>,
+}
+
+impl InProcBus {
+    pub fn new() -> (InProcBus, mpsc::UnboundedReceiver<Task>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (InProcBus { tx }, rx)
+    }
+}
+
+impl Bus for InProcBus {
+    fn cast(&self, task: Task) -> Result<(), Error> {
+        self.tx
+            .send(task)
+            .map_err(|_| Error::new(rustack_common::ErrorKind::ServiceUnavailable, "The conductor is not running."))
+    }
+}

@@ -1,0 +1,567 @@
+//! The conductor: runs each instance workflow the API casts on the bus, one
+//! at a time per instance, as steps with undo. Boot: schedule and claim →
+//! ports → spawn → ACTIVE; a failed spawn undoes ports and claim and tries
+//! the next host; no host left means ERROR with Nova's fault. The
+//! power-state reconciler and the crash recovery at start live here too.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustack_common::Error;
+
+use crate::bus::{Op, Task};
+use crate::driver::SpawnSpec;
+use crate::model::{power, task, vm, ActionEvent, Address, Fault, Instance};
+use crate::peers::{Claim, NetRequest};
+use crate::scheduling::{self, HostInfo, Weights};
+use crate::Compute;
+
+impl Compute {
+    fn instance_lock(&self, uuid: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.inner.locks.lock().unwrap_or_else(|e| e.into_inner());
+        locks.entry(uuid.to_string()).or_default().clone()
+    }
+
+    fn drop_lock(&self, uuid: &str) {
+        self.inner.locks.lock().unwrap_or_else(|e| e.into_inner()).remove(uuid);
+    }
+
+    /// Casts a workflow to the conductor.
+    pub(crate) fn cast(&self, t: Task) -> Result<(), Error> {
+        self.inner.bus.cast(t)
+    }
+
+    /// Runs one workflow (the conductor's receive loop spawns this).
+    pub(crate) async fn run(&self, t: Task) {
+        let lock = self.instance_lock(&t.uuid);
+        let _held = lock.lock().await;
+        let start = crate::model::now();
+        let res = match &t.op {
+            Op::Build { networks } => self.build(&t, networks).await,
+            Op::Delete => self.terminate(&t.uuid).await,
+            _ => self.action(&t).await,
+        };
+        let failed = res.is_err();
+        if let Err(e) = &res {
+            tracing::warn!(instance = %t.uuid, op = ?t.op, error = %e.message, "workflow failed");
+            if !matches!(t.op, Op::Build { .. } | Op::Delete) {
+                // the action is over: clear the task, record the fault
+                let msg = e.message.clone();
+                let _ = self
+                    .store()
+                    .instance_modify(&t.uuid, |i| {
+                        i.task_state = None;
+                        i.fault = Some(fault(500, &msg));
+                        Ok(())
+                    })
+                    .await;
+            }
+        }
+        if let Some(aid) = &t.action_id {
+            let ev = ActionEvent {
+                event: t.op.event().to_string(),
+                start_time: start,
+                finish_time: Some(crate::model::now()),
+                result: Some(if failed { "Error" } else { "Success" }.to_string()),
+                traceback: res.as_ref().err().map(|e| e.message.clone()),
+                host: self.store().instance_get_any(&t.uuid).await.ok().flatten().and_then(|i| i.host),
+            };
+            if let Err(e) = self.store().action_event(aid, ev).await {
+                tracing::warn!(error = %e.message, "cannot record the action event");
+            }
+        }
+        if matches!(t.op, Op::Delete) {
+            self.drop_lock(&t.uuid);
+        }
+    }
+
+    /// The scheduler's view of the hosts: enabled, zone, aggregate metadata.
+    async fn host_infos(&self) -> Result<HashMap<String, HostInfo>, Error> {
+        let services = self.store().service_list().await?;
+        let aggregates = self.store().aggregate_list().await?;
+        let mut out = HashMap::new();
+        for s in services.iter().filter(|s| s.binary == "nova-compute") {
+            let mut info = HostInfo {
+                enabled: !s.disabled && !s.forced_down,
+                az: self.cfg().default_az.clone(),
+                ..Default::default()
+            };
+            for a in aggregates.iter().filter(|a| a.hosts.contains(&s.host)) {
+                if let Some(z) = &a.availability_zone {
+                    info.az = z.clone();
+                }
+                info.aggregate_metadata.extend(a.metadata.clone());
+            }
+            out.insert(s.host.clone(), info);
+        }
+        Ok(out)
+    }
+
+    /// Picks and claims a host for `inst` (never one of `exclude`).
+    async fn schedule(&self, inst: &Instance, exclude: &[String]) -> Result<String, Error> {
+        let want = inst.resources();
+        let mut req = scheduling::Request {
+            resources: want,
+            az: inst.requested_az.clone(),
+            host: inst.requested_host.clone(),
+            flavor_extra_specs: inst.flavor.as_ref().map(|f| f.extra_specs.clone()).unwrap_or_default(),
+            exclude: exclude.to_vec(),
+            ..Default::default()
+        };
+        if let Some(gid) = &inst.server_group {
+            if let Some(g) = self.store().group_get(gid).await? {
+                req.group_policy = Some(g.policy.clone());
+                req.group_max_per_host =
+                    g.rules.get("max_server_per_host").and_then(|v| v.as_u64()).map(|n| n as usize);
+                for m in g.members.iter().filter(|m| **m != inst.uuid) {
+                    if let Some(h) = self.store().instance_get(m).await?.and_then(|i| i.host) {
+                        req.group_hosts.push(h);
+                    }
+                }
+            }
+        }
+        let placement = &self.inner.set.placement;
+        let candidates = placement.candidates(want).await?;
+        let hosts = self.host_infos().await?;
+        let c = self.cfg();
+        let w = Weights { ram: c.ram_weight, cpu: c.cpu_weight, disk: c.disk_weight };
+        for host in scheduling::select_hosts(&req, &candidates, &hosts, w) {
+            if placement
+                .claim(Claim {
+                    consumer: &inst.uuid,
+                    host: &host,
+                    want,
+                    project: &inst.project_id,
+                    user: &inst.user_id,
+                })
+                .await?
+            {
+                return Ok(host);
+            }
+        }
+        Err(Error::new(
+            rustack_common::ErrorKind::Internal,
+            format!("No valid host was found. There are not enough hosts available. (instance {})", inst.uuid),
+        ))
+    }
+
+    async fn build(&self, t: &Task, networks: &NetRequest) -> Result<(), Error> {
+        let Some(inst) = self.store().instance_get(&t.uuid).await? else { return Ok(()) };
+        if inst.task_state.as_deref() == Some(task::DELETING) || inst.vm_state != vm::BUILDING {
+            return Ok(());
+        }
+        let mut tried: Vec<String> = Vec::new();
+        let mut last_err: Option<String> = None;
+        while tried.len() < self.cfg().max_attempts {
+            // 1. pick and claim a host (group boots one at a time)
+            let host = {
+                let _g = if inst.server_group.is_some() { Some(self.inner.group_lock.lock().await) } else { None };
+                match self.schedule(&inst, &tried).await {
+                    Ok(h) => {
+                        let hh = h.clone();
+                        let az = self.host_infos().await?.get(&h).map(|i| i.az.clone());
+                        let r = self
+                            .store()
+                            .instance_modify(&inst.uuid, move |i| {
+                                i.host = Some(hh);
+                                i.availability_zone = az;
+                                i.task_state = Some(task::SPAWNING.into());
+                                Ok(())
+                            })
+                            .await;
+                        if r.is_err() {
+                            // deleted while we scheduled
+                            self.inner.set.placement.release(&inst.uuid).await?;
+                            return Ok(());
+                        }
+                        h
+                    }
+                    Err(e) => {
+                        let msg = match &last_err {
+                            Some(prev) if !tried.is_empty() => format!(
+                                "No valid host was found. Exceeded max scheduling attempts {} for instance {}. Last exception: {prev}",
+                                tried.len(),
+                                inst.uuid
+                            ),
+                            _ => e.message,
+                        };
+                        return self.build_failed(&inst.uuid, &msg).await;
+                    }
+                }
+            };
+            // 2. ports, 3. spawn — each undone if a later step fails
+            match self.spawn_on(t, &inst, &host, networks).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::info!(instance = %inst.uuid, host, error = %e.message, "spawn failed; rescheduling");
+                    self.inner.set.placement.release(&inst.uuid).await?;
+                    last_err = Some(e.message);
+                    tried.push(host);
+                }
+            }
+        }
+        let msg = format!(
+            "No valid host was found. Exceeded max scheduling attempts {} for instance {}. Last exception: {}",
+            tried.len(),
+            inst.uuid,
+            last_err.unwrap_or_default()
+        );
+        self.build_failed(&inst.uuid, &msg).await
+    }
+
+    async fn spawn_on(&self, t: &Task, inst: &Instance, host: &str, networks: &NetRequest) -> Result<(), Error> {
+        let agent =
+            self.agent(host).ok_or_else(|| Error::not_found(format!("Compute host {host} could not be found.")))?;
+        let ports = match &t.ctx {
+            Some(ctx) => self.inner.set.ports.allocate(ctx, &inst.uuid, host, networks).await?,
+            None => vec![],
+        };
+        let port_ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
+        let spec = SpawnSpec {
+            uuid: inst.uuid.clone(),
+            name: inst.name.clone(),
+            resources: inst.resources(),
+            image_ref: inst.image_ref.clone(),
+            user_data: inst.user_data.clone(),
+        };
+        if let Err(e) = agent.driver.spawn(&spec).await {
+            let _ = agent.driver.destroy(&inst.uuid).await;
+            self.inner.set.ports.deallocate(&inst.uuid, &port_ids).await?;
+            return Err(e);
+        }
+        let mut addresses: std::collections::BTreeMap<String, Vec<Address>> = Default::default();
+        for p in &ports {
+            let list = addresses.entry(p.network_name.clone()).or_default();
+            for ip in &p.ips {
+                list.push(Address {
+                    addr: ip.clone(),
+                    version: if ip.contains(':') { 6 } else { 4 },
+                    mac: p.mac.clone(),
+                    kind: "fixed".into(),
+                });
+            }
+        }
+        let r = self
+            .store()
+            .instance_modify(&inst.uuid, move |i| {
+                i.vm_state = vm::ACTIVE.into();
+                i.task_state = None;
+                i.power_state = power::RUNNING;
+                i.launched_at = Some(crate::model::now());
+                i.addresses = addresses;
+                i.port_ids = port_ids;
+                Ok(())
+            })
+            .await;
+        if r.is_err() {
+            // deleted while spawning: undo everything
+            let _ = agent.driver.destroy(&inst.uuid).await;
+            let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
+            self.inner.set.ports.deallocate(&inst.uuid, &ids).await?;
+            self.inner.set.placement.release(&inst.uuid).await?;
+        }
+        Ok(())
+    }
+
+    async fn build_failed(&self, uuid: &str, msg: &str) -> Result<(), Error> {
+        let msg = msg.to_string();
+        let _ = self
+            .store()
+            .instance_modify(uuid, move |i| {
+                i.vm_state = vm::ERROR.into();
+                i.task_state = None;
+                i.host = None;
+                i.fault = Some(fault(500, &msg));
+                Ok(())
+            })
+            .await;
+        Err(Error::new(rustack_common::ErrorKind::Internal, "build failed"))
+    }
+
+    /// Deletes an instance: driver, ports, allocation, group membership, row.
+    pub(crate) async fn terminate(&self, uuid: &str) -> Result<(), Error> {
+        let Some(inst) = self.store().instance_get(uuid).await? else { return Ok(()) };
+        if let Some(agent) = inst.host.as_deref().and_then(|h| self.agent(h)) {
+            agent.driver.destroy(uuid).await?;
+        }
+        self.inner.set.ports.deallocate(uuid, &inst.port_ids).await?;
+        self.inner.set.placement.release(uuid).await?;
+        if let Some(g) = &inst.server_group {
+            self.store().group_members(g, &[uuid.to_string()], false, -1).await?;
+        }
+        self.store()
+            .instance_modify(uuid, |i| {
+                i.vm_state = vm::DELETED.into();
+                i.task_state = None;
+                i.power_state = power::NOSTATE;
+                i.deleted = true;
+                let now = crate::model::now();
+                i.terminated_at = Some(now.clone());
+                i.deleted_at = Some(now);
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The other actions: a driver call, then the final state.
+    async fn action(&self, t: &Task) -> Result<(), Error> {
+        let Some(inst) = self.store().instance_get(&t.uuid).await? else { return Ok(()) };
+        let uuid = inst.uuid.as_str();
+        let agent = inst.host.as_deref().and_then(|h| self.agent(h)).cloned();
+        let need_agent = || agent.clone().ok_or_else(|| Error::conflict(format!("Instance {uuid} has no host.")));
+        // (vm_state, power_state) after the driver call; None keeps the value
+        let (vm_after, power_after): (Option<String>, Option<i64>) = match &t.op {
+            Op::Reboot { hard } => {
+                need_agent()?.driver.reboot(uuid, *hard).await?;
+                (Some(vm::ACTIVE.into()), Some(power::RUNNING))
+            }
+            Op::Stop => {
+                need_agent()?.driver.power_off(uuid).await?;
+                (Some(vm::STOPPED.into()), Some(power::SHUTDOWN))
+            }
+            Op::Start => {
+                need_agent()?.driver.power_on(uuid).await?;
+                (Some(vm::ACTIVE.into()), Some(power::RUNNING))
+            }
+            Op::Pause => {
+                need_agent()?.driver.pause(uuid, true).await?;
+                (Some(vm::PAUSED.into()), Some(power::PAUSED))
+            }
+            Op::Unpause => {
+                need_agent()?.driver.pause(uuid, false).await?;
+                (Some(vm::ACTIVE.into()), Some(power::RUNNING))
+            }
+            Op::Suspend => {
+                need_agent()?.driver.suspend(uuid, true).await?;
+                (Some(vm::SUSPENDED.into()), Some(power::SUSPENDED))
+            }
+            Op::Resume => {
+                need_agent()?.driver.suspend(uuid, false).await?;
+                (Some(vm::ACTIVE.into()), Some(power::RUNNING))
+            }
+            Op::Rescue => {
+                need_agent()?.driver.reboot(uuid, true).await?;
+                (Some(vm::RESCUED.into()), Some(power::RUNNING))
+            }
+            Op::Unrescue => {
+                need_agent()?.driver.reboot(uuid, true).await?;
+                (Some(vm::ACTIVE.into()), Some(power::RUNNING))
+            }
+            Op::Resize => {
+                let a = need_agent()?;
+                let host = a.host.clone();
+                // the new flavor is already on the instance; claim it on the same host
+                let want = inst.resources();
+                let cl = Claim { consumer: uuid, host: &host, want, project: &inst.project_id, user: &inst.user_id };
+                if !self.inner.set.placement.claim(cl).await? {
+                    // no room: back to the old flavor, with a fault
+                    let _ = self
+                        .store()
+                        .instance_modify(uuid, |i| {
+                            if let Some(old) = i.old_flavor.take() {
+                                i.flavor = Some(old);
+                            }
+                            i.vm_state = i.previous_vm_state.take().unwrap_or_else(|| vm::ACTIVE.into());
+                            Ok(())
+                        })
+                        .await;
+                    return Err(Error::bad_request("No valid host was found. There are not enough hosts available."));
+                }
+                a.driver.resize(uuid, want).await?;
+                (Some(vm::RESIZED.into()), None)
+            }
+            Op::ConfirmResize => {
+                let prev = inst.previous_vm_state.clone().unwrap_or_else(|| vm::ACTIVE.into());
+                self.store()
+                    .instance_modify(uuid, |i| {
+                        i.old_flavor = None;
+                        i.previous_vm_state = None;
+                        Ok(())
+                    })
+                    .await?;
+                (Some(prev), None)
+            }
+            Op::RevertResize => {
+                let a = need_agent()?;
+                let old = inst.old_flavor.clone().ok_or_else(|| Error::conflict("No resize to revert."))?;
+                let want = crate::model::Resources::of(&old);
+                let cl = Claim { consumer: uuid, host: &a.host, want, project: &inst.project_id, user: &inst.user_id };
+                self.inner.set.placement.claim(cl).await?;
+                a.driver.resize(uuid, want).await?;
+                let prev = inst.previous_vm_state.clone().unwrap_or_else(|| vm::ACTIVE.into());
+                self.store()
+                    .instance_modify(uuid, move |i| {
+                        i.flavor = Some(old);
+                        i.old_flavor = None;
+                        i.previous_vm_state = None;
+                        Ok(())
+                    })
+                    .await?;
+                (Some(prev), None)
+            }
+            Op::Rebuild => {
+                let a = need_agent()?;
+                let was = inst.previous_vm_state.clone().unwrap_or_else(|| vm::ACTIVE.into());
+                a.driver.destroy(uuid).await?;
+                let spec = SpawnSpec {
+                    uuid: uuid.to_string(),
+                    name: inst.name.clone(),
+                    resources: inst.resources(),
+                    image_ref: inst.image_ref.clone(),
+                    user_data: inst.user_data.clone(),
+                };
+                a.driver.spawn(&spec).await?;
+                if was == vm::STOPPED {
+                    a.driver.power_off(uuid).await?;
+                    (Some(vm::STOPPED.into()), Some(power::SHUTDOWN))
+                } else {
+                    (Some(vm::ACTIVE.into()), Some(power::RUNNING))
+                }
+            }
+            Op::Snapshot { image_id } => {
+                let a = need_agent()?;
+                let data = a.driver.snapshot(uuid).await?;
+                if let Some(ctx) = &t.ctx {
+                    self.inner.set.images.upload(ctx, image_id, data).await?;
+                }
+                (None, None)
+            }
+            Op::Shelve => {
+                // shelved_offload_time = 0: offloaded at once (Nova's default)
+                if let Some(a) = &agent {
+                    a.driver.power_off(uuid).await?;
+                    a.driver.destroy(uuid).await?;
+                }
+                self.inner.set.placement.release(uuid).await?;
+                self.store()
+                    .instance_modify(uuid, |i| {
+                        i.host = None;
+                        Ok(())
+                    })
+                    .await?;
+                (Some(vm::SHELVED_OFFLOADED.into()), Some(power::SHUTDOWN))
+            }
+            Op::Unshelve => {
+                let host = self.schedule(&inst, &[]).await.map_err(|e| Error::conflict(e.message))?;
+                let a = self.agent(&host).cloned().ok_or_else(|| Error::not_found("no agent"))?;
+                let spec = SpawnSpec {
+                    uuid: uuid.to_string(),
+                    name: inst.name.clone(),
+                    resources: inst.resources(),
+                    image_ref: inst.image_ref.clone(),
+                    user_data: inst.user_data.clone(),
+                };
+                if let Err(e) = a.driver.spawn(&spec).await {
+                    self.inner.set.placement.release(uuid).await?;
+                    return Err(e);
+                }
+                let az = self.host_infos().await?.get(&host).map(|i| i.az.clone());
+                self.store()
+                    .instance_modify(uuid, move |i| {
+                        i.host = Some(host);
+                        i.availability_zone = az;
+                        Ok(())
+                    })
+                    .await?;
+                (Some(vm::ACTIVE.into()), Some(power::RUNNING))
+            }
+            Op::Build { .. } | Op::Delete => (None, None),
+        };
+        self.store()
+            .instance_modify(uuid, move |i| {
+                if let Some(v) = vm_after {
+                    i.vm_state = v;
+                }
+                if let Some(p) = power_after {
+                    i.power_state = p;
+                }
+                i.task_state = None;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// At start: instances whose workflow a crash cut off. A boot that never
+    /// finished ends in ERROR with its allocation freed; a delete is redone;
+    /// any other task is cleared (the instance keeps its vm_state).
+    pub(crate) async fn recover(&self) -> Result<(), Error> {
+        for i in self.store().instances_in_flight().await? {
+            let uuid = i.uuid.clone();
+            if i.task_state.as_deref() == Some(task::DELETING) {
+                self.terminate(&uuid).await?;
+                continue;
+            }
+            if i.vm_state == vm::BUILDING {
+                if let Some(a) = i.host.as_deref().and_then(|h| self.agent(h)) {
+                    a.driver.destroy(&uuid).await?;
+                }
+                self.inner.set.ports.deallocate(&uuid, &i.port_ids).await?;
+                self.inner.set.placement.release(&uuid).await?;
+                self.store()
+                    .instance_modify(&uuid, |i| {
+                        i.vm_state = vm::ERROR.into();
+                        i.task_state = None;
+                        i.host = None;
+                        i.fault =
+                            Some(fault(500, "Instance build was interrupted by a restart of the compute service."));
+                        Ok(())
+                    })
+                    .await?;
+                tracing::info!(instance = %uuid, "interrupted build set to ERROR");
+                continue;
+            }
+            self.store()
+                .instance_modify(&uuid, |i| {
+                    i.task_state = None;
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn fault(code: i64, message: &str) -> Fault {
+    Fault { code, message: message.to_string(), details: String::new(), created: crate::model::now() }
+}
+
+/// The power-state reconciler: for each instance at rest on a local host,
+/// the driver's power state wins; an instance found shut down while ACTIVE
+/// becomes SHUTOFF, as Nova's `_sync_power_states`. Idempotent; returns how
+/// many instances it changed.
+pub(crate) async fn sync_power_states(c: &Compute) -> Result<usize, Error> {
+    let mut changed = 0;
+    for host in c.hosts() {
+        let Some(agent) = c.agent(&host).cloned() else { continue };
+        for i in c.store().instances_on_host(&host).await? {
+            if i.task_state.is_some() || i.vm_state == vm::BUILDING {
+                continue;
+            }
+            let actual = agent.driver.power_state(&i.uuid).unwrap_or(power::NOSTATE);
+            if actual == i.power_state {
+                continue;
+            }
+            let lock = c.instance_lock(&i.uuid);
+            let _held = lock.lock().await;
+            let r = c
+                .store()
+                .instance_modify(&i.uuid, |i| {
+                    if i.task_state.is_some() {
+                        return Ok(false);
+                    }
+                    i.power_state = actual;
+                    if i.vm_state == vm::ACTIVE && (actual == power::SHUTDOWN || actual == power::NOSTATE) {
+                        i.vm_state = vm::STOPPED.into();
+                    }
+                    Ok(true)
+                })
+                .await;
+            if let Ok((_, true)) = r {
+                changed += 1;
+            }
+        }
+    }
+    Ok(changed)
+}

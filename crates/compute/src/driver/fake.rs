@@ -1,0 +1,191 @@
+//! The fake hypervisor: instances are entries in a map; operations take a
+//! configurable time and may be told to fail. Enough to drive every state
+//! transition of the API without a real host.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rustack_common::Error;
+use rustack_http::token_layer::BoxFuture;
+
+use super::{HostResources, HypervisorDriver, SpawnSpec};
+use crate::model::{power, Resources};
+
+#[derive(Debug, Clone)]
+pub struct FakeOptions {
+    pub resources: HostResources,
+    pub spawn_delay: Duration,
+    pub action_delay: Duration,
+    pub fail_spawn: bool,
+}
+
+struct FakeVm {
+    name: String,
+    power: i64,
+    resources: Resources,
+    boots: u32,
+}
+
+pub struct FakeDriver {
+    host: String,
+    opts: FakeOptions,
+    vms: Mutex<HashMap<String, FakeVm>>,
+}
+
+impl FakeDriver {
+    pub fn new(host: &str, opts: FakeOptions) -> FakeDriver {
+        FakeDriver { host: host.to_string(), opts, vms: Mutex::new(HashMap::new()) }
+    }
+
+    async fn wait(&self, d: Duration) {
+        if !d.is_zero() {
+            tokio::time::sleep(d).await;
+        }
+    }
+
+    fn set_power(&self, uuid: &str, from: &[i64], to: i64) -> Result<(), Error> {
+        let mut vms = self.vms.lock().unwrap_or_else(|e| e.into_inner());
+        let vm = vms.get_mut(uuid).ok_or_else(|| Error::not_found(format!("Instance {uuid} not on this host")))?;
+        if !from.is_empty() && !from.contains(&vm.power) {
+            return Err(Error::conflict(format!("Instance {uuid} is in power state {}", vm.power)));
+        }
+        vm.power = to;
+        Ok(())
+    }
+
+    fn op<'a>(&'a self, uuid: &'a str, from: &'static [i64], to: i64) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            self.wait(self.opts.action_delay).await;
+            self.set_power(uuid, from, to)
+        })
+    }
+
+    /// Test hook: changes an instance's power state behind the API's back
+    /// (a guest that shut itself down), for the reconciler tests.
+    pub fn force_power_state(&self, uuid: &str, state: i64) -> bool {
+        self.set_power(uuid, &[], state).is_ok()
+    }
+
+    /// Test hook: the instance vanishes from the hypervisor.
+    pub fn forget(&self, uuid: &str) {
+        self.vms.lock().unwrap_or_else(|e| e.into_inner()).remove(uuid);
+    }
+}
+
+impl HypervisorDriver for FakeDriver {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn host_resources(&self) -> HostResources {
+        self.opts.resources
+    }
+
+    fn spawn<'a>(&'a self, spec: &'a SpawnSpec) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            self.wait(self.opts.spawn_delay).await;
+            if self.opts.fail_spawn {
+                return Err(Error::internal(&std::io::Error::other(format!(
+                    "fake driver told to fail spawns on {}",
+                    self.host
+                ))));
+            }
+            self.vms.lock().unwrap_or_else(|e| e.into_inner()).insert(
+                spec.uuid.clone(),
+                FakeVm { name: spec.name.clone(), power: power::RUNNING, resources: spec.resources, boots: 1 },
+            );
+            Ok(())
+        })
+    }
+
+    fn destroy<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            self.wait(self.opts.action_delay).await;
+            self.vms.lock().unwrap_or_else(|e| e.into_inner()).remove(uuid);
+            Ok(())
+        })
+    }
+
+    fn reboot<'a>(&'a self, uuid: &'a str, _hard: bool) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            self.wait(self.opts.action_delay).await;
+            let mut vms = self.vms.lock().unwrap_or_else(|e| e.into_inner());
+            let vm = vms.get_mut(uuid).ok_or_else(|| Error::not_found(format!("Instance {uuid} not on this host")))?;
+            vm.power = power::RUNNING;
+            vm.boots += 1;
+            Ok(())
+        })
+    }
+
+    fn power_on<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        self.op(uuid, &[], power::RUNNING)
+    }
+
+    fn power_off<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        self.op(uuid, &[], power::SHUTDOWN)
+    }
+
+    fn pause<'a>(&'a self, uuid: &'a str, pause: bool) -> BoxFuture<'a, Result<(), Error>> {
+        if pause {
+            self.op(uuid, &[power::RUNNING], power::PAUSED)
+        } else {
+            self.op(uuid, &[power::PAUSED], power::RUNNING)
+        }
+    }
+
+    fn suspend<'a>(&'a self, uuid: &'a str, suspend: bool) -> BoxFuture<'a, Result<(), Error>> {
+        if suspend {
+            self.op(uuid, &[power::RUNNING], power::SUSPENDED)
+        } else {
+            self.op(uuid, &[power::SUSPENDED], power::RUNNING)
+        }
+    }
+
+    fn resize<'a>(&'a self, uuid: &'a str, resources: Resources) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            self.wait(self.opts.action_delay).await;
+            let mut vms = self.vms.lock().unwrap_or_else(|e| e.into_inner());
+            let vm = vms.get_mut(uuid).ok_or_else(|| Error::not_found(format!("Instance {uuid} not on this host")))?;
+            vm.resources = resources;
+            Ok(())
+        })
+    }
+
+    fn snapshot<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<Vec<u8>, Error>> {
+        Box::pin(async move {
+            self.wait(self.opts.action_delay).await;
+            let vms = self.vms.lock().unwrap_or_else(|e| e.into_inner());
+            let vm = vms.get(uuid).ok_or_else(|| Error::not_found(format!("Instance {uuid} not on this host")))?;
+            Ok(format!("fake snapshot of {} ({uuid})\n", vm.name).into_bytes())
+        })
+    }
+
+    fn power_state(&self, uuid: &str) -> Option<i64> {
+        self.vms.lock().unwrap_or_else(|e| e.into_inner()).get(uuid).map(|v| v.power)
+    }
+
+    fn instances(&self) -> Vec<String> {
+        self.vms.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+    }
+
+    fn console_output(&self, uuid: &str) -> Option<String> {
+        let vms = self.vms.lock().unwrap_or_else(|e| e.into_inner());
+        let vm = vms.get(uuid)?;
+        let mut out = String::new();
+        for b in 0..vm.boots {
+            out.push_str(&format!("[boot {}] fake console of {} on {}\nlogin: \n", b + 1, vm.name, self.host));
+        }
+        Some(out)
+    }
+
+    fn adopt(&self, spec: &SpawnSpec, power_state: i64) {
+        let mut vms = self.vms.lock().unwrap_or_else(|e| e.into_inner());
+        vms.entry(spec.uuid.clone()).or_insert(FakeVm {
+            name: spec.name.clone(),
+            power: power_state,
+            resources: spec.resources,
+            boots: 1,
+        });
+    }
+}

@@ -1,0 +1,185 @@
+//! What compute needs of its peer services, as small traits of its own: the
+//! image service (validate imageRef, store snapshots), the network service
+//! (ports) and placement (providers, candidates, claims). Adapters over the
+//! peer crates live in `adapters`; the fallbacks here keep compute working
+//! where a peer is absent.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rustack_common::Error;
+use rustack_http::token_layer::BoxFuture;
+use rustack_http::RequestContext;
+
+use crate::driver::HostResources;
+use crate::model::Resources;
+
+/// What compute reads of an image.
+#[derive(Debug, Clone, Default)]
+pub struct ImageInfo {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    /// GB
+    pub min_disk: i64,
+    /// MB
+    pub min_ram: i64,
+    /// bytes
+    pub size: i64,
+    pub properties: BTreeMap<String, serde_json::Value>,
+}
+
+pub trait Images: Send + Sync + 'static {
+    /// The image as `ctx` may see it; None when it does not exist for them.
+    fn get<'a>(&'a self, ctx: &'a RequestContext, id: &'a str) -> BoxFuture<'a, Result<Option<ImageInfo>, Error>>;
+    /// Creates a snapshot image record (queued) owned by `ctx`'s project.
+    fn create_snapshot<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        name: &'a str,
+        properties: BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<String, Error>>;
+    /// Uploads the snapshot's data (the image becomes active).
+    fn upload<'a>(&'a self, ctx: &'a RequestContext, id: &'a str, data: Vec<u8>) -> BoxFuture<'a, Result<(), Error>>;
+}
+
+/// One requested network of a server create.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetRequest {
+    None,
+    Auto,
+    List(Vec<NetItem>),
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NetItem {
+    pub network_id: Option<String>,
+    pub port_id: Option<String>,
+    pub fixed_ip: Option<String>,
+}
+
+/// A port made or bound for an instance.
+#[derive(Debug, Clone)]
+pub struct PortInfo {
+    pub id: String,
+    pub network_name: String,
+    pub mac: String,
+    pub ips: Vec<String>,
+}
+
+pub trait Ports: Send + Sync + 'static {
+    /// Checks the request before the instance is accepted (400 for an
+    /// unknown network); cheap.
+    fn validate<'a>(&'a self, ctx: &'a RequestContext, req: &'a NetRequest) -> BoxFuture<'a, Result<(), Error>>;
+    /// Creates (or takes) the instance's ports and binds them to `host`.
+    fn allocate<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        instance_uuid: &'a str,
+        host: &'a str,
+        req: &'a NetRequest,
+    ) -> BoxFuture<'a, Result<Vec<PortInfo>, Error>>;
+    /// Deletes the instance's ports (the undo of `allocate`, and delete).
+    fn deallocate<'a>(&'a self, instance_uuid: &'a str, port_ids: &'a [String]) -> BoxFuture<'a, Result<(), Error>>;
+}
+
+/// A host that has room for a request.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub host: String,
+    pub free: Resources,
+}
+
+/// A claim of `want` on `host` for the instance `consumer`.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub consumer: &'a str,
+    pub host: &'a str,
+    pub want: Resources,
+    pub project: &'a str,
+    pub user: &'a str,
+}
+
+pub trait PlacementClient: Send + Sync + 'static {
+    /// Creates or updates the host's provider and inventory.
+    fn ensure_provider<'a>(&'a self, host: &'a str, inv: HostResources) -> BoxFuture<'a, Result<(), Error>>;
+    /// Hosts with room for `want`.
+    fn candidates<'a>(&'a self, want: Resources) -> BoxFuture<'a, Result<Vec<Candidate>, Error>>;
+    /// Claims `want` on `host` for `consumer`, replacing what it held (false:
+    /// no room any more, someone was faster).
+    fn claim<'a>(&'a self, c: Claim<'a>) -> BoxFuture<'a, Result<bool, Error>>;
+    fn release<'a>(&'a self, consumer: &'a str) -> BoxFuture<'a, Result<(), Error>>;
+    /// What is used on a host (the hypervisor views).
+    fn used<'a>(&'a self, host: &'a str) -> BoxFuture<'a, Result<Resources, Error>>;
+}
+
+/// No image service: any id is taken as a bootable image with no minimums
+/// (compute runs alone, e.g. in benchmarks of the fake driver).
+pub struct NoImages;
+
+impl Images for NoImages {
+    fn get<'a>(&'a self, _ctx: &'a RequestContext, id: &'a str) -> BoxFuture<'a, Result<Option<ImageInfo>, Error>> {
+        Box::pin(async move {
+            Ok(Some(ImageInfo {
+                id: id.to_string(),
+                name: id.to_string(),
+                status: "active".into(),
+                ..Default::default()
+            }))
+        })
+    }
+    fn create_snapshot<'a>(
+        &'a self,
+        _ctx: &'a RequestContext,
+        _name: &'a str,
+        _properties: BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<String, Error>> {
+        Box::pin(async move {
+            Err(Error::new(rustack_common::ErrorKind::ServiceUnavailable, "The image service is not available."))
+        })
+    }
+    fn upload<'a>(
+        &'a self,
+        _ctx: &'a RequestContext,
+        _id: &'a str,
+        _data: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move { Ok(()) })
+    }
+}
+
+/// No network service: servers boot with no ports; asking for networks is a 400.
+pub struct NoPorts;
+
+impl Ports for NoPorts {
+    fn validate<'a>(&'a self, _ctx: &'a RequestContext, req: &'a NetRequest) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            match req {
+                NetRequest::List(items) if !items.is_empty() => {
+                    Err(Error::bad_request("Networking is not available: the network service is not running."))
+                }
+                _ => Ok(()),
+            }
+        })
+    }
+    fn allocate<'a>(
+        &'a self,
+        _ctx: &'a RequestContext,
+        _instance_uuid: &'a str,
+        _host: &'a str,
+        _req: &'a NetRequest,
+    ) -> BoxFuture<'a, Result<Vec<PortInfo>, Error>> {
+        Box::pin(async move { Ok(vec![]) })
+    }
+    fn deallocate<'a>(&'a self, _instance_uuid: &'a str, _port_ids: &'a [String]) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move { Ok(()) })
+    }
+}
+
+/// The handles compute uses, behind its traits.
+#[derive(Clone)]
+pub struct PeerSet {
+    pub images: Arc<dyn Images>,
+    pub ports: Arc<dyn Ports>,
+    pub placement: Arc<dyn PlacementClient>,
+}

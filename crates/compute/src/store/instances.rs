@@ -1,0 +1,211 @@
+//! Instances: one JSON document per row, with the columns lists and quota
+//! counts read (project, host, states, vcpus, memory, deleted) beside it.
+//! Every change is a read-modify-write in one write transaction.
+
+use rustack_common::Error;
+use rustack_db::sqlx::{self, any::AnyRow, Row};
+
+use super::{db_err, json_err, Store};
+use crate::model::{Instance, InstanceAction};
+
+fn doc(r: &AnyRow) -> Result<Instance, Error> {
+    let d: String = r.get("doc");
+    let mut i: Instance = serde_json::from_str(&d).map_err(json_err)?;
+    i.version = r.get("version");
+    Ok(i)
+}
+
+/// What a project uses now: servers, VCPUs and RAM of its live instances.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    pub instances: i64,
+    pub cores: i64,
+    pub ram: i64,
+}
+
+/// Limits a create must stay within (-1: unlimited).
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaLimits {
+    pub instances: i64,
+    pub cores: i64,
+    pub ram: i64,
+}
+
+async fn usage_in(tx: &mut sqlx::Transaction<'static, sqlx::Any>, project_id: &str) -> Result<Usage, Error> {
+    let r = sqlx::query(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(vcpus), 0) AS c, COALESCE(SUM(memory_mb), 0) AS m \
+         FROM compute_instance WHERE project_id = $1 AND deleted = 0",
+    )
+    .bind(project_id)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok(Usage { instances: r.get("n"), cores: r.get("c"), ram: r.get("m") })
+}
+
+impl Store {
+    pub async fn usage(&self, project_id: &str) -> Result<Usage, Error> {
+        let mut tx = self.db.pool().begin().await.map_err(db_err)?;
+        let u = usage_in(&mut tx, project_id).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(u)
+    }
+
+    /// Inserts the instances of one create request (and their `create`
+    /// actions) if the project stays within `limits`; checked and written in
+    /// one write transaction so concurrent creates never overshoot.
+    pub async fn instances_create(
+        &self,
+        instances: &[Instance],
+        actions: &[InstanceAction],
+        limits: QuotaLimits,
+        min_count: usize,
+    ) -> Result<(), Error> {
+        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let Some(first) = instances.first() else { return Ok(()) };
+        let used = usage_in(&mut w.tx, &first.project_id).await?;
+        let per = first.resources();
+        let n = instances.len() as i64;
+        let over = |limit: i64, used: i64, each: i64, what: &str| -> Result<(), Error> {
+            if limit >= 0 && used + each * n > limit {
+                let allowed = if each > 0 { ((limit - used).max(0)) / each } else { n };
+                let _ = min_count;
+                return Err(Error::forbidden(format!(
+                    "Quota exceeded for {what}: Requested {}, but already used {used} of {limit} {what}",
+                    each * n
+                ))
+                .with_code(format!("allowed={allowed}")));
+            }
+            Ok(())
+        };
+        over(limits.instances, used.instances, 1, "instances")?;
+        over(limits.cores, used.cores, per.vcpu, "cores")?;
+        over(limits.ram, used.ram, per.memory_mb, "ram")?;
+        for i in instances {
+            sqlx::query(
+                "INSERT INTO compute_instance (uuid, project_id, user_id, host, vm_state, task_state, vcpus, memory_mb, \
+                 created_at, updated_at, deleted, version, doc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,0,1,$11)",
+            )
+            .bind(&i.uuid)
+            .bind(&i.project_id)
+            .bind(&i.user_id)
+            .bind(i.host.clone())
+            .bind(&i.vm_state)
+            .bind(i.task_state.clone())
+            .bind(per.vcpu)
+            .bind(per.memory_mb)
+            .bind(&i.created_at)
+            .bind(&i.updated_at)
+            .bind(serde_json::to_string(i).map_err(json_err)?)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(db_err)?;
+        }
+        for a in actions {
+            super::actions::insert_action(&mut w.tx, a).await?;
+        }
+        w.commit().await.map_err(db_err)
+    }
+
+    /// A live (not deleted) instance.
+    pub async fn instance_get(&self, uuid: &str) -> Result<Option<Instance>, Error> {
+        let r = sqlx::query("SELECT doc, version FROM compute_instance WHERE uuid = $1 AND deleted = 0")
+            .bind(uuid)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        r.as_ref().map(doc).transpose()
+    }
+
+    /// An instance, deleted or not.
+    pub async fn instance_get_any(&self, uuid: &str) -> Result<Option<Instance>, Error> {
+        let r = sqlx::query("SELECT doc, version FROM compute_instance WHERE uuid = $1")
+            .bind(uuid)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        r.as_ref().map(doc).transpose()
+    }
+
+    /// Instances newest first; `project` None means every project.
+    pub async fn instance_list(&self, project: Option<&str>, with_deleted: bool) -> Result<Vec<Instance>, Error> {
+        let mut q = String::from("SELECT doc, version FROM compute_instance WHERE 1 = 1");
+        if project.is_some() {
+            q.push_str(" AND project_id = $1");
+        }
+        if !with_deleted {
+            q.push_str(" AND deleted = 0");
+        }
+        q.push_str(" ORDER BY created_at DESC, uuid DESC");
+        let mut query = sqlx::query(&q);
+        if let Some(p) = project {
+            query = query.bind(p);
+        }
+        let rows = query.fetch_all(self.db.pool()).await.map_err(db_err)?;
+        rows.iter().map(doc).collect()
+    }
+
+    /// Live instances placed on `host`.
+    pub async fn instances_on_host(&self, host: &str) -> Result<Vec<Instance>, Error> {
+        let rows = sqlx::query("SELECT doc, version FROM compute_instance WHERE host = $1 AND deleted = 0")
+            .bind(host)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(doc).collect()
+    }
+
+    /// Live instances with a task in flight or still building (for the
+    /// crash recovery at start).
+    pub async fn instances_in_flight(&self) -> Result<Vec<Instance>, Error> {
+        let rows = sqlx::query(
+            "SELECT doc, version FROM compute_instance WHERE deleted = 0 AND (vm_state = 'building' OR task_state IS NOT NULL)",
+        )
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(doc).collect()
+    }
+
+    /// Loads a live instance, applies `f` and writes it back, in one write
+    /// transaction. `f` may refuse (its error is returned, nothing written).
+    /// A missing instance is a 404.
+    pub async fn instance_modify<T>(
+        &self,
+        uuid: &str,
+        f: impl FnOnce(&mut Instance) -> Result<T, Error>,
+    ) -> Result<(Instance, T), Error> {
+        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let r = sqlx::query("SELECT doc, version FROM compute_instance WHERE uuid = $1 AND deleted = 0")
+            .bind(uuid)
+            .fetch_optional(&mut *w.tx)
+            .await
+            .map_err(db_err)?;
+        let Some(r) = r else {
+            return Err(Error::not_found(format!("Instance {uuid} could not be found.")));
+        };
+        let mut i = doc(&r)?;
+        let out = f(&mut i)?;
+        i.updated_at = crate::model::now();
+        let res = i.resources();
+        sqlx::query(
+            "UPDATE compute_instance SET host = $1, vm_state = $2, task_state = $3, vcpus = $4, memory_mb = $5, \
+             updated_at = $6, deleted = $7, version = version + 1, doc = $8 WHERE uuid = $9",
+        )
+        .bind(i.host.clone())
+        .bind(&i.vm_state)
+        .bind(i.task_state.clone())
+        .bind(res.vcpu)
+        .bind(res.memory_mb)
+        .bind(&i.updated_at)
+        .bind(i.deleted as i64)
+        .bind(serde_json::to_string(&i).map_err(json_err)?)
+        .bind(uuid)
+        .execute(&mut *w.tx)
+        .await
+        .map_err(db_err)?;
+        w.commit().await.map_err(db_err)?;
+        i.version += 1;
+        Ok((i, out))
+    }
+}

@@ -1,0 +1,38 @@
+//! The compute tables (portable SQL through rustack-db). One file per family
+//! of entities; each function is one statement or one transaction.
+
+pub mod actions;
+pub mod aggregates;
+pub mod flavors;
+pub mod groups;
+pub mod instances;
+pub mod keypairs;
+pub mod quotas;
+pub mod services;
+
+use rustack_common::Error;
+use rustack_db::{Db, Migration};
+
+pub static MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "compute core", sql: include_str!("../../migrations/0001_initial.sql") }];
+
+/// The compute service's storage.
+#[derive(Clone)]
+pub struct Store {
+    pub db: Db,
+}
+
+pub(crate) fn db_err(e: rustack_db::sqlx::Error) -> Error {
+    Error::internal(&e)
+}
+
+pub(crate) fn json_err(e: serde_json::Error) -> Error {
+    Error::internal(&e)
+}
+
+impl Store {
+    pub async fn open(db: Db) -> Result<Store, Error> {
+        db.migrate("compute", MIGRATIONS).await.map_err(db_err)?;
+        Ok(Store { db })
+    }
+}

@@ -1,0 +1,95 @@
+//! Helpers of the compute API tests: an image to boot, server waits.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use rustack_test_utils::TestCloud;
+use serde_json::{json, Value};
+
+/// Uploads a small public image and returns its id.
+pub async fn image(cloud: &TestCloud, token: &str) -> String {
+    let r = cloud
+        .post(
+            &format!("{}/v2/images", cloud.image.url),
+            token,
+            json!({"name": "tiny", "disk_format": "raw", "container_format": "bare", "visibility": "public"}),
+        )
+        .await
+        .expect(201);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let resp = reqwest::Client::new()
+        .put(format!("{}/v2/images/{id}/file", cloud.image.url))
+        .header("X-Auth-Token", token)
+        .header("Content-Type", "application/octet-stream")
+        .body(vec![0u8; 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    id
+}
+
+pub fn url(cloud: &TestCloud, path: &str) -> String {
+    format!("{}/v2.1{path}", cloud.compute.url)
+}
+
+pub async fn get_v(cloud: &TestCloud, path: &str, token: &str, v: &str) -> rustack_test_utils::Resp {
+    cloud
+        .request_with(
+            http::Method::GET,
+            &url(cloud, path),
+            Some(token),
+            None,
+            &[("OpenStack-API-Version", &format!("compute {v}"))],
+        )
+        .await
+}
+
+pub async fn post_v(cloud: &TestCloud, path: &str, token: &str, body: Value, v: &str) -> rustack_test_utils::Resp {
+    cloud
+        .request_with(
+            http::Method::POST,
+            &url(cloud, path),
+            Some(token),
+            Some(body),
+            &[("OpenStack-API-Version", &format!("compute {v}"))],
+        )
+        .await
+}
+
+/// Boots a server and returns its id (202 expected).
+pub async fn boot(cloud: &TestCloud, token: &str, image: &str, extra: Value) -> String {
+    let mut server = json!({"name": "vm", "imageRef": image, "flavorRef": "1", "networks": "none"});
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        server[k] = v;
+    }
+    let r = post_v(cloud, "/servers", token, json!({ "server": server }), "2.37").await.expect(202);
+    r.body["server"]["id"].as_str().unwrap().to_string()
+}
+
+/// Waits until the server shows `status` (panics after 10 s) and returns it.
+pub async fn wait_status(cloud: &TestCloud, token: &str, id: &str, status: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let r = get_v(cloud, &format!("/servers/{id}"), token, "2.79").await;
+        if r.status.as_u16() == 200 {
+            let s = r.body["server"].clone();
+            if s["status"] == status && s["OS-EXT-STS:task_state"].is_null() {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                panic!("server {id} never reached {status}: {s}");
+            }
+        } else if status == "DELETED" && r.status.as_u16() == 404 {
+            return Value::Null;
+        } else {
+            panic!("GET server {id}: {} {}", r.status, r.body);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+pub async fn action(cloud: &TestCloud, token: &str, id: &str, body: Value) -> rustack_test_utils::Resp {
+    post_v(cloud, &format!("/servers/{id}/action"), token, body, "2.79").await
+}
