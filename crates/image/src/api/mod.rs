@@ -29,7 +29,7 @@ pub fn router(svc: Image) -> Router {
         .merge(schemas::routes())
         // parts of Glance's API this cloud does not serve
         .route("/v2/metadefs/{*rest}", any(unserved))
-        .route("/v2/tasks", any(unserved))
+        .route("/v2/tasks", axum::routing::post(create_task).fallback(unserved))
         .route("/v2/tasks/{*rest}", any(unserved))
         .route("/v2/cache", any(unserved))
         .route("/v2/cache/{*rest}", any(unserved))
@@ -38,6 +38,15 @@ pub fn router(svc: Image) -> Router {
         .with_state(svc);
     let api = rustack_http::token_layer::with_validator(api, "image", o.validator.clone());
     rustack_http::api_layers(api, "image", ErrorStyle::Glance, &o.identity_url, o.config.max_request_body_size)
+}
+
+/// `POST /v2/tasks` (the legacy tasks API): its only task type imports from a
+/// URI, which this cloud does not fetch (no web-download): refused with 400
+/// at create time, as current Glance refuses URIs that do not pass its filter.
+async fn create_task(_: rustack_http::token_layer::Authenticated) -> ApiError {
+    ApiError(Error::bad_request(
+        "Task import from a URI is not available in this cloud: the URI does not pass filtering.",
+    ))
 }
 
 async fn unserved() -> ApiError {

@@ -18,6 +18,49 @@ pub fn routes() -> Router<Image> {
         .route("/v2/schemas/images", get(|_: State<Image>, _: Authenticated| async { ok(images_schema()) }))
         .route("/v2/schemas/member", get(|_: State<Image>, _: Authenticated| async { ok(member_schema()) }))
         .route("/v2/schemas/members", get(|_: State<Image>, _: Authenticated| async { ok(members_schema()) }))
+        .route("/v2/schemas/metadefs/{name}", get(metadef_schema))
+}
+
+/// The metadata definition schemas (the catalog itself is not served: 501).
+async fn metadef_schema(
+    _: State<Image>,
+    _: Authenticated,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<Response, rustack_http::ApiError> {
+    let (title, item, plural) = match name.as_str() {
+        "namespace" => ("namespace", "namespace", false),
+        "namespaces" => ("namespaces", "namespace", true),
+        "resource_type" => ("resource_type_association", "resource_type_association", false),
+        "resource_types" => ("resource_type_associations", "resource_type_association", true),
+        "object" => ("object", "object", false),
+        "objects" => ("objects", "object", true),
+        "property" => ("property", "property", false),
+        "properties" => ("properties", "property", true),
+        "tag" => ("tag", "tag", false),
+        "tags" => ("tags", "tag", true),
+        _ => return Err(rustack_common::Error::not_found("The resource could not be found.").into()),
+    };
+    let one = json!({
+        "name": item,
+        "properties": {
+            "name": {"type": "string", "maxLength": 255},
+            "description": {"type": "string"},
+            "created_at": {"type": "string", "readOnly": true, "format": "date-time"},
+            "updated_at": {"type": "string", "readOnly": true, "format": "date-time"}
+        },
+        "additionalProperties": false
+    });
+    Ok(ok(if plural {
+        json!({
+            "name": title,
+            "properties": {title: {"type": "array", "items": one}, "schema": {"type": "string"}, "first": {"type": "string"}, "next": {"type": "string"}},
+            "links": [{"rel": "first", "href": "{first}"}, {"rel": "next", "href": "{next}"}, {"rel": "describedby", "href": "{schema}"}]
+        })
+    } else {
+        let mut o = one;
+        o["name"] = json!(title);
+        o
+    }))
 }
 
 fn ok(v: Value) -> Response {
