@@ -27,6 +27,9 @@ MODES=${MODES:-"disk-metadata kernel-metadata kernel-configdrive disk-configdriv
 MARKER_TIMEOUT=${MARKER_TIMEOUT:-240}
 MEM=${GUEST_MEM:-128}
 PY=/usr/bin/python3
+# A python with paramiko (Tempest's SSH library) for a Tempest-style login; skipped
+# when there is none.
+PARAMIKO_PY=${PARAMIKO_PY:-${XDG_CACHE_HOME:-$HOME/.cache}/rustack-tempest/venv/bin/python3}
 log() { echo "# guest-boot: $*" >&2; }
 
 [[ $EUID -eq 0 ]] || { log "needs root (network namespace, tap, dnsmasq)"; exit 1; }
@@ -244,6 +247,21 @@ run_mode() {
         expect "dhcp mtu" "$MTU" "$(sed -n 3p <<<"$out")"
         expect "dhcp route to metadata" "$MD via $MD_HOP dev eth0" "$(sed -n 4p <<<"$out" | awk '{ print $1, $2, $3, $4, $5 }')"
         expect "dhcp default route" "default via $GW dev eth0" "$(sed -n 5p <<<"$out" | awk '{ print $1, $2, $3, $4, $5 }')"
+    fi
+    # The way Tempest logs in: paramiko, its shell prologue, the commands of the interop
+    # validation tests (hostname, vCPU count).
+    if [[ $data != none ]] && [[ -x $PARAMIKO_PY ]] && "$PARAMIKO_PY" -c 'import paramiko' 2>/dev/null; then
+        local pm
+        pm=$(in_ns "$PARAMIKO_PY" - "$GUEST_IP" "$W/$mode.key" <<'EOF' 2>&1
+import sys, paramiko
+key = paramiko.PKey.from_path(sys.argv[2])
+c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+c.connect(sys.argv[1], username="root", pkey=key, look_for_keys=False, allow_agent=False, timeout=10)
+_, out, _ = c.exec_command("set -eu -o pipefail; PATH=$PATH:/sbin; hostname; grep -c ^processor /proc/cpuinfo")
+print(" ".join(out.read().decode().split()))
+EOF
+        ) || true
+        expect "paramiko login (hostname, vcpus)" "$h 1" "$pm"
     fi
     # A key the guest was not given is refused.
     ssh-keygen -q -t ed25519 -N '' -f "$W/$mode.other"
