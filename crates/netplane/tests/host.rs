@@ -445,7 +445,7 @@ async fn vms_get_dhcp_route_snat_floating_ip_security_group_metadata_then_nothin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciler_rebuilds_after_restart_and_removes_stale_objects() {
     root_only!();
-    let (dp, g) = new_plane(|s| s.external_host_gateway = true);
+    let (dp, mut g) = new_plane(|s| s.external_host_gateway = true);
     let r8 = (rand_u64() % 200) as u8 + 20;
     let (ext, net) = (uuid(), uuid());
     let state = HostState {
@@ -483,6 +483,11 @@ async fn reconciler_rebuilds_after_restart_and_removes_stale_objects() {
         }],
         ..Default::default()
     };
+    let mut state = state;
+    let vm = port(&net, "sn", "10.70.0.9", true, vec![]);
+    add_vm(&mut g, "vm", &vm);
+    state.networks[1].dhcp_hosts.push(host_entry(&vm, "vm"));
+    state.ports.push(vm);
     dp.apply(&state).await.unwrap();
     let ext_br = dp.names().bridge(&ext);
     assert!(
@@ -504,6 +509,16 @@ async fn reconciler_rebuilds_after_restart_and_removes_stale_objects() {
     sh_ok(&format!("ip link del {}", dp2.names().bridge(&net)));
     let rep = dp2.apply(&state).await.unwrap();
     assert!(rep.actions.iter().any(|a| a.contains("created bridge")), "{:?}", rep.actions);
+    assert!(rep.actions.iter().any(|a| a.contains("plugged")), "the port is plugged again: {:?}", rep.actions);
+    // Someone removes our security-group table and kills dnsmasq: the next apply puts them back.
+    let dhcp_dir = g.state_dir.join("dhcp").join(&net);
+    let pid = std::fs::read_to_string(dhcp_dir.join("pid")).unwrap();
+    sh_ok(&format!("nft delete table inet rustack_{}_sgf && kill {}", g.tag, pid.trim()));
+    std::thread::sleep(Duration::from_millis(200));
+    let rep = dp2.apply(&state).await.unwrap();
+    assert!(rep.actions.iter().any(|a| a.contains("loaded security groups")), "{:?}", rep.actions);
+    assert!(rep.actions.iter().any(|a| a.contains("started dnsmasq")), "{:?}", rep.actions);
+    assert!(dhcp(&vm_ns(&g, "vm")).contains("10.70.0.9/24"), "DHCP works after the repair");
     assert!(
         sh(&format!("ip netns exec {router_ns} ping -c1 -W2 10.70.0.2")).status.success(),
         "router reaches DHCP port after the rebuild"

@@ -51,6 +51,8 @@ pub fn config(
     args.push(format!("--dhcp-hostsfile={}", dir.join("host").display()));
     args.push(format!("--dhcp-optsfile={}", dir.join("opts").display()));
     args.push(format!("--dhcp-leasefile={}", dir.join("leases").display()));
+    args.push(format!("--log-facility={}", dir.join("log").display()));
+    args.push("--log-dhcp".into());
     let mut v4_nets = Vec::new();
     for (i, sn) in net.subnets.iter().enumerate().filter(|(_, s)| s.enable_dhcp && s.ip_version == 4) {
         let IpNet::V4(n) = addr::net(&sn.cidr)? else { continue };

@@ -502,6 +502,9 @@ impl LinuxDataPlane {
         let Some(port) = &n.dhcp_port else { return Ok(()) };
         let ns = self.names.dhcp_ns(&n.id);
         if !have_ns.contains(&ns) {
+            // A proxy or NAT table of an earlier namespace of that name is gone with it.
+            rt.proxies.remove(&ns);
+            rt.loaded.remove(&ns);
             host::add_namespace(&ns).await?;
             rep.actions.push(format!("created namespace {ns}"));
         }
@@ -653,6 +656,8 @@ impl LinuxDataPlane {
     ) -> Result<(), Error> {
         let ns = self.names.router_ns(&r.id);
         if !have_ns.contains(&ns) {
+            rt.proxies.remove(&ns);
+            rt.loaded.remove(&ns);
             host::add_namespace(&ns).await?;
             cmd::sysctl_ns(&ns, "net.ipv4.ip_forward", "1").await?;
             cmd::sysctl_ns(&ns, "net.ipv6.conf.all.forwarding", "1").await?;
@@ -772,9 +777,16 @@ impl LinuxDataPlane {
     }
 
     async fn sync_security_groups(&self, rt: &mut Runtime, d: &HostState, rep: &mut ApplyReport) -> Result<(), Error> {
-        let script = sg::render(d, &self.names.sg_bridge_table(), &self.names.sg_inet_table())?;
+        let script = sg::render(d, &self.names.sg_bridge_table(), &self.names.sg_inet_table(), self.names.mark_tag())?;
         if rt.loaded.get("host:sg") == Some(&script) {
-            return Ok(());
+            // Unchanged: load again only if someone removed our tables meanwhile.
+            let filtered = d.ports.iter().any(|p| p.port_security_enabled);
+            let tables = cmd::nft_tables(None).await?;
+            let present = tables.iter().any(|(f, t)| f == "inet" && *t == self.names.sg_inet_table())
+                && tables.iter().any(|(f, t)| f == "bridge" && *t == self.names.sg_bridge_table());
+            if present == filtered {
+                return Ok(());
+            }
         }
         if d.ports.iter().any(|p| p.port_security_enabled) {
             ensure_bridge_netfilter(rep);

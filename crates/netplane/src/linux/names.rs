@@ -95,6 +95,16 @@ impl Names {
         }
     }
 
+    /// This data plane's number in packet marks (bits 24–31): 0 untagged,
+    /// 1–255 from the tag (two tags may share one, so tests pick distinct tags).
+    pub fn mark_tag(&self) -> u32 {
+        if self.tag.is_empty() {
+            return 0;
+        }
+        let h = self.tag.bytes().fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619));
+        h % 255 + 1
+    }
+
     /// The veth end (in a VLAN network's bridge) towards the physical network's bridge.
     pub fn vlan_leg(&self, vid: u32) -> String {
         format!("vl{}-{vid}", self.tag)

@@ -4,8 +4,9 @@
 //! `ct state` does not work in a `bridge` table. The bridge family does what
 //! needs no state and knows the bridge port: anti-spoofing (MAC, IP, ARP,
 //! DHCP/RA server spoofing) and a packet mark naming the port a packet came
-//! from (low 16 bits, set at prerouting) and goes to (high 16 bits, set at
-//! forward). br_netfilter (built in; `bridge-nf-call-iptables=1`) then passes
+//! from (bits 0–11, set at prerouting) and goes to (bits 12–23, set at
+//! forward), with the data plane's own number in bits 24–31 so that two data
+//! planes on one host (tests, two clouds) never act on each other's marks. br_netfilter (built in; `bridge-nf-call-iptables=1`) then passes
 //! bridged IP packets through the `inet` hooks, where the stateful rules run,
 //! chosen by the mark. Two tables, replaced together in one `nft -f`.
 
@@ -26,7 +27,7 @@ struct Filtered<'a> {
 
 /// The nft script that makes both security-group tables exactly what
 /// `state` wants (no filtered port: both tables deleted).
-pub fn render(state: &HostState, bridge_table: &str, inet_table: &str) -> Result<String, Error> {
+pub fn render(state: &HostState, bridge_table: &str, inet_table: &str, mark_tag: u32) -> Result<String, Error> {
     let mut s = String::new();
     // Create-then-delete makes the replace work whether or not the table exists.
     for (fam, t) in [("bridge", bridge_table), ("inet", inet_table)] {
@@ -42,7 +43,7 @@ pub fn render(state: &HostState, bridge_table: &str, inet_table: &str) -> Result
     if ports.is_empty() {
         return Ok(s);
     }
-    if ports.len() > 0xfffe {
+    if ports.len() > 0xfff {
         return Err(Error::Invalid("too many filtered ports on one host".into()));
     }
     for p in &ports {
@@ -50,8 +51,9 @@ pub fn render(state: &HostState, bridge_table: &str, inet_table: &str) -> Result
             return Err(Error::Invalid(format!("bad device name {:?}", p.port.device_name)));
         }
     }
-    render_bridge(&mut s, state, bridge_table, &ports)?;
-    render_inet(&mut s, state, inet_table, &ports)?;
+    let tag = (mark_tag & 0xff) << 24;
+    render_bridge(&mut s, bridge_table, &ports, tag)?;
+    render_inet(&mut s, state, inet_table, &ports, tag)?;
     Ok(s)
 }
 
@@ -78,7 +80,7 @@ fn set_of<T: std::fmt::Display>(items: &[T]) -> String {
     format!("{{ {} }}", v.join(", "))
 }
 
-fn render_bridge(s: &mut String, _state: &HostState, table: &str, ports: &[Filtered]) -> Result<(), Error> {
+fn render_bridge(s: &mut String, table: &str, ports: &[Filtered], tag: u32) -> Result<(), Error> {
     let _ = writeln!(s, "table bridge {table} {{");
     let _ = writeln!(s, "  chain prerouting {{\n    type filter hook prerouting priority -300; policy accept;");
     for p in ports {
@@ -89,9 +91,9 @@ fn render_bridge(s: &mut String, _state: &HostState, table: &str, ports: &[Filte
     for p in ports {
         let _ = writeln!(
             s,
-            "    oifname \"{}\" meta mark set meta mark & 0x0000ffff | 0x{:08x}",
+            "    oifname \"{}\" meta mark set meta mark & 0x00000fff | 0x{:08x}",
             p.port.device_name,
-            p.idx << 16
+            tag | p.idx << 12
         );
     }
     let _ = writeln!(s, "  }}");
@@ -100,7 +102,7 @@ fn render_bridge(s: &mut String, _state: &HostState, table: &str, ports: &[Filte
         let v4: Vec<&IpNet> = nets.iter().filter(|n| matches!(n, IpNet::V4(_))).collect();
         let v6: Vec<&IpNet> = nets.iter().filter(|n| matches!(n, IpNet::V6(_))).collect();
         let _ = writeln!(s, "  chain from_{} {{", p.idx);
-        let _ = writeln!(s, "    meta mark set meta mark & 0xffff0000 | 0x{:08x}", p.idx);
+        let _ = writeln!(s, "    meta mark set meta mark & 0x00fff000 | 0x{:08x}", tag | p.idx);
         let _ = writeln!(s, "    ether saddr != {} drop", set_of(&macs));
         // ARP: sender MAC and IP must be the port's (0.0.0.0 is an address probe).
         let _ = writeln!(s, "    ether type arp arp saddr ether != {} drop", set_of(&macs));
@@ -132,7 +134,7 @@ fn render_bridge(s: &mut String, _state: &HostState, table: &str, ports: &[Filte
     Ok(())
 }
 
-fn render_inet(s: &mut String, state: &HostState, table: &str, ports: &[Filtered]) -> Result<(), Error> {
+fn render_inet(s: &mut String, state: &HostState, table: &str, ports: &[Filtered], tag: u32) -> Result<(), Error> {
     // Remote groups used by some rule of a filtered port: one set per family.
     let mut group_sets: BTreeMap<&str, (Vec<IpNet>, Vec<IpNet>, usize)> = BTreeMap::new();
     for p in ports {
@@ -171,14 +173,14 @@ fn render_inet(s: &mut String, state: &HostState, table: &str, ports: &[Filtered
         }
         let _ = writeln!(s, "  }}");
     }
-    let egress: Vec<String> = ports.iter().map(|p| format!("0x{:08x} : jump egress_{}", p.idx, p.idx)).collect();
+    let egress: Vec<String> = ports.iter().map(|p| format!("0x{:08x} : jump egress_{}", tag | p.idx, p.idx)).collect();
     let ingress: Vec<String> =
-        ports.iter().map(|p| format!("0x{:08x} : jump ingress_{}", p.idx << 16, p.idx)).collect();
+        ports.iter().map(|p| format!("0x{:08x} : jump ingress_{}", tag | p.idx << 12, p.idx)).collect();
     for (chain, hook) in [("forward", "forward"), ("input", "input")] {
         let _ = writeln!(s, "  chain {chain} {{\n    type filter hook {hook} priority 0; policy accept;");
-        let _ = writeln!(s, "    meta mark & 0x0000ffff vmap {{ {} }}", egress.join(", "));
+        let _ = writeln!(s, "    meta mark & 0xff000fff vmap {{ {} }}", egress.join(", "));
         if chain == "forward" {
-            let _ = writeln!(s, "    meta mark & 0xffff0000 vmap {{ {} }}", ingress.join(", "));
+            let _ = writeln!(s, "    meta mark & 0xfffff000 vmap {{ {} }}", ingress.join(", "));
         }
         let _ = writeln!(s, "  }}");
     }
@@ -392,14 +394,16 @@ mod tests {
             }],
             ..Default::default()
         };
-        let s = render(&state, "rs_b", "rs_i").unwrap();
+        let s = render(&state, "rs_b", "rs_i", 7).unwrap();
+        assert!(s.contains("meta mark set meta mark & 0x00fff000 | 0x07000001"));
+        assert!(s.contains("0x07001000 : jump ingress_1"));
         assert!(s.contains("iifname \"tapp\" jump from_1"));
         assert!(s.contains("ip saddr != { 10.0.0.5/32, 10.0.0.128/25 } drop"));
         assert!(s.contains("elements = { 10.0.0.5/32 }"));
         assert!(s.contains("meta nfproto ipv4 ip saddr @g0_4 return"));
         let mut off = state.clone();
         off.ports[0].port_security_enabled = false;
-        let gone = render(&off, "rs_b", "rs_i").unwrap();
+        let gone = render(&off, "rs_b", "rs_i", 7).unwrap();
         assert!(gone.ends_with("delete table inet rs_i\n") && !gone.contains("chain"));
     }
 }
