@@ -286,3 +286,13 @@ pub async fn migrate(db: &Db) -> Result<(), Error> {
     db.migrate("network", MIGRATIONS).await.map_err(db_err)?;
     Ok(())
 }
+
+/// Forgets every address of a subnet (the subnet is going).
+pub async fn release_subnet(c: &mut Conn, subnet_id: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM network_ip_allocation WHERE subnet_id = $1")
+        .bind(subnet_id)
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}

@@ -71,6 +71,7 @@ pub fn router(svc: Network) -> Router {
         .route("/v2.0/quotas/{project}/default", get(quota_default))
         .route("/v2.0/quotas/{project}/details", get(quota_details))
         .route("/v2.0/availability_zones", get(azs))
+        .route("/v2.0/service-providers", get(service_providers))
         .route("/v2.0/network-ip-availabilities", get(ip_availabilities))
         .route("/v2.0/network-ip-availabilities/{id}", get(ip_availability));
     for (url, coll, member, kind) in RESOURCES {
@@ -195,6 +196,11 @@ async fn quota_update(
 async fn quota_delete(State(net): State<Network>, a: Authenticated, Path(p): Path<String>) -> Res {
     service::extras::delete_quota(&net, &caller(&a), &p).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// No advanced services with providers are served.
+async fn service_providers(_a: Authenticated) -> Res {
+    ok(StatusCode::OK, json!({ "service_providers": [] }))
 }
 
 async fn azs(State(net): State<Network>, _a: Authenticated, u: Uri, RawQuery(q): RawQuery) -> Res {

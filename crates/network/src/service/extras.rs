@@ -283,7 +283,8 @@ fn fresh(mut a: Value) -> Value {
 
 pub async fn list_agents(net: &Network, caller: &Caller, q: &ListQuery, base: &str) -> Result<Value, Error> {
     if !caller.is_admin {
-        return Err(forbidden("get_agent"));
+        // upstream filters what policy hides: an empty list
+        return q.apply("agents", base, vec![]);
     }
     let mut c = conn(net).await?;
     let items = store::list(&mut c, "agent").await?.into_iter().map(fresh).collect();

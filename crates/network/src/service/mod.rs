@@ -198,7 +198,15 @@ pub async fn conn(net: &Network) -> Result<sqlx::pool::PoolConnection<sqlx::Any>
 }
 
 pub async fn begin(net: &Network) -> Result<rustack_db::WriteTx, Error> {
-    net.db().begin_write().await.map_err(store::db_err)
+    let mut w = net.db().begin_write().await.map_err(store::db_err)?;
+    if net.db().backend() == rustack_db::Backend::Sqlite {
+        // A deferred SQLite transaction that reads first and writes later
+        // fails with SQLITE_BUSY_SNAPSHOT when another connection (identity,
+        // in this process) wrote in between; a first (empty) write takes the
+        // write lock before any read, waiting for it under busy_timeout.
+        sqlx::query("DELETE FROM network_default_sg WHERE 1 = 0").execute(&mut *w.tx).await.map_err(store::db_err)?;
+    }
+    Ok(w)
 }
 
 pub async fn commit(net: &Network, w: rustack_db::WriteTx) -> Result<(), Error> {

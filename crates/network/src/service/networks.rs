@@ -314,9 +314,16 @@ pub async fn delete(net: &Network, caller: &Caller, id: &str) -> Result<(), Erro
         return Err(not_found("network", id));
     }
     let ports = store::children(&mut w, "port", id).await?;
+    // floating IPs from this (external) network go with it
+    for f in store::list(&mut w, "floatingip").await? {
+        if f["floating_network_id"] == json!(id) {
+            store::delete(&mut w, "floatingip", f["id"].as_str().unwrap_or_default()).await?;
+        }
+    }
+    let auto = ["network:dhcp", "network:floatingip"];
     // the DHCP port goes with the network; anything else keeps it in use
     for p in &ports {
-        if p["device_owner"] != json!("network:dhcp") {
+        if !auto.contains(&p["device_owner"].as_str().unwrap_or_default()) {
             return Err(Error::conflict(format!(
                 "Unable to complete operation on network {id}. There are one or more ports still in use on the network."
             ))

@@ -370,7 +370,10 @@ pub async fn create_rule_in(c: &mut Conn, caller: &Caller, doc: Doc) -> Result<V
                         Error::bad_request("Invalid value for port 0").with_code("SecurityGroupInvalidPortValue")
                     )
                 }
-                (None, Some(_)) | (Some(_), None) => {}
+                (None, Some(_)) => {
+                    return Err(Error::bad_request("For TCP/UDP protocols, port_range_min must be <= port_range_max")
+                        .with_code("SecurityGroupInvalidPortRange"))
+                }
                 _ => {}
             }
         }

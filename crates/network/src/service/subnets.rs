@@ -145,7 +145,7 @@ pub async fn visible(net: &Network, caller: &Caller) -> Result<Vec<Value>, Error
     let nets = store::list(&mut c, "network").await?;
     let mut seen = std::collections::HashMap::new();
     for n in &nets {
-        seen.insert(n["id"].as_str().unwrap_or_default().to_string(), network_visible(&mut c, caller, n).await?);
+        seen.insert(n["id"].as_str().unwrap_or_default().to_string(), network_usable(&mut c, caller, n).await?);
     }
     let subnets = store::list(&mut c, "subnet").await?;
     Ok(subnets
@@ -161,7 +161,7 @@ pub async fn list(net: &Network, caller: &Caller, q: &ListQuery, base: &str) -> 
 async fn get_visible(c: &mut Conn, caller: &Caller, id: &str) -> Result<(Value, Value), Error> {
     let s = must_get(c, "subnet", id).await?;
     let n = must_get(c, "network", s["network_id"].as_str().unwrap_or_default()).await?;
-    if !caller.owns(&s) && !network_visible(c, caller, &n).await? {
+    if !caller.owns(&s) && !network_usable(c, caller, &n).await? {
         return Err(not_found("subnet", id));
     }
     Ok((s, n))
@@ -346,8 +346,18 @@ pub async fn delete(net: &Network, caller: &Caller, id: &str) -> Result<(), Erro
         return Err(forbidden("delete_subnet"));
     }
     let network_id = s["network_id"].as_str().unwrap_or_default().to_string();
-    for p in store::children(&mut w, "port", &network_id).await? {
+    let auto = is_auto_address(&s);
+    for mut p in store::children(&mut w, "port", &network_id).await? {
         let on_subnet = p["fixed_ips"].as_array().is_some_and(|a| a.iter().any(|f| f["subnet_id"] == json!(id)));
+        if on_subnet && auto && p["device_owner"] != json!("network:router_interface") {
+            // SLAAC addresses are not allocations: they leave with the subnet (as upstream)
+            if let Some(a) = p["fixed_ips"].as_array_mut() {
+                a.retain(|f| f["subnet_id"] != json!(id));
+            }
+            bump(&mut p);
+            store::update(&mut w, "port", &p).await?;
+            continue;
+        }
         if on_subnet && p["device_owner"] != json!("network:dhcp") {
             return Err(Error::conflict(format!(
                 "Unable to complete operation on subnet {id}: One or more ports have an IP allocation from this subnet."
@@ -355,6 +365,7 @@ pub async fn delete(net: &Network, caller: &Caller, id: &str) -> Result<(), Erro
             .with_code("SubnetInUse"));
         }
     }
+    store::release_subnet(&mut w, id).await?;
     store::delete(&mut w, "subnet", id).await?;
     if let Some(a) = n["subnets"].as_array_mut() {
         a.retain(|x| x != &json!(id));
