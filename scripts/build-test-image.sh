@@ -35,11 +35,10 @@ flock 9   # two builds into one directory take turns
 
 # --- inputs ---------------------------------------------------------------------------
 pick_kernel() {
-    local k best=""
-    for k in $(ls /lib/modules 2>/dev/null | grep -- '-amd64$' | sort -V); do
-        [[ -f /boot/vmlinuz-$k && -d /lib/modules/$k/kernel ]] && best=$k
-    done
-    echo "$best"
+    local d
+    for d in /lib/modules/*-amd64; do
+        [[ -f /boot/vmlinuz-${d##*/} && -d $d/kernel ]] && echo "${d##*/}"
+    done | sort -V | tail -n1
 }
 K=${GUEST_KERNEL_VERSION:-$(pick_kernel)}
 [[ -n $K && -f /boot/vmlinuz-$K ]] || { log "no Debian amd64 kernel found (linux-image-amd64)"; exit 1; }
@@ -93,7 +92,7 @@ trap 'rm -rf "$WORK"' EXIT
 # enters it directly (no decompressor, no real-mode setup): twice as fast under TCG.
 extract_vmlinux() {
     local in=$1 out=$2 pos
-    for pos in $(grep -abo $'\xfd7zXZ\x00' "$in" | cut -d: -f1); do
+    for pos in $(LC_ALL=C grep -abo $'\xfd7zXZ' "$in" | cut -d: -f1); do
         tail -c +$((pos + 1)) "$in" | xz -dc 2>/dev/null > "$out" || true
         [[ $(head -c4 "$out" | od -An -c | tr -d ' ') == 177ELF ]] && return 0
     done

@@ -51,11 +51,11 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 stop_pidfile() {  # PIDFILE: TERM, then KILL after 5 s
-    local pid i
+    local pid
     [[ -s $1 ]] || return 0
     pid=$(cat "$1")
     kill "$pid" 2>/dev/null || { rm -f "$1"; return 0; }
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
     rm -f "$1"
 }
@@ -65,6 +65,7 @@ cleanup() {
     for f in "$W"/*.pid; do [[ -e $f ]] && stop_pidfile "$f"; done
     # Whatever still runs inside our namespace is ours: end it before deleting it.
     local pids; pids=$(ip netns pids "$NS" 2>/dev/null)
+    # shellcheck disable=SC2086,SC2046 # lists of pids
     if [[ -n $pids ]]; then kill $pids 2>/dev/null; sleep 1; kill -9 $(ip netns pids "$NS" 2>/dev/null) 2>/dev/null; fi
     ip netns del "$NS" 2>/dev/null
     if [[ $rc -ne 0 ]]; then
@@ -127,8 +128,7 @@ start_metadata() {  # DIR MODE
     # execs it), not a subshell that a kill would leave it behind.
     ip netns exec "$NS" "$PY" -m http.server 80 --bind "$MD" --directory "$1" >"$W/http-$2.log" 2>&1 &
     echo $! > "$W/http-$2.pid"
-    local i
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         in_ns "$PY" -c "import socket; socket.create_connection(('$MD', 80), 1)" 2>/dev/null && return 0
         sleep 0.1
     done
@@ -160,11 +160,12 @@ run_mode() {
     [[ $boot == disk ]] && ktype=rsa || ktype=ed25519
     ssh-keygen -q -t "$ktype" -N '' -C "guest-boot-$mode" -f "$W/$mode.key"
     local want_fp; want_fp=$(ssh-keygen -l -E sha256 -f "$W/$mode.key.pub" | awk '{ print $2 }')
+    # shellcheck disable=SC2054 # commas belong to QEMU's option syntax
     local args=(-accel tcg -M q35 -m "$MEM" -smp 1 -nodefaults -no-user-config -display none
         -name "guest-boot-$mode" -daemonize -pidfile "$W/qemu-$mode.pid"
         -serial "file:$W/$mode.serial" -qmp "unix:$W/$mode.qmp,server=on,wait=off"
         -netdev tap,id=n0,ifname=tap0,script=no,downscript=no
-        -device virtio-net-pci,netdev=n0,mac=$MAC
+        -device "virtio-net-pci,netdev=n0,mac=$MAC"
         # q35's pcie.0 takes no hot-plug: root ports made at start do
         -device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1
         -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,slot=2)
@@ -182,6 +183,7 @@ run_mode() {
             genisoimage -quiet -o "$W/$mode.iso" -V config-2 -J -r -l -allow-lowercase \
                 -allow-multidot "$W/cd-$mode" 2>/dev/null
             if [[ $boot == kernel ]]; then
+                # shellcheck disable=SC2054
                 args+=(-drive "file=$W/$mode.iso,if=none,id=cd0,media=cdrom,readonly=on,format=raw"
                        -device ide-cd,drive=cd0,bus=ide.0)
             else
@@ -232,8 +234,8 @@ run_mode() {
 
     # SSH with the key from the metadata: hostname, the user data's proof file, and
     # what DHCP configured (MTU, the metadata route through another host).
-    local out="" t_ssh=- i
-    [[ $data != none ]] && for i in $(seq 30); do
+    local out="" t_ssh=-
+    [[ $data != none ]] && for _ in $(seq 30); do
         out=$(in_ns ssh -F /dev/null -i "$W/$mode.key" -o BatchMode=yes -o ConnectTimeout=5 \
             -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
             "root@$GUEST_IP" 'hostname; cat /root/userdata-proof; cat /sys/class/net/eth0/mtu;
@@ -308,7 +310,7 @@ EOF
     local t_off; t_off=$(now)
     qmp "$W/$mode.qmp" '{"execute":"system_powerdown"}' >/dev/null
     local pid; pid=$(cat "$W/qemu-$mode.pid")
-    for i in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
         echo "    FAIL no power-off within 30 s of the ACPI power button"; failed=1
     else

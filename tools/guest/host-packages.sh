@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/build-test-image.sh and tests/host/guest-boot.sh (bash).
 # ensure_packages PKG...: installs the Debian packages that are not installed yet,
 # with apt-get (root or sudo). qemu-system-x86 and qemu-utils come from
