@@ -15,7 +15,7 @@
 #                 9660 config-2 volume and no metadata server (kernel: on a SATA
 #                 CD-ROM, disk: on a second virtio disk); *-none no guest data at all
 #   IMAGE_DIR (default ~/.cache/rustack/test-image), MARKER_TIMEOUT (s, default 240),
-#   GUEST_MEM (MiB, default 128), GUEST_APPEND (more kernel parameters for kernel-*,
+#   GUEST_MEM (MiB, default 128), GUEST_SMP (vCPUs, default 1), GUEST_APPEND (more kernel parameters for kernel-*,
 #   e.g. rustack.debug=1), KEEP=1 keeps the work directory.
 # Prints the time from QEMU start to the marker line, to SSH answering and to
 # power-off after the ACPI power button, for each mode; exits non-zero on failure.
@@ -26,6 +26,7 @@ IMG=${IMAGE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rustack/test-image}
 MODES=${MODES:-"disk-metadata kernel-metadata kernel-configdrive disk-configdrive kernel-ec2 kernel-none"}
 MARKER_TIMEOUT=${MARKER_TIMEOUT:-240}
 MEM=${GUEST_MEM:-128}
+SMP=${GUEST_SMP:-1}
 PY=/usr/bin/python3
 # A python with paramiko (Tempest's SSH library) for a Tempest-style login; skipped
 # when there is none.
@@ -161,7 +162,7 @@ run_mode() {
     ssh-keygen -q -t "$ktype" -N '' -C "guest-boot-$mode" -f "$W/$mode.key"
     local want_fp; want_fp=$(ssh-keygen -l -E sha256 -f "$W/$mode.key.pub" | awk '{ print $2 }')
     # shellcheck disable=SC2054 # commas belong to QEMU's option syntax
-    local args=(-accel tcg -M q35 -m "$MEM" -smp 1 -nodefaults -no-user-config -display none
+    local args=(-accel tcg -M q35 -m "$MEM" -smp "$SMP" -nodefaults -no-user-config -display none
         -name "guest-boot-$mode" -daemonize -pidfile "$W/qemu-$mode.pid"
         -serial "file:$W/$mode.serial" -qmp "unix:$W/$mode.qmp,server=on,wait=off"
         -netdev tap,id=n0,ifname=tap0,script=no,downscript=no
@@ -199,7 +200,8 @@ run_mode() {
     case $boot in
         disk)
             [[ $data != none ]] || { log "$mode: the disk's command line is fixed; use kernel-none"; return 1; }
-            qemu-img create -q -f qcow2 -b "$IMG/disk.qcow2" -F qcow2 "$W/$mode.qcow2"
+            # an overlay the size of a small flavor's root disk
+            qemu-img create -q -f qcow2 -b "$IMG/disk.qcow2" -F qcow2 "$W/$mode.qcow2" 1G
             # the root disk first: it is the one SeaBIOS boots
             args=(-drive "file=$W/$mode.qcow2,if=virtio,format=qcow2" "${args[@]}") ;;
         kernel)
@@ -263,7 +265,7 @@ _, out, _ = c.exec_command("set -eu -o pipefail; PATH=$PATH:/sbin; hostname; gre
 print(" ".join(out.read().decode().split()))
 EOF
         ) || true
-        expect "paramiko login (hostname, vcpus)" "$h 1" "$pm"
+        expect "paramiko login (hostname, vcpus)" "$h $SMP" "$pm"
     fi
     # A key the guest was not given is refused.
     ssh-keygen -q -t ed25519 -N '' -f "$W/$mode.other"
@@ -333,6 +335,6 @@ rc=0
 for mode in $MODES; do
     run_mode "$mode" || rc=1
 done
-echo "mode                 ok   time from QEMU start (TCG, ${MEM} MiB)"
+echo "mode                 ok   time from QEMU start (TCG, ${MEM} MiB, $SMP vCPU)"
 printf '%s\n' "${RESULTS[@]}"
 exit $rc
