@@ -495,6 +495,18 @@ async fn reconciler_rebuilds_after_restart_and_removes_stale_objects() {
         "host gateway address on the external bridge"
     );
     let router_ns = dp.names().router_ns(&state.routers[0].id);
+    // Another data plane with the same names but its own state dir (another
+    // cloud on this host) removes nothing of ours.
+    let other_dir = g.state_dir.with_extension("other");
+    let intruder =
+        LinuxDataPlane::new(LinuxSettings { state_dir: other_dir.clone(), tag: g.tag.clone(), ..Default::default() });
+    intruder.apply(&HostState::default()).await.unwrap();
+    let _ = std::fs::remove_dir_all(&other_dir);
+    assert!(sh_ok("ip netns list").contains(&router_ns), "another data plane removed our router");
+    assert!(
+        sh(&format!("ip link show {}", dp.names().bridge(&net))).status.success(),
+        "another data plane removed our bridge"
+    );
     // The host can reach the router's gateway address.
     assert!(sh(&format!("ping -c1 -W2 172.30.{r8}.5")).status.success());
 

@@ -100,7 +100,7 @@ struct Runtime {
 
 impl LinuxDataPlane {
     pub fn new(settings: LinuxSettings) -> Self {
-        let names = Names::new(&settings.tag);
+        let names = Names::new(&settings.tag, &settings.state_dir);
         LinuxDataPlane { settings, names, runtime: Default::default() }
     }
     pub fn settings(&self) -> &LinuxSettings {
@@ -259,14 +259,6 @@ impl LinuxDataPlane {
         // sockets hold namespaces), then namespaces (their veths go with
         // them), then bridges.
         rt.proxies.retain(|ns, _| want_ns.contains(ns));
-        let have_ns = host::namespaces().await?;
-        for ns in have_ns.iter().filter(|ns| nm.is_ours_ns(ns) && !want_ns.contains(*ns)) {
-            host::delete_namespace(ns).await?;
-            rt.loaded.remove(ns);
-            rep.actions.push(format!("deleted namespace {ns}"));
-        }
-        self.remove_stale_dhcp_dirs(&dhcp_nets, &mut rep);
-        let mut links = host::links(None).await?;
         let want_vx: BTreeSet<String> = d
             .networks
             .iter()
@@ -274,12 +266,31 @@ impl LinuxDataPlane {
             .filter_map(|n| n.segmentation_id)
             .map(|v| nm.vxlan(v))
             .collect();
+        // The ledger names what this data plane made: recorded before making
+        // it, so that a crash never leaves an object nobody removes, and
+        // consulted before removing, so that another cloud on this host
+        // (same names, another state dir) keeps its objects.
+        let mut ledger = Ledger::load(&self.settings.state_dir);
+        ledger.extend(want_ns.iter().map(|n| format!("ns:{n}")));
+        ledger.extend(nets.keys().chain(want_vx.iter()).map(|l| format!("link:{l}")));
+        ledger.save()?;
+        let have_ns = host::namespaces().await?;
+        for ns in
+            have_ns.iter().filter(|ns| nm.is_ours_ns(ns) && !want_ns.contains(*ns) && ledger.owns(&format!("ns:{ns}")))
+        {
+            host::delete_namespace(ns).await?;
+            rt.loaded.remove(ns);
+            rep.actions.push(format!("deleted namespace {ns}"));
+        }
+        self.remove_stale_dhcp_dirs(&dhcp_nets, &mut rep);
+        let mut links = host::links(None).await?;
         let stale: Vec<String> = links
             .keys()
             .filter(|l| {
-                (nm.is_bridge(l) && !nets.contains_key(*l))
+                ((nm.is_bridge(l) && !nets.contains_key(*l))
                     || (nm.is_vxlan(l) && !want_vx.contains(*l))
-                    || (nm.is_vlan_leg(l) && !self.vlan_leg_wanted(d, l))
+                    || (nm.is_vlan_leg(l) && !self.vlan_leg_wanted(d, l)))
+                    && ledger.owns(&format!("link:{l}"))
             })
             .cloned()
             .collect();
@@ -337,6 +348,14 @@ impl LinuxDataPlane {
 
         // The external networks seen from the host.
         self.sync_external(rt, d, &links, &mut rep).await?;
+
+        // Forget what is gone and not wanted.
+        ledger.retain(|e| match e.split_once(':') {
+            Some(("ns", n)) => want_ns.contains(n),
+            Some(("link", l)) => nets.contains_key(l) || want_vx.contains(l),
+            _ => false,
+        });
+        ledger.save()?;
         Ok(rep)
     }
 
@@ -857,6 +876,43 @@ fn ensure_bridge_netfilter(rep: &mut ApplyReport) {
             }
             Err(_) => rep.pending.push("br_netfilter is not available: security groups are not enforced".into()),
         }
+    }
+}
+
+/// What this data plane made on the host (`ns:NAME`, `link:NAME`), kept
+/// in `<state dir>/owned.json`.
+struct Ledger {
+    path: PathBuf,
+    entries: BTreeSet<String>,
+    saved: Option<BTreeSet<String>>,
+}
+
+impl Ledger {
+    fn load(state_dir: &std::path::Path) -> Ledger {
+        let path = state_dir.join("owned.json");
+        let entries: Option<BTreeSet<String>> = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        Ledger { path, saved: entries.clone(), entries: entries.unwrap_or_default() }
+    }
+    fn owns(&self, entry: &str) -> bool {
+        self.entries.contains(entry)
+    }
+    fn extend(&mut self, it: impl Iterator<Item = String>) {
+        self.entries.extend(it);
+    }
+    fn retain(&mut self, f: impl Fn(&str) -> bool) {
+        self.entries.retain(|e| f(e));
+    }
+    fn save(&mut self) -> Result<(), Error> {
+        if self.saved.as_ref() == Some(&self.entries) {
+            return Ok(());
+        }
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::host(format!("create {}", dir.display()), e))?;
+        }
+        let json = serde_json::to_string_pretty(&self.entries).map_err(|e| Error::host("ledger", e))?;
+        write_if_changed(&self.path, &json)?;
+        self.saved = Some(self.entries.clone());
+        Ok(())
     }
 }
 

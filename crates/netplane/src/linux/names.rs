@@ -12,6 +12,9 @@ pub const IFNAMSIZ: usize = 15;
 #[derive(Debug, Clone)]
 pub struct Names {
     tag: String,
+    /// Tells apart the host-wide objects (nft tables, packet marks) of
+    /// untagged data planes: derived from the state dir.
+    salt: String,
 }
 
 fn take(s: &str, n: usize) -> String {
@@ -19,8 +22,14 @@ fn take(s: &str, n: usize) -> String {
 }
 
 impl Names {
-    pub fn new(tag: &str) -> Self {
-        Names { tag: tag.to_string() }
+    /// Names for a data plane with this tag whose state lives in `state_dir`.
+    pub fn new(tag: &str, state_dir: &std::path::Path) -> Self {
+        let salt = if tag.is_empty() {
+            format!("{:06x}", fnv(state_dir.to_string_lossy().as_bytes()) & 0xff_ffff)
+        } else {
+            tag.to_string()
+        };
+        Names { tag: tag.to_string(), salt }
     }
 
     fn bridge_prefix(&self) -> String {
@@ -88,21 +97,13 @@ impl Names {
         self.table("ext")
     }
     fn table(&self, what: &str) -> String {
-        if self.tag.is_empty() {
-            format!("rustack_{what}")
-        } else {
-            format!("rustack_{}_{what}", self.tag)
-        }
+        format!("rustack_{}_{what}", self.salt)
     }
 
-    /// This data plane's number in packet marks (bits 24–31): 0 untagged,
-    /// 1–255 from the tag (two tags may share one, so tests pick distinct tags).
+    /// This data plane's number in packet marks (bits 24–31), 1–255, from
+    /// the tag or the state dir (two data planes may share one: rare).
     pub fn mark_tag(&self) -> u32 {
-        if self.tag.is_empty() {
-            return 0;
-        }
-        let h = self.tag.bytes().fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619));
-        h % 255 + 1
+        fnv(self.salt.as_bytes()) % 255 + 1
     }
 
     /// The veth end (in a VLAN network's bridge) towards the physical network's bridge.
@@ -144,6 +145,10 @@ pub fn router_gw_dev(port_id: &str) -> String {
     format!("qg-{}", take(port_id, 11))
 }
 
+fn fnv(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(2166136261u32, |h, b| (h ^ *b as u32).wrapping_mul(16777619))
+}
+
 /// Whether a name is safe to put in a command line or an nft script.
 pub fn is_safe_ifname(s: &str) -> bool {
     !s.is_empty()
@@ -157,7 +162,7 @@ mod tests {
 
     #[test]
     fn untagged_names_are_neutrons() {
-        let n = Names::new("");
+        let n = Names::new("", std::path::Path::new("/d"));
         let id = "6f3a1c2e-1234-4abc-9def-001122334455";
         assert_eq!(n.bridge(id), "brq6f3a1c2e-12");
         assert_eq!(n.dhcp_ns(id), format!("qdhcp-{id}"));
@@ -169,9 +174,9 @@ mod tests {
 
     #[test]
     fn tagged_names_do_not_overlap_untagged_or_other_tags() {
-        let a = Names::new("t1");
-        let b = Names::new("t");
-        let p = Names::new("");
+        let a = Names::new("t1", std::path::Path::new("/d"));
+        let b = Names::new("t", std::path::Path::new("/d"));
+        let p = Names::new("", std::path::Path::new("/d"));
         let id = "1abcdef0-1234";
         for name in [a.bridge(id), a.vxlan(16777215), a.physnet_bridge("physnet-extra-long")] {
             assert!(name.len() <= IFNAMSIZ, "{name}");
@@ -180,5 +185,9 @@ mod tests {
         assert!(!p.is_ours_ns(&a.dhcp_ns(id)) && !b.is_ours_ns(&a.dhcp_ns(id)));
         assert!(!p.is_vxlan(&a.vxlan(5)) && a.is_vxlan(&a.vxlan(5)));
         assert_ne!(a.sg_bridge_table(), p.sg_bridge_table());
+        assert_eq!(a.sg_bridge_table(), "rustack_t1_sg");
+        // Two untagged data planes (two clouds on one host) keep their own tables.
+        let q = Names::new("", std::path::Path::new("/other"));
+        assert_ne!(q.sg_inet_table(), p.sg_inet_table());
     }
 }
