@@ -177,7 +177,7 @@ async fn bad_input_has_glance_codes() {
         glance_error(cloud.get(&url(&cloud, &format!("/v2/images?{q}")), &t).await, 400);
     }
     glance_error(cloud.get(&url(&cloud, "/v2/images/nope"), &t).await, 404);
-    glance_error(cloud.get(&url(&cloud, "/v2/metadefs/namespaces"), &t).await, 501);
+    glance_error(cloud.get(&url(&cloud, "/v2/cache"), &t).await, 501);
 }
 
 #[tokio::test]
@@ -470,4 +470,67 @@ async fn glance_direct_import() {
     let staged: Vec<String> =
         files_in(&cloud.data_dir().join("images")).into_iter().filter(|f| f.starts_with("staging")).collect();
     assert!(staged.is_empty(), "staged data is removed: {staged:?}");
+}
+
+#[tokio::test]
+async fn metadata_definitions() {
+    let cloud = TestCloud::start().await;
+    let admin = cloud.admin_token().await;
+    let demo = cloud.demo_token().await;
+    let r = cloud.get(&url(&cloud, "/v2/metadefs/resource_types"), &demo).await.expect(200);
+    let rt = r.body["resource_types"][0]["name"].as_str().unwrap().to_string();
+    let ns_url = url(&cloud, "/v2/metadefs/namespaces");
+    let body = json!({"namespace": "ns1", "visibility": "public", "protected": true, "display_name": "NS",
+                      "resource_type_associations": [{"name": rt}]});
+    glance_error(cloud.post(&ns_url, &demo, body.clone()).await, 403); // admins write
+    let r = cloud.post(&ns_url, &admin, body.clone()).await.expect(201);
+    assert_eq!(r.body["namespace"], "ns1");
+    glance_error(cloud.post(&ns_url, &admin, body).await, 409);
+    let r = cloud.get(&ns_url, &demo).await.expect(200);
+    assert_eq!(r.body["namespaces"][0]["namespace"], "ns1");
+    let one = url(&cloud, "/v2/metadefs/namespaces/ns1");
+    let r = cloud.get(&one, &demo).await.expect(200);
+    assert_eq!(r.body["resource_type_associations"][0]["name"], rt.as_str());
+    glance_error(cloud.delete(&one, &admin).await, 403); // protected
+                                                         // objects, properties, tags
+    let objs = format!("{one}/objects");
+    cloud.post(&objs, &admin, json!({"name": "o1", "description": "d"})).await.expect(201);
+    let r =
+        cloud.request(Method::PUT, &format!("{objs}/o1"), Some(&admin), Some(json!({"name": "o2"}))).await.expect(200);
+    assert_eq!(r.body["name"], "o2");
+    glance_error(cloud.get(&format!("{objs}/o1"), &demo).await, 404);
+    let r = cloud.get(&objs, &demo).await.expect(200);
+    assert_eq!(r.body["objects"][0]["name"], "o2");
+    let props = format!("{one}/properties");
+    let r =
+        cloud.post(&props, &admin, json!({"name": "hypervisor", "title": "HV", "type": "string"})).await.expect(201);
+    assert_eq!(r.body["title"], "HV");
+    let r = cloud.get(&props, &demo).await.expect(200);
+    assert_eq!(r.body["properties"]["hypervisor"]["title"], "HV");
+    let tags = format!("{one}/tags");
+    let r = cloud.post(&tags, &admin, json!({"tags": [{"name": "a"}, {"name": "b"}]})).await.expect(201);
+    assert_eq!(r.body["tags"].as_array().unwrap().len(), 2);
+    cloud.request(Method::POST, &format!("{tags}/c"), Some(&admin), None).await.expect(201);
+    assert_eq!(cloud.get(&tags, &demo).await.expect(200).body["tags"].as_array().unwrap().len(), 3);
+    cloud.delete(&tags, &admin).await.expect(204);
+    assert!(cloud.get(&tags, &demo).await.expect(200).body["tags"].as_array().unwrap().is_empty());
+    // unprotect, rename, delete
+    let r = cloud
+        .request(
+            Method::PUT,
+            &one,
+            Some(&admin),
+            Some(json!({"namespace": "ns2", "visibility": "private", "protected": false})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["visibility"], "private");
+    glance_error(cloud.get(&url(&cloud, "/v2/metadefs/namespaces/ns2"), &demo).await, 404); // private now
+    cloud.get(&url(&cloud, "/v2/metadefs/namespaces/ns2/objects/o2"), &admin).await.expect(200);
+    cloud.delete(&url(&cloud, "/v2/metadefs/namespaces/ns2"), &admin).await.expect(204);
+    glance_error(cloud.get(&url(&cloud, "/v2/metadefs/namespaces/ns2"), &admin).await, 404);
+    for name in ["namespace", "namespaces", "object", "objects", "property", "properties", "tag", "tags"] {
+        let r = cloud.get(&url(&cloud, &format!("/v2/schemas/metadefs/{name}")), &demo).await.expect(200);
+        assert_eq!(r.body["name"], name);
+    }
 }

@@ -4,6 +4,7 @@
 mod data;
 mod images;
 mod members;
+mod metadefs;
 mod schemas;
 mod versions;
 
@@ -27,8 +28,8 @@ pub fn router(svc: Image) -> Router {
         .merge(data::routes())
         .merge(members::routes())
         .merge(schemas::routes())
+        .merge(metadefs::routes())
         // parts of Glance's API this cloud does not serve
-        .route("/v2/metadefs/{*rest}", any(unserved))
         .route("/v2/tasks", axum::routing::post(create_task).fallback(unserved))
         .route("/v2/tasks/{*rest}", any(unserved))
         .route("/v2/cache", any(unserved))

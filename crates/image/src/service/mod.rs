@@ -5,6 +5,7 @@ pub mod data;
 pub mod images;
 pub mod list;
 pub mod members;
+pub mod metadefs;
 pub mod patch;
 
 use rustack_common::{Error, ErrorKind};

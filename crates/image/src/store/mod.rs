@@ -9,8 +9,12 @@ use rustack_db::{Db, Migration};
 
 use crate::model::{status, ImageRecord, Member};
 
-pub static MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "images and members", sql: include_str!("../../migrations/0001_images.sql") }];
+pub mod metadefs;
+
+pub static MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "images and members", sql: include_str!("../../migrations/0001_images.sql") },
+    Migration { version: 2, name: "metadata definitions", sql: include_str!("../../migrations/0002_metadefs.sql") },
+];
 
 const COLS: &str = "id, name, status, visibility, protected, os_hidden, owner, disk_format, container_format, \
     size, virtual_size, checksum, os_hash_algo, os_hash_value, min_disk, min_ram, location, staged, properties, \
