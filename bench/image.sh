@@ -51,7 +51,7 @@ drop_caches() { sync; [[ -w /proc/sys/vm/drop_caches ]] && echo 3 > /proc/sys/vm
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$PID/status"; }
 # watch_rss FILE: samples the server's RSS every 50 ms into FILE until killed
 watch_rss() { while true; do rss_kib >> "$1"; sleep 0.05; done; }
-mib_s() { python3 -c "import sys; print(f'{$1 / 1048576 / $2:.0f}')"; }
+mib_s() { python3 -c "print(f'{($1) / 1048576 / ($2):.0f}')"; }
 create_image() {
   curl -sf -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' "$IMG/v2/images" \
     -d "{\"name\": \"$1\", \"disk_format\": \"raw\", \"container_format\": \"bare\"}" \

@@ -18,8 +18,9 @@ use super::{valid_key, BoxFuture, ByteStream, DataStore, StoreError};
 
 /// How many chunks may wait between the network and the disk.
 const QUEUE: usize = 8;
-/// The read size of a download.
+/// The read size of a download, and how many chunks are read ahead.
 const READ_CHUNK: usize = 1 << 20;
+const READ_AHEAD: usize = 4;
 
 pub struct FilesystemStore {
     dir: PathBuf,
@@ -165,41 +166,44 @@ impl DataStore for FilesystemStore {
             .map_err(|e| StoreError::Io(io::Error::other(e)))??;
             let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
             let remaining = if size == 0 { 0 } else { end.saturating_sub(start) + 1 };
-            let stream = futures_util::stream::unfold((Some(file), start, remaining), |(file, pos, left)| async move {
-                let file = file?;
-                if left == 0 {
-                    return None;
+            // a reader thread reads ahead while the network sends: disk and
+            // socket overlap; it stops when the stream is dropped
+            let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(READ_AHEAD);
+            tokio::task::spawn_blocking(move || {
+                let mut f = file;
+                let mut left = remaining;
+                if let Err(e) = f.seek(SeekFrom::Start(start)) {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
                 }
-                let want = left.min(READ_CHUNK as u64) as usize;
-                let res = tokio::task::spawn_blocking(move || -> io::Result<(std::fs::File, Vec<u8>)> {
-                    let mut f = file;
-                    f.seek(SeekFrom::Start(pos))?;
+                while left > 0 {
+                    let want = left.min(READ_CHUNK as u64) as usize;
                     let mut buf = vec![0u8; want];
                     let mut got = 0;
                     while got < want {
-                        let n = f.read(&mut buf[got..])?;
-                        if n == 0 {
-                            break;
+                        match f.read(&mut buf[got..]) {
+                            Ok(0) => break,
+                            Ok(n) => got += n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                let _ = tx.blocking_send(Err(e));
+                                return;
+                            }
                         }
-                        got += n;
+                    }
+                    if got == 0 {
+                        let _ =
+                            tx.blocking_send(Err(io::Error::new(io::ErrorKind::UnexpectedEof, "image data truncated")));
+                        return;
                     }
                     buf.truncate(got);
-                    Ok((f, buf))
-                })
-                .await
-                .unwrap_or_else(|e| Err(io::Error::other(e)));
-                match res {
-                    Ok((_, buf)) if buf.is_empty() => Some((
-                        Err(io::Error::new(io::ErrorKind::UnexpectedEof, "image data truncated")),
-                        (None, pos, 0),
-                    )),
-                    Ok((f, buf)) => {
-                        let n = buf.len() as u64;
-                        Some((Ok(Bytes::from(buf)), (Some(f), pos + n, left - n)))
+                    left -= got as u64;
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        return; // the reader went away
                     }
-                    Err(e) => Some((Err(e), (None, pos, 0))),
                 }
             });
+            let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
             Ok((size, Box::pin(stream) as ByteStream))
         })
     }
