@@ -66,7 +66,7 @@ expect "$KEY"
 head -c 1048576 /dev/zero >"/tmp/$IMAGE.img"
 run admin image create "$IMAGE" --public --disk-format raw --container-format bare --file "/tmp/$IMAGE.img" -f json
 IMAGE_ID=$(field id)
-NET_ARGS=(--network none)
+NET_ARGS=(--no-network)
 if [[ ${COMPUTE_NETWORK:-} ]]; then NET_ARGS=(--network "$COMPUTE_NETWORK"); fi
 run demo server create "$SERVER" --flavor m1.tiny --image "$IMAGE_ID" --key-name "$KEY" "${NET_ARGS[@]}" --wait -f json
 [[ $(field status) == ACTIVE ]] || { echo "compute: server not ACTIVE after --wait" >&2; exit 1; }

@@ -52,6 +52,8 @@ impl Images for ImagesAdapter {
                     min_ram: r.min_ram,
                     size: r.size.unwrap_or(0),
                     properties: r.properties.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
+                    created_at: r.created_at,
+                    updated_at: r.updated_at,
                 })),
                 Err(e) if e.status() == 404 => Ok(None),
                 Err(e) => Err(e),

@@ -97,8 +97,9 @@ impl Compute {
         Ok(out)
     }
 
-    /// Picks and claims a host for `inst` (never one of `exclude`).
-    async fn schedule(&self, inst: &Instance, exclude: &[String]) -> Result<String, Error> {
+    /// Picks and claims a host for `inst` (never one of `exclude`); returns
+    /// it with its availability zone.
+    async fn schedule(&self, inst: &Instance, exclude: &[String]) -> Result<(String, String), Error> {
         let want = inst.resources();
         let mut req = scheduling::Request {
             resources: want,
@@ -136,7 +137,8 @@ impl Compute {
                 })
                 .await?
             {
-                return Ok(host);
+                let az = hosts.get(&host).map(|i| i.az.clone()).unwrap_or_else(|| c.default_az.clone());
+                return Ok((host, az));
             }
         }
         Err(Error::new(
@@ -157,9 +159,9 @@ impl Compute {
             let host = {
                 let _g = if inst.server_group.is_some() { Some(self.inner.group_lock.lock().await) } else { None };
                 match self.schedule(&inst, &tried).await {
-                    Ok(h) => {
+                    Ok((h, az)) => {
                         let hh = h.clone();
-                        let az = self.host_infos().await?.get(&h).map(|i| i.az.clone());
+                        let az = Some(az);
                         let r = self
                             .store()
                             .instance_modify(&inst.uuid, move |i| {
@@ -169,10 +171,12 @@ impl Compute {
                                 Ok(())
                             })
                             .await;
-                        if r.is_err() {
-                            // deleted while we scheduled
+                        if let Err(e) = r {
                             self.inner.set.placement.release(&inst.uuid).await?;
-                            return Ok(());
+                            if e.status() == 404 {
+                                return Ok(()); // deleted while we scheduled
+                            }
+                            return self.build_failed(&inst.uuid, &e.message).await;
                         }
                         h
                     }
@@ -253,11 +257,14 @@ impl Compute {
                 Ok(())
             })
             .await;
-        if r.is_err() {
-            // deleted while spawning: undo everything
+        if let Err(e) = r {
+            // deleted while spawning (or the database failed): undo everything
             let _ = agent.driver.destroy(&inst.uuid).await;
             let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
             self.inner.set.ports.deallocate(&inst.uuid, &ids).await?;
+            if e.status() != 404 {
+                return Err(e); // the caller releases the claim and reschedules
+            }
             self.inner.set.placement.release(&inst.uuid).await?;
         }
         Ok(())
@@ -443,7 +450,7 @@ impl Compute {
                 (Some(vm::SHELVED_OFFLOADED.into()), Some(power::SHUTDOWN))
             }
             Op::Unshelve => {
-                let host = self.schedule(&inst, &[]).await.map_err(|e| Error::conflict(e.message))?;
+                let (host, az) = self.schedule(&inst, &[]).await.map_err(|e| Error::conflict(e.message))?;
                 let a = self.agent(&host).cloned().ok_or_else(|| Error::not_found("no agent"))?;
                 let spec = SpawnSpec {
                     uuid: uuid.to_string(),
@@ -456,11 +463,10 @@ impl Compute {
                     self.inner.set.placement.release(uuid).await?;
                     return Err(e);
                 }
-                let az = self.host_infos().await?.get(&host).map(|i| i.az.clone());
                 self.store()
                     .instance_modify(uuid, move |i| {
                         i.host = Some(host);
-                        i.availability_zone = az;
+                        i.availability_zone = Some(az);
                         Ok(())
                     })
                     .await?;

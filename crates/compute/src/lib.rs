@@ -43,7 +43,6 @@ struct Inner {
     store: Store,
     opts: ServiceOptions,
     cfg: ComputeConfig,
-    #[allow(dead_code)]
     peers: Peers,
     set: PeerSet,
     /// The compute agents of this process, by host name.

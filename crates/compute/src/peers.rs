@@ -27,6 +27,8 @@ pub struct ImageInfo {
     /// bytes
     pub size: i64,
     pub properties: BTreeMap<String, serde_json::Value>,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 pub trait Images: Send + Sync + 'static {

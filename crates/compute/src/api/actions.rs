@@ -466,7 +466,7 @@ async fn action(
                 },
             )
             .await?;
-            let mut s = view::detail(c, &ctx, v, &i, true);
+            let mut s = view::reduced(c, &ctx, v, &i);
             s["adminPass"] = json!(pass);
             Ok(status(202, json!({"server": s})))
         }

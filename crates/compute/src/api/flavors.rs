@@ -392,7 +392,7 @@ async fn spec_delete(
         return Err(Error::not_found(format!("Flavor {id} has no extra specs with key {key}.")).into());
     }
     c.store().flavor_set_specs(&id, &f.extra_specs).await?;
-    Ok(accepted())
+    Ok(axum::response::IntoResponse::into_response(axum::http::StatusCode::OK))
 }
 
 async fn access_view(c: &Compute, id: &str) -> Result<Value, Error> {

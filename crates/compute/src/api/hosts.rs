@@ -169,13 +169,7 @@ async fn find_hv(c: &Compute, id: &str, v: Version) -> Result<ServiceRecord, Err
         .await?
         .into_iter()
         .find(|s| if v.at_least(2, 53) { s.uuid == id } else { s.id.to_string() == id })
-        .ok_or_else(|| {
-            if !v.at_least(2, 53) && id.parse::<i64>().is_err() {
-                Error::bad_request(format!("Invalid ID {id}"))
-            } else {
-                Error::not_found(format!("Hypervisor with ID '{id}' could not be found."))
-            }
-        })
+        .ok_or_else(|| Error::not_found(format!("Hypervisor with ID '{id}' could not be found.")))
 }
 
 async fn hv_show(

@@ -8,6 +8,8 @@ mod flavors;
 mod groups;
 mod hosts;
 mod keypairs;
+mod legacy_hosts;
+mod proxies;
 mod quotas;
 mod server_extras;
 mod servers;
@@ -45,6 +47,8 @@ pub fn router(svc: Compute) -> Router {
         .merge(groups::routes())
         .merge(hosts::routes())
         .merge(quotas::routes())
+        .merge(legacy_hosts::routes())
+        .merge(proxies::routes())
         .fallback(|| async { ApiError(Error::not_found("The resource could not be found.")) });
     let api = Router::new()
         .merge(versions::routes())

@@ -380,6 +380,20 @@ async fn create(
         }
         None => None,
     };
+    if let Some(a) = str_field(o, "accessIPv4", 64)?.filter(|a| !a.is_empty()) {
+        a.parse::<std::net::Ipv4Addr>().map_err(|_| {
+            bad(format!("Invalid input for field/attribute accessIPv4. Value: {a}. '{a}' is not a 'ipv4'"))
+        })?;
+    }
+    let access_v6 = match str_field(o, "accessIPv6", 64)?.filter(|a| !a.is_empty()) {
+        Some(a) => a
+            .parse::<std::net::Ipv6Addr>()
+            .map_err(|_| {
+                bad(format!("Invalid input for field/attribute accessIPv6. Value: {a}. '{a}' is not a 'ipv6'"))
+            })?
+            .to_string(),
+        None => String::new(),
+    };
     // how many servers fit the quota (between min_count and max_count)
     let used = c.store().usage(&project).await?;
     let per = crate::model::Resources::of(&FlavorSnap::from(&flavor));
@@ -425,7 +439,7 @@ async fn create(
             security_groups: security_groups.clone(),
             requested_networks: o.get("networks").cloned().unwrap_or(Value::Null),
             access_ipv4: str_field(o, "accessIPv4", 64)?.unwrap_or_default().to_string(),
-            access_ipv6: str_field(o, "accessIPv6", 64)?.unwrap_or_default().to_string(),
+            access_ipv6: access_v6.clone(),
             config_drive: match o.get("config_drive") {
                 Some(Value::Bool(true)) => "True".into(),
                 _ => String::new(),
@@ -549,35 +563,13 @@ const STATUSES: &[&str] = &[
     "VERIFY_RESIZE",
 ];
 
-/// A small subset of Python's `re.search`: `^`/`$` anchors, `.` and `.*`.
+/// Nova's name filter: a regular expression searched in the name (an
+/// invalid one is taken literally).
 fn name_matches(pattern: &str, name: &str) -> bool {
-    fn m(p: &[char], s: &[char]) -> bool {
-        match p.first() {
-            None => true,
-            Some('$') if p.len() == 1 => s.is_empty(),
-            Some(_) if p.get(1) == Some(&'*') => {
-                let ch = p[0];
-                let mut i = 0;
-                loop {
-                    if m(&p[2..], &s[i..]) {
-                        return true;
-                    }
-                    if i < s.len() && (ch == '.' || s[i] == ch) {
-                        i += 1;
-                    } else {
-                        return false;
-                    }
-                }
-            }
-            Some(ch) => !s.is_empty() && (*ch == '.' || s[0] == *ch) && m(&p[1..], &s[1..]),
-        }
+    match regex::Regex::new(pattern) {
+        Ok(re) => re.is_match(name),
+        Err(_) => name.contains(pattern),
     }
-    let p: Vec<char> = pattern.chars().collect();
-    let s: Vec<char> = name.chars().collect();
-    if p.first() == Some(&'^') {
-        return m(&p[1..], &s);
-    }
-    (0..=s.len()).any(|i| m(&p, &s[i..]))
 }
 
 fn tag_list(v: &str) -> Vec<String> {
@@ -594,7 +586,7 @@ async fn listing(
     let admin = is_admin(ctx);
     let all_tenants =
         admin && q.get("all_tenants").is_some_and(|a| a.is_empty() || super::bool_param(a) != Some(false));
-    let project_filter = q.get("project_id").or_else(|| q.get("tenant_id")).filter(|_| admin);
+    let project_filter = q.get("project_id").or_else(|| q.get("tenant_id")).filter(|_| all_tenants);
     let scope: Option<String> = if let Some(p) = project_filter {
         Some(p.clone())
     } else if all_tenants {
@@ -782,14 +774,16 @@ async fn update(
             .into());
         }
     }
-    if let Some(a) = &a6 {
-        if !a.is_empty() && a.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(bad(format!(
-                "Invalid input for field/attribute accessIPv6. Value: {a}. '{a}' is not a 'ipv6'"
-            ))
-            .into());
-        }
-    }
+    let a6 = match a6 {
+        Some(a) if !a.is_empty() => Some(
+            a.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| {
+                    bad(format!("Invalid input for field/attribute accessIPv6. Value: {a}. '{a}' is not a 'ipv6'"))
+                })?
+                .to_string(),
+        ),
+        other => other,
+    };
     let desc = o.get("description").cloned();
     load(&c, &ctx, &id).await?;
     let (i, ()) = c
@@ -813,7 +807,7 @@ async fn update(
             Ok(())
         })
         .await?;
-    Ok(ok(json!({"server": view::detail(&c, &ctx, v, &i, true)})))
+    Ok(ok(json!({"server": view::reduced(&c, &ctx, v, &i)})))
 }
 
 async fn delete(

@@ -144,6 +144,29 @@ pub fn detail(c: &Compute, ctx: &RequestContext, v: Version, i: &Instance, show:
     s
 }
 
+/// The body of update and rebuild: before 2.75 it lacks the extended
+/// attributes show has.
+pub fn reduced(c: &Compute, ctx: &RequestContext, v: Version, i: &Instance) -> Value {
+    let mut s = detail(c, ctx, v, i, true);
+    if !v.at_least(2, 75) {
+        if let Some(o) = s.as_object_mut() {
+            o.retain(|k, _| {
+                !(k.starts_with("OS-EXT-") || k.starts_with("OS-SRV-USG:") || k.starts_with("os-extended-volumes"))
+                    && !matches!(
+                        k.as_str(),
+                        "config_drive"
+                            | "key_name"
+                            | "security_groups"
+                            | "host_status"
+                            | "server_groups"
+                            | "trusted_image_certificates"
+                    )
+            });
+        }
+    }
+    s
+}
+
 pub fn instance_name(i: &Instance) -> String {
     format!("instance-{}", &i.uuid[..8.min(i.uuid.len())])
 }

@@ -51,7 +51,7 @@ const COLS: &str =
 
 impl Store {
     pub async fn action_create(&self, a: &InstanceAction) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let mut w = self.write().await?;
         insert_action(&mut w.tx, a).await?;
         w.commit().await.map_err(db_err)
     }
@@ -82,7 +82,7 @@ impl Store {
     /// Records an event of the action `action_id` (a new one, or the end of
     /// the event of the same name); an error sets the action's message.
     pub async fn action_event(&self, action_id: &str, ev: ActionEvent) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let mut w = self.write().await?;
         let q = format!("SELECT {COLS} FROM compute_instance_action WHERE id = $1");
         let Some(r) = sqlx::query(&q).bind(action_id).fetch_optional(&mut *w.tx).await.map_err(db_err)? else {
             return Ok(());

@@ -38,7 +38,7 @@ impl Store {
 
     /// Creates an aggregate (409 on a taken name); fills in its id.
     pub async fn aggregate_create(&self, a: &mut Aggregate) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let mut w = self.write().await?;
         let taken = sqlx::query("SELECT 1 FROM compute_aggregate WHERE name = $1")
             .bind(&a.name)
             .fetch_optional(&mut *w.tx)
@@ -72,7 +72,7 @@ impl Store {
     }
 
     pub async fn aggregate_save(&self, a: &Aggregate) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let mut w = self.write().await?;
         let taken = sqlx::query("SELECT id FROM compute_aggregate WHERE name = $1 AND id <> $2")
             .bind(&a.name)
             .bind(a.id)
@@ -99,11 +99,13 @@ impl Store {
     }
 
     pub async fn aggregate_delete(&self, id: i64) -> Result<bool, Error> {
+        let mut w = self.write().await?;
         let r = sqlx::query("DELETE FROM compute_aggregate WHERE id = $1")
             .bind(id)
-            .execute(self.db.pool())
+            .execute(&mut *w.tx)
             .await
             .map_err(db_err)?;
+        w.commit().await.map_err(db_err)?;
         Ok(r.rows_affected() > 0)
     }
 }

@@ -42,7 +42,7 @@ impl Store {
 
     /// Creates a flavor; a clash of id or name is a 409.
     pub async fn flavor_create(&self, f: &Flavor) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let mut w = self.write().await?;
         let clash: Option<AnyRow> = sqlx::query("SELECT id, name FROM compute_flavor WHERE id = $1 OR name = $2")
             .bind(&f.id)
             .bind(&f.name)
@@ -81,17 +81,19 @@ impl Store {
     }
 
     pub async fn flavor_set_description(&self, id: &str, description: Option<&str>) -> Result<bool, Error> {
+        let mut w = self.write().await?;
         let r = sqlx::query("UPDATE compute_flavor SET description = $1 WHERE id = $2")
             .bind(description.map(str::to_string))
             .bind(id)
-            .execute(self.db.pool())
+            .execute(&mut *w.tx)
             .await
             .map_err(db_err)?;
+        w.commit().await.map_err(db_err)?;
         Ok(r.rows_affected() > 0)
     }
 
     pub async fn flavor_delete(&self, id: &str) -> Result<bool, Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let mut w = self.write().await?;
         let r = sqlx::query("DELETE FROM compute_flavor WHERE id = $1")
             .bind(id)
             .execute(&mut *w.tx)
@@ -107,12 +109,14 @@ impl Store {
     }
 
     pub async fn flavor_set_specs(&self, id: &str, specs: &BTreeMap<String, String>) -> Result<(), Error> {
+        let mut w = self.write().await?;
         sqlx::query("UPDATE compute_flavor SET extra_specs = $1 WHERE id = $2")
             .bind(serde_json::to_string(specs).map_err(json_err)?)
             .bind(id)
-            .execute(self.db.pool())
+            .execute(&mut *w.tx)
             .await
             .map_err(db_err)?;
+        w.commit().await.map_err(db_err)?;
         Ok(())
     }
 
@@ -137,7 +141,7 @@ impl Store {
 
     /// Adds access; false when the project already had it.
     pub async fn flavor_access_add(&self, id: &str, project_id: &str) -> Result<bool, Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let mut w = self.write().await?;
         let have = sqlx::query("SELECT 1 FROM compute_flavor_access WHERE flavor_id = $1 AND project_id = $2")
             .bind(id)
             .bind(project_id)
@@ -158,12 +162,14 @@ impl Store {
     }
 
     pub async fn flavor_access_remove(&self, id: &str, project_id: &str) -> Result<bool, Error> {
+        let mut w = self.write().await?;
         let r = sqlx::query("DELETE FROM compute_flavor_access WHERE flavor_id = $1 AND project_id = $2")
             .bind(id)
             .bind(project_id)
-            .execute(self.db.pool())
+            .execute(&mut *w.tx)
             .await
             .map_err(db_err)?;
+        w.commit().await.map_err(db_err)?;
         Ok(r.rows_affected() > 0)
     }
 }

@@ -25,7 +25,7 @@ const COLS: &str = "id, name, project_id, user_id, policy, rules, members, creat
 
 impl Store {
     pub async fn group_create(&self, g: &ServerGroup, quota: i64) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let mut w = self.write().await?;
         let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM compute_server_group WHERE project_id = $1")
             .bind(&g.project_id)
             .fetch_one(&mut *w.tx)
@@ -75,18 +75,20 @@ impl Store {
     }
 
     pub async fn group_delete(&self, id: &str) -> Result<bool, Error> {
+        let mut w = self.write().await?;
         let r = sqlx::query("DELETE FROM compute_server_group WHERE id = $1")
             .bind(id)
-            .execute(self.db.pool())
+            .execute(&mut *w.tx)
             .await
             .map_err(db_err)?;
+        w.commit().await.map_err(db_err)?;
         Ok(r.rows_affected() > 0)
     }
 
     /// Adds (or with `add` false removes) members; adding beyond
     /// `max_members` is a 403.
     pub async fn group_members(&self, id: &str, uuids: &[String], add: bool, max_members: i64) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let mut w = self.write().await?;
         let q = format!("SELECT {COLS} FROM compute_server_group WHERE id = $1");
         let Some(r) = sqlx::query(&q).bind(id).fetch_optional(&mut *w.tx).await.map_err(db_err)? else {
             return Ok(());

@@ -61,7 +61,7 @@ impl Store {
         limits: QuotaLimits,
         min_count: usize,
     ) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let mut w = self.write().await?;
         let Some(first) = instances.first() else { return Ok(()) };
         let used = usage_in(&mut w.tx, &first.project_id).await?;
         let per = first.resources();
@@ -175,7 +175,7 @@ impl Store {
         uuid: &str,
         f: impl FnOnce(&mut Instance) -> Result<T, Error>,
     ) -> Result<(Instance, T), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let mut w = self.write().await?;
         let r = sqlx::query("SELECT doc, version FROM compute_instance WHERE uuid = $1 AND deleted = 0")
             .bind(uuid)
             .fetch_optional(&mut *w.tx)

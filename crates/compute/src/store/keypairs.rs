@@ -41,7 +41,7 @@ impl Store {
     /// Creates a key pair unless the name is taken (409) or the user is at
     /// `quota` key pairs (403), in one transaction.
     pub async fn keypair_create(&self, k: &mut Keypair, quota: i64) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let mut w = self.write().await?;
         let have: Option<AnyRow> = sqlx::query("SELECT 1 FROM compute_keypair WHERE user_id = $1 AND name = $2")
             .bind(&k.user_id)
             .bind(&k.name)
@@ -84,12 +84,14 @@ impl Store {
     }
 
     pub async fn keypair_delete(&self, user_id: &str, name: &str) -> Result<bool, Error> {
+        let mut w = self.write().await?;
         let r = sqlx::query("DELETE FROM compute_keypair WHERE user_id = $1 AND name = $2")
             .bind(user_id)
             .bind(name)
-            .execute(self.db.pool())
+            .execute(&mut *w.tx)
             .await
             .map_err(db_err)?;
+        w.commit().await.map_err(db_err)?;
         Ok(r.rows_affected() > 0)
     }
 }

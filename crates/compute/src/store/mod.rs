@@ -13,8 +13,10 @@ pub mod services;
 use rustack_common::Error;
 use rustack_db::{Db, Migration};
 
-pub static MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "compute core", sql: include_str!("../../migrations/0001_initial.sql") }];
+pub static MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "compute core", sql: include_str!("../../migrations/0001_initial.sql") },
+    Migration { version: 2, name: "write lock", sql: include_str!("../../migrations/0002_write_lock.sql") },
+];
 
 /// The compute service's storage.
 #[derive(Clone)]
@@ -31,6 +33,18 @@ pub(crate) fn json_err(e: serde_json::Error) -> Error {
 }
 
 impl Store {
+    /// A write transaction that holds the database's write lock from its
+    /// first statement (see migration 0002), so its reads and writes see
+    /// one snapshot.
+    pub(crate) async fn write(&self) -> Result<rustack_db::WriteTx, Error> {
+        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        rustack_db::sqlx::query("DELETE FROM compute_write_lock WHERE 1 = 0")
+            .execute(&mut *w.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(w)
+    }
+
     pub async fn open(db: Db) -> Result<Store, Error> {
         db.migrate("compute", MIGRATIONS).await.map_err(db_err)?;
         Ok(Store { db })

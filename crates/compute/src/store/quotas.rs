@@ -19,7 +19,7 @@ impl Store {
     }
 
     pub async fn quota_set(&self, scope: &str, values: &BTreeMap<String, i64>) -> Result<(), Error> {
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let mut w = self.write().await?;
         for (k, v) in values {
             sqlx::query("DELETE FROM compute_quota WHERE scope = $1 AND resource = $2")
                 .bind(scope)
@@ -39,11 +39,13 @@ impl Store {
     }
 
     pub async fn quota_delete(&self, scope: &str) -> Result<(), Error> {
+        let mut w = self.write().await?;
         sqlx::query("DELETE FROM compute_quota WHERE scope = $1")
             .bind(scope)
-            .execute(self.db.pool())
+            .execute(&mut *w.tx)
             .await
             .map_err(db_err)?;
+        w.commit().await.map_err(db_err)?;
         Ok(())
     }
 }

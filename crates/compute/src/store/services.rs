@@ -26,7 +26,7 @@ impl Store {
     /// Registers (host, binary) if new; returns the record.
     pub async fn service_ensure(&self, host: &str, binary: &str) -> Result<ServiceRecord, Error> {
         let q = format!("SELECT {COLS} FROM compute_service WHERE host = $1 AND binary_name = $2");
-        let mut w = self.db.begin_write().await.map_err(db_err)?;
+        let mut w = self.write().await?;
         if let Some(r) = sqlx::query(&q).bind(host).bind(binary).fetch_optional(&mut *w.tx).await.map_err(db_err)? {
             return Ok(row(&r));
         }
@@ -58,6 +58,7 @@ impl Store {
     }
 
     pub async fn service_save(&self, s: &ServiceRecord) -> Result<(), Error> {
+        let mut w = self.write().await?;
         sqlx::query(
             "UPDATE compute_service SET disabled = $1, disabled_reason = $2, forced_down = $3, updated_at = $4 \
              WHERE id = $5",
@@ -67,18 +68,21 @@ impl Store {
         .bind(s.forced_down as i64)
         .bind(crate::model::now())
         .bind(s.id)
-        .execute(self.db.pool())
+        .execute(&mut *w.tx)
         .await
         .map_err(db_err)?;
+        w.commit().await.map_err(db_err)?;
         Ok(())
     }
 
     pub async fn service_delete(&self, id: i64) -> Result<bool, Error> {
+        let mut w = self.write().await?;
         let r = sqlx::query("DELETE FROM compute_service WHERE id = $1")
             .bind(id)
-            .execute(self.db.pool())
+            .execute(&mut *w.tx)
             .await
             .map_err(db_err)?;
+        w.commit().await.map_err(db_err)?;
         Ok(r.rows_affected() > 0)
     }
 }
