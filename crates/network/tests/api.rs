@@ -136,9 +136,16 @@ async fn ports_get_addresses_from_the_pools_and_never_twice() {
     assert_eq!(r.body["NeutronError"]["type"], "NetworkInUse");
 }
 
+/// On every backend (PostgreSQL when RUSTACK_TEST_POSTGRES_URL is set): there
+/// the transactions really run side by side and the (subnet, ip) key decides.
 #[tokio::test]
 async fn sixteen_concurrent_creators_never_share_an_address() {
-    let cloud = TestCloud::start().await;
+    for db in rustack_db::testing::all_backends().await {
+        concurrent_creators(TestCloud::start_with(db, "").await).await;
+    }
+}
+
+async fn concurrent_creators(cloud: TestCloud) {
     let demo = cloud.demo_token().await;
     // 10.5.0.0/25: 125 addresses in the pool (.2–.126), one for DHCP
     let (nid, _) = net_subnet(&cloud, &demo, "10.5.0.0/25").await;
