@@ -44,7 +44,9 @@ pub fn args(spec: &VmSpec, layout: &Layout, paths: &Paths, incoming: bool) -> Ve
         push(&["-device", "VGA"]);
     }
     push(&["-drive", &format!("file={},if=none,id=root,format=qcow2,discard=unmap", esc(&paths.disk))]);
-    push(&["-device", "virtio-blk-pci,drive=root,id=root-disk,bootindex=0"]);
+    // Direct kernel boot takes boot index 0 itself (QEMU's linuxboot ROM).
+    let boot = if spec.kernel.is_none() { ",bootindex=0" } else { "" };
+    push(&["-device", &format!("virtio-blk-pci,drive=root,id=root-disk{boot}")]);
     if let Some(k) = &spec.kernel {
         push(&["-kernel", &k.kernel.to_string_lossy()]);
         if let Some(i) = &k.initrd {
