@@ -19,10 +19,11 @@ impl TokenValidator for NoTokens {
         Box::pin(async { Err(Error::unauthorized("no tokens here")) })
     }
 }
-struct NoLimits;
-impl LimitLookup for NoLimits {
-    fn limit<'a>(&'a self, _p: &'a str, _s: &'a str, _r: &'a str) -> BoxFuture<'a, Result<Option<i64>, Error>> {
-        Box::pin(async { Ok(None) })
+/// `image_size_total` = 2 MiB for every project, nothing else limited.
+struct TwoMib;
+impl LimitLookup for TwoMib {
+    fn limit<'a>(&'a self, _p: &'a str, _s: &'a str, r: &'a str) -> BoxFuture<'a, Result<Option<i64>, Error>> {
+        Box::pin(async move { Ok((r == "image_size_total").then_some(2)) })
     }
 }
 
@@ -73,7 +74,7 @@ async fn open(db: rustack_db::Db, dir: &std::path::Path) -> Image {
         public_url: "http://127.0.0.1:9292".into(),
         identity_url: "http://127.0.0.1:5000/v3".into(),
         validator: Arc::new(NoTokens),
-        limits: Arc::new(NoLimits),
+        limits: Arc::new(TwoMib),
     };
     Image::open(db, opts).await.unwrap()
 }
@@ -120,6 +121,11 @@ async fn public_functions_on_every_backend() {
         assert!(svc.upload_data(&alice, &img2.id, broken).await.is_err());
         assert_eq!(svc.get_for(&alice, &img2.id).await.unwrap().status, "queued");
         assert!(!dir.join("images").join(&img2.id).exists());
+        // the size quota sums the project's images (2 MiB; 500,000 bytes used)
+        let big = svc.create_for(&alice, "big", &fields).await.unwrap();
+        let e = svc.upload_data(&alice, &big.id, stream_of(vec![7u8; 1_700_000], 65536)).await.unwrap_err();
+        assert_eq!(e.kind, rustack_common::ErrorKind::PayloadTooLarge, "{}", e.message);
+        svc.upload_data(&alice, &big.id, stream_of(vec![7u8; 1_500_000], 65536)).await.unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

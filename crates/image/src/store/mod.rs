@@ -132,7 +132,8 @@ impl Store {
     /// The number of images and the bytes they hold, of a project.
     pub async fn usage(&self, owner: &str) -> Result<(i64, i64), Error> {
         let r = sqlx::query(
-            "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM image_images WHERE owner=$1 AND deleted=0",
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM image_images \
+             WHERE owner=$1 AND deleted=0",
         )
         .bind(owner)
         .fetch_one(self.db.pool())
