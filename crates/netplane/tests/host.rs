@@ -546,3 +546,69 @@ async fn reconciler_rebuilds_after_restart_and_removes_stale_objects() {
     assert!(dp2.leftovers().await.unwrap().is_empty());
     assert!(!sh_ok("ip -4 -o addr show").contains(&format!("172.30.{r8}.1/24")));
 }
+
+/// How `apply` scales: a network with N filtered ports (their taps absent:
+/// the rules and DHCP entries are made all the same), then one port more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_time_with_many_ports() {
+    root_only!();
+    let (dp, _g) = new_plane(|_| {});
+    let net = uuid();
+    let sg_id = uuid();
+    let mut state = HostState {
+        networks: vec![Network {
+            id: net.clone(),
+            subnets: vec![subnet("s", "10.90.0.0/16", "10.90.0.1", true)],
+            dhcp_port: Some(DhcpPort { id: uuid(), mac: mac(), fixed_ips: vec![fip("s", "10.90.0.2")] }),
+            ..Default::default()
+        }],
+        security_groups: vec![SecurityGroup {
+            id: sg_id.clone(),
+            rules: vec![
+                sg_rule(Direction::Ingress, Some("tcp"), Some(22), Some(22)),
+                SecurityGroupRule {
+                    remote_group_id: Some(sg_id.clone()),
+                    ..sg_rule(Direction::Ingress, None, None, None)
+                },
+                sg_rule(Direction::Egress, None, None, None),
+            ],
+            member_ips: vec![],
+        }],
+        ..Default::default()
+    };
+    let mut report = Vec::new();
+    for target in [100usize, 500, 1000] {
+        while state.ports.len() < target {
+            let i = state.ports.len() + 10;
+            let ip = format!("10.90.{}.{}", i / 250, i % 250 + 3);
+            let p = port(&net, "s", &ip, true, vec![sg_id.clone()]);
+            state.networks[0].dhcp_hosts.push(host_entry(&p, ""));
+            state.security_groups[0].member_ips.push(ip);
+            state.ports.push(p);
+        }
+        let t = Instant::now();
+        dp.apply(&state).await.expect("bulk apply");
+        let bulk = t.elapsed();
+        // One port more.
+        let ip = format!("10.90.250.{}", target % 250 + 3);
+        let p = port(&net, "s", &ip, true, vec![sg_id.clone()]);
+        state.networks[0].dhcp_hosts.push(host_entry(&p, ""));
+        state.security_groups[0].member_ips.push(ip);
+        state.ports.push(p.clone());
+        let t = Instant::now();
+        dp.apply(&state).await.expect("apply one more");
+        let one = t.elapsed();
+        let t = Instant::now();
+        let rep = dp.apply(&state).await.expect("apply unchanged");
+        let same = t.elapsed();
+        assert!(rep.actions.is_empty(), "{:?}", rep.actions);
+        let hosts = std::fs::read_to_string(dp.settings().state_dir.join("dhcp").join(&net).join("host")).unwrap();
+        assert!(hosts.contains(&p.mac));
+        report.push(format!("{target} ports: bulk apply {bulk:?}, +1 port {one:?}, unchanged {same:?}"));
+    }
+    for r in &report {
+        eprintln!("MEASURE {r}");
+    }
+    dp.apply(&HostState::default()).await.unwrap();
+    assert!(dp.leftovers().await.unwrap().is_empty());
+}

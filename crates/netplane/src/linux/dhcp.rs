@@ -97,7 +97,11 @@ pub fn config(
         }
         let _ = writeln!(hosts, "{},{},{ip}", addr::mac(&h.mac)?, addr::hostname(&h.hostname, &h.ip));
     }
-    args.push(format!("--dhcp-lease-max={}", net.dhcp_hosts.len().max(16)));
+    // From the subnets' sizes, not the host count: a new port must not change
+    // the command line (that restarts dnsmasq instead of a SIGHUP).
+    let lease_max: u64 =
+        v4_nets.iter().map(|n| 1u64 << (32 - n.prefix_len() as u64).min(16)).sum::<u64>().clamp(16, 65536);
+    args.push(format!("--dhcp-lease-max={lease_max}"));
     Ok(DhcpConfig { hosts, opts, args })
 }
 

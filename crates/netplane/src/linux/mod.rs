@@ -796,7 +796,20 @@ impl LinuxDataPlane {
     }
 
     async fn sync_security_groups(&self, rt: &mut Runtime, d: &HostState, rep: &mut ApplyReport) -> Result<(), Error> {
-        let script = sg::render(d, &self.names.sg_bridge_table(), &self.names.sg_inet_table(), self.names.mark_tag())?;
+        // Zones from the network id: stable while networks come and go.
+        let zones: Vec<(String, u16)> = d
+            .networks
+            .iter()
+            .filter(|n| !n.is_external)
+            .map(|n| {
+                (
+                    self.names.bridge(&n.id),
+                    (n.id.bytes().fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619)) % 65000 + 1) as u16,
+                )
+            })
+            .collect();
+        let script =
+            sg::render(d, &self.names.sg_bridge_table(), &self.names.sg_inet_table(), self.names.mark_tag(), &zones)?;
         if rt.loaded.get("host:sg") == Some(&script) {
             // Unchanged: load again only if someone removed our tables meanwhile.
             let filtered = d.ports.iter().any(|p| p.port_security_enabled);
@@ -809,6 +822,10 @@ impl LinuxDataPlane {
         }
         if d.ports.iter().any(|p| p.port_security_enabled) {
             ensure_bridge_netfilter(rep);
+        }
+        if let Some(path) = std::env::var_os("RUSTACK_NETPLANE_DUMP_NFT") {
+            // Debugging aid (docs/dataplane.md): the last security-group script.
+            let _ = std::fs::write(path, &script);
         }
         cmd::nft_load(None, &script).await?;
         rt.loaded.insert("host:sg".into(), script);

@@ -3,12 +3,17 @@
 //! This kernel has no bridge conntrack (`CONFIG_NF_CONNTRACK_BRIDGE`), so
 //! `ct state` does not work in a `bridge` table. The bridge family does what
 //! needs no state and knows the bridge port: anti-spoofing (MAC, IP, ARP,
-//! DHCP/RA server spoofing) and a packet mark naming the port a packet came
-//! from (bits 0–11, set at prerouting) and goes to (bits 12–23, set at
-//! forward), with the data plane's own number in bits 24–31 so that two data
-//! planes on one host (tests, two clouds) never act on each other's marks. br_netfilter (built in; `bridge-nf-call-iptables=1`) then passes
-//! bridged IP packets through the `inet` hooks, where the stateful rules run,
-//! chosen by the mark. Two tables, replaced together in one `nft -f`.
+//! DHCP/RA server spoofing, from named sets keyed by `ifname . address`) and
+//! a packet mark naming the *profile* (the set of security groups) of the
+//! port a packet came from (bits 0–11, set at prerouting) and goes to (bits
+//! 12–23, set at forward), with the data plane's own number in bits 24–31 so
+//! that two data planes on one host (tests, two clouds) never act on each
+//! other's marks. br_netfilter (built in; `bridge-nf-call-iptables=1`) then
+//! passes bridged IP packets through the `inet` hooks, where the stateful
+//! rules run, chosen by the mark: one pair of chains per profile, shared by
+//! every port with the same groups. Per-port data lives in sets and maps
+//! only, so the script grows by a few set elements per port. Two tables,
+//! replaced together in one `nft -f`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -19,41 +24,55 @@ use super::addr;
 use super::names::is_safe_ifname;
 use crate::{Direction, Error, EtherType, HostState, Port, SecurityGroupRule};
 
-/// A filtered port and the index its mark carries.
+/// A filtered port and the profile its mark carries.
 struct Filtered<'a> {
-    idx: u32,
+    profile: u32,
     port: &'a Port,
 }
 
+/// Remote groups used by some rule: (v4 members, v6 members, set number).
+type GroupSets<'a> = BTreeMap<&'a str, (Vec<IpNet>, Vec<IpNet>, usize)>;
+
 /// The nft script that makes both security-group tables exactly what
 /// `state` wants (no filtered port: both tables deleted).
-pub fn render(state: &HostState, bridge_table: &str, inet_table: &str, mark_tag: u32) -> Result<String, Error> {
+/// `zones`: the bridges of internal networks and their conntrack zones
+/// (tenant networks may use the same addresses; their flows must not meet
+/// in one conntrack table).
+pub fn render(
+    state: &HostState,
+    bridge_table: &str,
+    inet_table: &str,
+    mark_tag: u32,
+    zones: &[(String, u16)],
+) -> Result<String, Error> {
     let mut s = String::new();
     // Create-then-delete makes the replace work whether or not the table exists.
     for (fam, t) in [("bridge", bridge_table), ("inet", inet_table)] {
         let _ = writeln!(s, "table {fam} {t}\ndelete table {fam} {t}");
     }
-    let ports: Vec<Filtered> = state
-        .ports
-        .iter()
-        .filter(|p| p.port_security_enabled)
-        .enumerate()
-        .map(|(i, port)| Filtered { idx: i as u32 + 1, port })
-        .collect();
+    // Profiles: the distinct sorted lists of groups of filtered ports.
+    let mut profiles: BTreeMap<Vec<&str>, u32> = BTreeMap::new();
+    let mut ports = Vec::new();
+    for port in state.ports.iter().filter(|p| p.port_security_enabled) {
+        if !is_safe_ifname(&port.device_name) {
+            return Err(Error::Invalid(format!("bad device name {:?}", port.device_name)));
+        }
+        let mut groups: Vec<&str> = port.security_group_ids.iter().map(String::as_str).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        let next = profiles.len() as u32 + 1;
+        let profile = *profiles.entry(groups).or_insert(next);
+        ports.push(Filtered { profile, port });
+    }
     if ports.is_empty() {
         return Ok(s);
     }
-    if ports.len() > 0xfff {
-        return Err(Error::Invalid("too many filtered ports on one host".into()));
-    }
-    for p in &ports {
-        if !is_safe_ifname(&p.port.device_name) {
-            return Err(Error::Invalid(format!("bad device name {:?}", p.port.device_name)));
-        }
+    if profiles.len() > 0xfff {
+        return Err(Error::Invalid("too many distinct security-group sets on one host".into()));
     }
     let tag = (mark_tag & 0xff) << 24;
-    render_bridge(&mut s, bridge_table, &ports, tag)?;
-    render_inet(&mut s, state, inet_table, &ports, tag)?;
+    render_bridge(&mut s, bridge_table, &ports, &profiles, tag)?;
+    render_inet(&mut s, state, inet_table, &profiles, tag, zones)?;
     Ok(s)
 }
 
@@ -72,110 +91,142 @@ fn source_nets(port: &Port) -> Result<(Vec<IpNet>, Vec<String>), Error> {
     }
     macs.sort();
     macs.dedup();
+    nets.sort();
+    nets.dedup();
     Ok((nets, macs))
 }
 
-fn set_of<T: std::fmt::Display>(items: &[T]) -> String {
-    let v: Vec<String> = items.iter().map(|x| x.to_string()).collect();
-    format!("{{ {} }}", v.join(", "))
+/// The prefixes not inside another one of the list: interval sets keyed by
+/// a concatenation refuse overlapping elements.
+fn outermost(nets: &[IpNet]) -> Vec<IpNet> {
+    let mut v: Vec<IpNet> = nets.to_vec();
+    v.sort();
+    v.dedup();
+    v.iter().filter(|n| !v.iter().any(|o| o != *n && o.contains(*n))).copied().collect()
 }
 
-fn render_bridge(s: &mut String, table: &str, ports: &[Filtered], tag: u32) -> Result<(), Error> {
+/// A named set or map; an empty one gets no `elements` line.
+fn named(s: &mut String, kind: &str, name: &str, ty: &str, flags: &str, elements: &[String]) {
+    let _ = writeln!(s, "  {kind} {name} {{\n    type {ty};{flags}");
+    if !elements.is_empty() {
+        let _ = writeln!(s, "    elements = {{ {} }}", elements.join(", "));
+    }
+    let _ = writeln!(s, "  }}");
+}
+
+fn render_bridge(
+    s: &mut String,
+    table: &str,
+    ports: &[Filtered],
+    profiles: &BTreeMap<Vec<&str>, u32>,
+    tag: u32,
+) -> Result<(), Error> {
+    let (mut names, mut marks, mut to_port, mut macs, mut src4, mut arp4, mut src6) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for p in ports {
+        let dev = format!("\"{}\"", p.port.device_name);
+        names.push(dev.clone());
+        marks.push(format!("{dev} : 0x{:08x}", tag | p.profile));
+        to_port.push(format!("{dev} : jump in_{}", p.profile));
+        let (nets, port_macs) = source_nets(p.port)?;
+        macs.extend(port_macs.iter().map(|m| format!("{dev} . {m}")));
+        let v4: Vec<IpNet> = nets.iter().filter(|n| matches!(n, IpNet::V4(_))).copied().collect();
+        // ARP probes come from 0.0.0.0; IPv6 link-local and DAD (::) besides the port's own.
+        let mut a4 = v4.clone();
+        a4.push("0.0.0.0/32".parse().expect("constant"));
+        let mut v6: Vec<IpNet> = nets.iter().filter(|n| matches!(n, IpNet::V6(_))).copied().collect();
+        v6.push("fe80::/10".parse().expect("constant"));
+        v6.push("::/128".parse().expect("constant"));
+        src4.extend(outermost(&v4).iter().map(|n| format!("{dev} . {n}")));
+        arp4.extend(outermost(&a4).iter().map(|n| format!("{dev} . {n}")));
+        src6.extend(outermost(&v6).iter().map(|n| format!("{dev} . {n}")));
+    }
     let _ = writeln!(s, "table bridge {table} {{");
-    let _ = writeln!(s, "  chain prerouting {{\n    type filter hook prerouting priority -300; policy accept;");
-    for p in ports {
-        let _ = writeln!(s, "    iifname \"{}\" jump from_{}", p.port.device_name, p.idx);
+    named(s, "set", "ports", "ifname", "", &names);
+    named(s, "map", "profile_from", "ifname : mark", "", &marks);
+    named(s, "map", "profile_to", "ifname : verdict", "", &to_port);
+    named(s, "set", "macs", "ifname . ether_addr", "", &macs);
+    named(s, "set", "src4", "ifname . ipv4_addr", " flags interval;", &src4);
+    named(s, "set", "arp4", "ifname . ipv4_addr", " flags interval;", &arp4);
+    named(s, "set", "src6", "ifname . ipv6_addr", " flags interval;", &src6);
+    for k in profiles.values() {
+        let _ =
+            writeln!(s, "  chain in_{k} {{\n    meta mark set meta mark & 0x00000fff | 0x{:08x}\n  }}", tag | k << 12);
     }
-    let _ = writeln!(s, "  }}");
-    let _ = writeln!(s, "  chain forward {{\n    type filter hook forward priority -100; policy accept;");
-    for p in ports {
-        let _ = writeln!(
-            s,
-            "    oifname \"{}\" meta mark set meta mark & 0x00000fff | 0x{:08x}",
-            p.port.device_name,
-            tag | p.idx << 12
-        );
-    }
-    let _ = writeln!(s, "  }}");
-    for p in ports {
-        let (nets, macs) = source_nets(p.port)?;
-        let v4: Vec<&IpNet> = nets.iter().filter(|n| matches!(n, IpNet::V4(_))).collect();
-        let v6: Vec<&IpNet> = nets.iter().filter(|n| matches!(n, IpNet::V6(_))).collect();
-        let _ = writeln!(s, "  chain from_{} {{", p.idx);
-        let _ = writeln!(s, "    meta mark set meta mark & 0x00fff000 | 0x{:08x}", tag | p.idx);
-        let _ = writeln!(s, "    ether saddr != {} drop", set_of(&macs));
-        // ARP: sender MAC and IP must be the port's (0.0.0.0 is an address probe).
-        let _ = writeln!(s, "    ether type arp arp saddr ether != {} drop", set_of(&macs));
-        let mut arp_ips: Vec<String> = v4.iter().map(|n| n.to_string()).collect();
-        arp_ips.push("0.0.0.0".into());
-        let _ = writeln!(s, "    ether type arp arp saddr ip != {} drop", set_of(&arp_ips));
-        let _ = writeln!(s, "    ether type arp accept");
-        // DHCP: a client may ask from 0.0.0.0; an instance must not answer.
-        let _ = writeln!(s, "    ether type ip udp sport 68 udp dport 67 accept");
-        let _ = writeln!(s, "    ether type ip udp sport 67 udp dport 68 drop");
-        if v4.is_empty() {
-            let _ = writeln!(s, "    ether type ip drop");
-        } else {
-            let _ = writeln!(s, "    ether type ip ip saddr != {} drop", set_of(&v4));
-        }
-        let _ = writeln!(s, "    ether type ip accept");
-        // IPv6: link-local and DAD (::) besides its own; no router adverts or DHCPv6 answers.
-        let _ = writeln!(s, "    ether type ip6 icmpv6 type nd-router-advert drop");
-        let _ = writeln!(s, "    ether type ip6 udp sport 547 udp dport 546 drop");
-        let mut v6s: Vec<String> = v6.iter().map(|n| n.to_string()).collect();
-        v6s.push("fe80::/10".into());
-        v6s.push("::".into());
-        let _ = writeln!(s, "    ether type ip6 ip6 saddr != {} drop", set_of(&v6s));
-        let _ = writeln!(s, "    ether type ip6 accept");
-        let _ = writeln!(s, "    drop");
-        let _ = writeln!(s, "  }}");
-    }
-    let _ = writeln!(s, "}}");
+    let _ = writeln!(
+        s,
+        "  chain prerouting {{
+    type filter hook prerouting priority -300; policy accept;
+    iifname != @ports return
+    meta mark set iifname map @profile_from
+    iifname . ether saddr != @macs drop
+    ether type arp iifname . arp saddr ether != @macs drop
+    ether type arp iifname . arp saddr ip != @arp4 drop
+    ether type arp accept
+    ether type ip udp sport 68 udp dport 67 accept
+    ether type ip udp sport 67 udp dport 68 drop
+    ether type ip iifname . ip saddr != @src4 drop
+    ether type ip accept
+    ether type ip6 icmpv6 type nd-router-advert drop
+    ether type ip6 udp sport 547 udp dport 546 drop
+    ether type ip6 iifname . ip6 saddr != @src6 drop
+    ether type ip6 accept
+    drop
+  }}
+  chain forward {{
+    type filter hook forward priority -100; policy accept;
+    oifname vmap @profile_to
+  }}
+}}"
+    );
     Ok(())
 }
 
-fn render_inet(s: &mut String, state: &HostState, table: &str, ports: &[Filtered], tag: u32) -> Result<(), Error> {
-    // Remote groups used by some rule of a filtered port: one set per family.
-    let mut group_sets: BTreeMap<&str, (Vec<IpNet>, Vec<IpNet>, usize)> = BTreeMap::new();
-    for p in ports {
-        for sg_id in &p.port.security_group_ids {
-            let Some(sg) = state.security_groups.iter().find(|g| &g.id == sg_id) else { continue };
-            for r in &sg.rules {
-                let Some(rg) = r.remote_group_id.as_deref() else { continue };
-                if group_sets.contains_key(rg) {
-                    continue;
-                }
-                let n = group_sets.len();
-                let mut v4 = Vec::new();
-                let mut v6 = Vec::new();
-                if let Some(g) = state.security_groups.iter().find(|g| g.id == rg) {
-                    for m in &g.member_ips {
-                        match addr::net(m)?.trunc() {
-                            x @ IpNet::V4(_) => v4.push(x),
-                            x @ IpNet::V6(_) => v6.push(x),
-                        }
-                    }
-                }
-                group_sets.insert(rg, (v4, v6, n));
+fn render_inet(
+    s: &mut String,
+    state: &HostState,
+    table: &str,
+    profiles: &BTreeMap<Vec<&str>, u32>,
+    tag: u32,
+    zones: &[(String, u16)],
+) -> Result<(), Error> {
+    let group = |id: &str| state.security_groups.iter().find(|g| g.id == id);
+    let mut group_sets: GroupSets = BTreeMap::new();
+    for sg in profiles.keys().flatten().filter_map(|id| group(id)) {
+        for rg in sg.rules.iter().filter_map(|r| r.remote_group_id.as_deref()) {
+            if group_sets.contains_key(rg) {
+                continue;
             }
+            let n = group_sets.len();
+            let (mut v4, mut v6) = (Vec::new(), Vec::new());
+            for m in group(rg).map(|g| g.member_ips.as_slice()).unwrap_or_default() {
+                match addr::net(m)?.trunc() {
+                    x @ IpNet::V4(_) => v4.push(x),
+                    x @ IpNet::V6(_) => v6.push(x),
+                }
+            }
+            group_sets.insert(rg, (v4, v6, n));
         }
     }
     let _ = writeln!(s, "table inet {table} {{");
-    for (v4, v6, n) in group_sets.values() {
-        let _ = writeln!(s, "  set g{n}_4 {{\n    type ipv4_addr; flags interval; auto-merge;");
-        if !v4.is_empty() {
-            let _ = writeln!(s, "    elements = {}", set_of(v4));
-        }
-        let _ = writeln!(s, "  }}");
-        let _ = writeln!(s, "  set g{n}_6 {{\n    type ipv6_addr; flags interval; auto-merge;");
-        if !v6.is_empty() {
-            let _ = writeln!(s, "    elements = {}", set_of(v6));
-        }
-        let _ = writeln!(s, "  }}");
+    // br_netfilter hands bridged packets to these hooks with the bridge as
+    // the interface: one zone per network, set before conntrack (raw).
+    let zone_map: Vec<String> =
+        zones.iter().filter(|(b, _)| is_safe_ifname(b)).map(|(b, z)| format!("\"{b}\" : {z}")).collect();
+    if !zone_map.is_empty() {
+        let m = zone_map.join(", ");
+        let _ = writeln!(s, "  chain zone_pre {{\n    type filter hook prerouting priority raw; policy accept;\n    ct zone set iifname map {{ {m} }}\n  }}");
+        let _ = writeln!(s, "  chain zone_out {{\n    type filter hook output priority raw; policy accept;\n    ct zone set oifname map {{ {m} }}\n  }}");
     }
-    let egress: Vec<String> = ports.iter().map(|p| format!("0x{:08x} : jump egress_{}", tag | p.idx, p.idx)).collect();
+    for (v4, v6, n) in group_sets.values() {
+        let v4: Vec<String> = v4.iter().map(|x| x.to_string()).collect();
+        let v6: Vec<String> = v6.iter().map(|x| x.to_string()).collect();
+        named(s, "set", &format!("g{n}_4"), "ipv4_addr", " flags interval; auto-merge;", &v4);
+        named(s, "set", &format!("g{n}_6"), "ipv6_addr", " flags interval; auto-merge;", &v6);
+    }
+    let egress: Vec<String> = profiles.values().map(|k| format!("0x{:08x} : jump egress_{k}", tag | k)).collect();
     let ingress: Vec<String> =
-        ports.iter().map(|p| format!("0x{:08x} : jump ingress_{}", tag | p.idx << 12, p.idx)).collect();
+        profiles.values().map(|k| format!("0x{:08x} : jump ingress_{k}", tag | k << 12)).collect();
     for (chain, hook) in [("forward", "forward"), ("input", "input")] {
         let _ = writeln!(s, "  chain {chain} {{\n    type filter hook {hook} priority 0; policy accept;");
         let _ = writeln!(s, "    meta mark & 0xff000fff vmap {{ {} }}", egress.join(", "));
@@ -184,12 +235,12 @@ fn render_inet(s: &mut String, state: &HostState, table: &str, ports: &[Filtered
         }
         let _ = writeln!(s, "  }}");
     }
-    for p in ports {
+    for (groups, k) in profiles {
         for dir in [Direction::Egress, Direction::Ingress] {
             let name = if dir == Direction::Egress { "egress" } else { "ingress" };
             // `return` lets the packet go on to the other port's chain; the
             // base chain's policy accepts it when both sides returned.
-            let _ = writeln!(s, "  chain {name}_{} {{", p.idx);
+            let _ = writeln!(s, "  chain {name}_{k} {{");
             let _ = writeln!(s, "    ct state established,related return");
             let _ = writeln!(s, "    ct state invalid drop");
             if dir == Direction::Egress {
@@ -204,8 +255,7 @@ fn render_inet(s: &mut String, state: &HostState, table: &str, ports: &[Filtered
                 "    icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert, mld-listener-query, mld-listener-report, mld2-listener-report }} return"
             );
             let mut seen = BTreeSet::new();
-            for sg_id in &p.port.security_group_ids {
-                let Some(sg) = state.security_groups.iter().find(|g| &g.id == sg_id) else { continue };
+            for sg in groups.iter().filter_map(|id| group(id)) {
                 for r in sg.rules.iter().filter(|r| r.direction == dir) {
                     if let Some(m) = rule_match(r, &group_sets)? {
                         if seen.insert(m.clone()) {
@@ -224,10 +274,7 @@ fn render_inet(s: &mut String, state: &HostState, table: &str, ports: &[Filtered
 
 /// The nft match of one rule (what it allows), or `None` when it can match
 /// nothing (a prefix of the other family, an unknown remote group).
-fn rule_match(
-    r: &SecurityGroupRule,
-    groups: &BTreeMap<&str, (Vec<IpNet>, Vec<IpNet>, usize)>,
-) -> Result<Option<String>, Error> {
+fn rule_match(r: &SecurityGroupRule, groups: &GroupSets) -> Result<Option<String>, Error> {
     let v6 = r.ethertype == EtherType::IPv6;
     let mut m = vec![format!("meta nfproto {}", if v6 { "ipv6" } else { "ipv4" })];
     let (fam, side) =
@@ -361,6 +408,13 @@ mod tests {
     }
 
     #[test]
+    fn overlapping_prefixes_collapse() {
+        let v: Vec<IpNet> =
+            ["10.0.0.5/32", "10.0.0.0/24", "10.1.0.1/32", "10.0.0.0/24"].iter().map(|s| s.parse().unwrap()).collect();
+        assert_eq!(outermost(&v), vec!["10.0.0.0/24".parse::<IpNet>().unwrap(), "10.1.0.1/32".parse().unwrap()]);
+    }
+
+    #[test]
     fn renders_both_tables_with_marks_and_spoofing() {
         let state = HostState {
             networks: vec![crate::Network {
@@ -394,16 +448,17 @@ mod tests {
             }],
             ..Default::default()
         };
-        let s = render(&state, "rs_b", "rs_i", 7).unwrap();
-        assert!(s.contains("meta mark set meta mark & 0x00fff000 | 0x07000001"));
+        let s = render(&state, "rs_b", "rs_i", 7, &[("brqx".into(), 9)]).unwrap();
+        assert!(s.contains("ct zone set iifname map { \"brqx\" : 9 }"));
+        assert!(s.contains("meta mark set meta mark & 0x00000fff | 0x07001000"));
         assert!(s.contains("0x07001000 : jump ingress_1"));
-        assert!(s.contains("iifname \"tapp\" jump from_1"));
-        assert!(s.contains("ip saddr != { 10.0.0.5/32, 10.0.0.128/25 } drop"));
+        assert!(s.contains("\"tapp\" : 0x07000001"), "{s}");
+        assert!(s.contains("\"tapp\" . 10.0.0.5/32, \"tapp\" . 10.0.0.128/25"), "{s}");
         assert!(s.contains("elements = { 10.0.0.5/32 }"));
         assert!(s.contains("meta nfproto ipv4 ip saddr @g0_4 return"));
         let mut off = state.clone();
         off.ports[0].port_security_enabled = false;
-        let gone = render(&off, "rs_b", "rs_i", 7).unwrap();
+        let gone = render(&off, "rs_b", "rs_i", 7, &[]).unwrap();
         assert!(gone.ends_with("delete table inet rs_i\n") && !gone.contains("chain"));
     }
 }
