@@ -43,6 +43,9 @@ pub async fn build(files: &BTreeMap<String, Vec<u8>>, out: &Path) -> Result<()> 
         message: "neither genisoimage nor xorriso is installed".into(),
     })?;
     let rels = files.keys().map(|k| safe_rel(k)).collect::<Result<Vec<_>>>()?;
+    if let Some(parent) = out.parent() {
+        tokio::fs::create_dir_all(parent).await.map_err(|e| Error::host(format!("mkdir {}", parent.display()), e))?;
+    }
     let stage = out.with_extension("stage");
     let _ = tokio::fs::remove_dir_all(&stage).await;
     let result = async {

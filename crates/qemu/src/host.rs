@@ -55,6 +55,14 @@ pub async fn create_overlay(base: &Path, format: DiskFormat, overlay: &Path, siz
     .map(|_| ())
 }
 
+/// Grows a qcow2 image to `size` (never shrinks: a smaller size is left alone).
+pub async fn grow(image: &Path, size: u64) -> Result<()> {
+    if virtual_size(image, DiskFormat::Qcow2).await? >= size {
+        return Ok(());
+    }
+    run("qemu-img", &["resize", "-q", "-f", "qcow2", &s(image), &size.to_string()]).await.map(|_| ())
+}
+
 /// A standalone qcow2 of what the guest sees through the overlay chain
 /// (`qemu-img convert`); `-U` because the (paused) QEMU holds the lock.
 pub async fn flatten(overlay: &Path, dest: &Path) -> Result<()> {

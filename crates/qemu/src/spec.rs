@@ -129,6 +129,9 @@ pub struct Paths {
     pub pid: PathBuf,
     /// The saved device state of a suspended VM.
     pub state: PathBuf,
+    /// Where a config drive built for the instance should go (so destroy
+    /// removes it): build it here before [`crate::Vmm::spawn`].
+    pub config_drive: PathBuf,
 }
 
 impl Paths {
@@ -143,6 +146,7 @@ impl Paths {
             vnc: dir.join("vnc.sock"),
             pid: dir.join("qemu.pid"),
             state: dir.join("suspend.state"),
+            config_drive: dir.join("config.iso"),
             dir,
         }
     }

@@ -352,7 +352,9 @@ impl Vmm {
         let paths = self.paths(&spec.id);
         let vm = {
             let mut vms = lock(&self.vms);
-            if vms.contains_key(&spec.id) || paths.dir.exists() {
+            // The directory may exist already (a config drive built into it);
+            // an instance exists once its vm.json does.
+            if vms.contains_key(&spec.id) || paths.record.exists() {
                 return Err(Error::state(&spec.id, "already present", "spawn"));
             }
             let vm = Arc::new(Vm {
@@ -557,6 +559,54 @@ impl Vmm {
                 Err(e)
             }
         }
+    }
+
+    /// Cold resize: new vCPU and memory counts and a root disk grown to
+    /// `root_disk_bytes` (disks never shrink). The instance must be shut
+    /// off; the next start uses the new size.
+    pub async fn resize(&self, id: &str, vcpus: u32, memory_mib: u64, root_disk_bytes: u64) -> Result<()> {
+        let vm = self.vm(id)?;
+        let _op = vm.op.lock().await;
+        vm.require("resize", &[PowerState::Shutdown]).await?;
+        let mut rec = vm.record();
+        rec.spec.vcpus = vcpus;
+        rec.spec.memory_mib = memory_mib;
+        rec.spec.root_disk.size_bytes = rec.spec.root_disk.size_bytes.max(root_disk_bytes);
+        rec.spec.validate()?;
+        host::grow(&vm.paths.disk, root_disk_bytes).await?;
+        vm.save_record(rec)
+    }
+
+    /// Rebuild: a fresh overlay over another base image (and another
+    /// kernel, or none), the rest of the spec kept; the disk never gets
+    /// smaller than it was. The instance must be
+    /// shut off; the caller starts it.
+    pub async fn replace_root_disk(
+        &self,
+        id: &str,
+        root: crate::spec::RootDisk,
+        kernel: Option<crate::spec::KernelBoot>,
+    ) -> Result<()> {
+        let vm = self.vm(id)?;
+        let _op = vm.op.lock().await;
+        vm.require("rebuild", &[PowerState::Shutdown]).await?;
+        let mut rec = vm.record();
+        // The flavor did not change: the disk keeps at least its size.
+        let size_bytes = root.size_bytes.max(rec.spec.root_disk.size_bytes);
+        rec.spec.root_disk = crate::spec::RootDisk { size_bytes, ..root };
+        rec.spec.kernel = kernel;
+        rec.spec.validate()?;
+        let fresh = vm.paths.disk.with_extension("qcow2.new");
+        let _ = std::fs::remove_file(&fresh);
+        host::create_overlay(
+            &rec.spec.root_disk.base,
+            rec.spec.root_disk.base_format,
+            &fresh,
+            rec.spec.root_disk.size_bytes,
+        )
+        .await?;
+        std::fs::rename(&fresh, &vm.paths.disk).map_err(|e| Error::host("replace the root disk", e))?;
+        vm.save_record(rec)
     }
 
     /// Adds a NIC. Running: its tap is made and the NIC is hot-plugged on a

@@ -21,7 +21,9 @@ async fn disk_boot_snapshot_adopt_powerdown_destroy() {
     let id = uuid::Uuid::new_v4().to_string();
     let base = common::image_dir().join("disk.qcow2");
     let mut spec = common::spec(&id, "disk-vm", &base, DiskFormat::Qcow2, vec![g.nic(0)]);
-    spec.config_drive = Some(g.config_drive("disk-vm", &id).await);
+    // The config drive goes into the instance dir (destroy removes it).
+    let cd = g.vmm().paths(&id).config_drive;
+    spec.config_drive = Some(g.config_drive("disk-vm", &id, Some(cd)).await);
     let tap = spec.nics[0].tap.clone();
 
     let t0 = Instant::now();
@@ -67,6 +69,7 @@ async fn disk_boot_snapshot_adopt_powerdown_destroy() {
     assert_eq!(vmm.pid(&id).unwrap(), Some(pid));
     assert_eq!(vmm.power_state(&id).await.unwrap(), PowerState::Running);
     assert_eq!(vmm.spec(&id).unwrap(), spec);
+    assert!(vmm.resize(&id, 1, 256, 0).await.is_err(), "no resize while running");
 
     // ACPI power button: the guest shuts down, QEMU reports and exits.
     let mut events = vmm.events(&id).await.unwrap();
@@ -86,14 +89,28 @@ async fn disk_boot_snapshot_adopt_powerdown_destroy() {
     let vmm = g.vmm();
     let report = vmm.adopt_all().await.unwrap();
     assert_eq!(report.stopped, vec![id.clone()]);
+    // Cold resize and rebuild while shut off (no boot needed to check them).
+    vmm.resize(&id, 2, 160, 2 << 30).await.unwrap();
+    assert_eq!(host::virtual_size(&paths.disk, DiskFormat::Qcow2).await.unwrap(), 2 << 30);
+    let before = std::fs::metadata(&paths.disk).unwrap().modified().unwrap();
+    vmm.replace_root_disk(&id, spec.root_disk.clone(), None).await.unwrap();
+    assert!(std::fs::metadata(&paths.disk).unwrap().modified().unwrap() >= before);
+    assert_eq!(host::virtual_size(&paths.disk, DiskFormat::Qcow2).await.unwrap(), 2 << 30, "rebuild keeps the size");
+    let resized = vmm.spec(&id).unwrap();
+    assert_eq!((resized.vcpus, resized.memory_mib), (2, 160));
     vmm.start(&id).await.unwrap();
     assert_eq!(vmm.power_state(&id).await.unwrap(), PowerState::Running);
     assert!(common::link_exists(&tap));
+    // Power off without asking the guest (zero timeout: kill), to spare the CPU.
+    let pid = vmm.pid(&id).unwrap().unwrap();
+    vmm.stop(&id, Duration::ZERO).await.unwrap();
+    assert!(!process::is_alive(pid));
+    assert_eq!(vmm.power_state(&id).await.unwrap(), PowerState::Shutdown);
 
     // The snapshot is a bootable image.
     let id2 = uuid::Uuid::new_v4().to_string();
     let mut spec2 = common::spec(&id2, "from-snap", &snap_copy, DiskFormat::Qcow2, vec![g.nic(1)]);
-    spec2.config_drive = Some(g.config_drive("from-snap", &id2).await);
+    spec2.config_drive = Some(g.config_drive("from-snap", &id2, None).await);
     spec2.vnc = false;
     let t = Instant::now();
     vmm.spawn(spec2.clone()).await.unwrap();
@@ -125,7 +142,7 @@ async fn kernel_boot_pause_hotplug_reset_suspend_orphans() {
     let base = common::image_dir().join("disk.qcow2");
     let mut spec = common::spec(&id, "kernel-vm", &base, DiskFormat::Qcow2, vec![g.nic(0)]);
     spec.kernel = Some(common::kernel_boot());
-    spec.config_drive = Some(g.config_drive("kernel-vm", &id).await);
+    spec.config_drive = Some(g.config_drive("kernel-vm", &id, None).await);
 
     let t0 = Instant::now();
     let vmm = g.vmm();

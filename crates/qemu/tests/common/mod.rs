@@ -157,13 +157,13 @@ impl Guard {
     }
 
     /// A config drive with this hostname, written into the test dir.
-    pub async fn config_drive(&self, name: &str, uuid: &str) -> PathBuf {
+    pub async fn config_drive(&self, name: &str, uuid: &str, at: Option<PathBuf>) -> PathBuf {
         let mut files = BTreeMap::new();
         files.insert(
             "openstack/latest/meta_data.json".to_string(),
             format!(r#"{{"uuid": "{uuid}", "hostname": "{name}.novalocal", "name": "{name}"}}"#).into_bytes(),
         );
-        let out = self.dir.join(format!("{name}.iso"));
+        let out = at.unwrap_or_else(|| self.dir.join(format!("{name}.iso")));
         rustack_qemu::configdrive::build(&files, &out).await.unwrap();
         out
     }
