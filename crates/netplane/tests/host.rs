@@ -130,12 +130,15 @@ fn dhcp(ns: &str) -> String {
     std::fs::write(
         &script,
         "#!/bin/sh\ncase \"$1\" in bound|renew)\n ip addr flush dev $interface\n ip addr add $ip/$mask dev $interface\n \
-         [ -n \"$router\" ] && ip route replace default via $router\n for r in $staticroutes; do :; done\n echo \"$staticroutes\" > /tmp/udhcpc-$interface-routes\n;; esac\n",
+         [ -n \"$router\" ] && ip route replace default via $router\n \
+         set -- $staticroutes\n while [ $# -ge 2 ]; do ip route replace $1 via $2 dev $interface; shift 2; done\n;; esac\n",
     )
     .unwrap();
     sh_ok(&format!("chmod +x {}", script.display()));
-    let out =
-        sh(&format!("ip netns exec {ns} timeout 30 udhcpc -i eth0 -n -q -f -t 10 -T 2 -s {} 2>&1", script.display()));
+    let out = sh(&format!(
+        "ip netns exec {ns} timeout 30 udhcpc -i eth0 -n -q -f -t 10 -T 2 -O staticroutes -s {} 2>&1",
+        script.display()
+    ));
     let _ = std::fs::remove_file(&script);
     let addr = sh_ok(&format!("ip -n {ns} -4 -o addr show dev eth0"));
     assert!(out.status.success(), "udhcpc in {ns} failed: {}", String::from_utf8_lossy(&out.stdout));
@@ -609,6 +612,62 @@ async fn apply_time_with_many_ports() {
     for r in &report {
         eprintln!("MEASURE {r}");
     }
+    dp.apply(&HostState::default()).await.unwrap();
+    assert!(dp.leftovers().await.unwrap().is_empty());
+}
+
+/// A network with no router: its DHCP namespace answers metadata, and
+/// dnsmasq pushes the route there (option 121) with the subnet's host routes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolated_network_metadata_and_host_routes_from_the_dhcp_namespace() {
+    root_only!();
+    let (dp, mut g) = new_plane(|_| {});
+    let net = uuid();
+    let vm = port(&net, "s", "10.95.0.7", true, vec![]);
+    add_vm(&mut g, "vm", &vm);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let url = fake_metadata_api(seen.clone()).await;
+    let mut sn = subnet("s", "10.95.0.0/24", "10.95.0.1", true);
+    sn.host_routes = vec![Route { destination: "10.96.0.0/16".into(), nexthop: "10.95.0.254".into() }];
+    sn.dns_nameservers = vec!["10.95.0.53".into()];
+    let state = HostState {
+        networks: vec![Network {
+            id: net.clone(),
+            subnets: vec![sn],
+            dhcp_port: Some(DhcpPort { id: uuid(), mac: mac(), fixed_ips: vec![fip("s", "10.95.0.2")] }),
+            dhcp_hosts: vec![host_entry(&vm, "iso")],
+            ..Default::default()
+        }],
+        ports: vec![vm.clone()],
+        metadata: MetadataSettings { url: Some(url), shared_secret: None },
+        ..Default::default()
+    };
+    dp.apply(&state).await.unwrap();
+    let ns = vm_ns(&g, "vm");
+    assert!(dhcp(&ns).contains("10.95.0.7/24"));
+    let routes = sh_ok(&format!("ip -n {ns} route"));
+    assert!(routes.contains("169.254.169.254 via 10.95.0.2"), "{routes}");
+    assert!(routes.contains("10.96.0.0/16 via 10.95.0.254"), "{routes}");
+    assert!(routes.contains("default via 10.95.0.1"), "{routes}");
+    // No security group on the port: its egress is dropped (but DHCP went through).
+    let get = "GET /openstack/latest/meta_data.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert!(tcp_from(&ns, "169.254.169.254:80", get).is_none(), "egress without a rule must be dropped");
+    // A group allowing egress, applied to the running port.
+    let mut state = state;
+    let sg = uuid();
+    state.security_groups.push(SecurityGroup {
+        id: sg.clone(),
+        rules: vec![sg_rule(Direction::Egress, None, None, None)],
+        member_ips: vec![],
+    });
+    state.ports[0].security_group_ids.push(sg);
+    dp.apply(&state).await.unwrap();
+    let got = tcp_from(&ns, "169.254.169.254:80", get).expect("metadata");
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    let req = seen.lock().unwrap().last().cloned().unwrap_or_default().to_ascii_lowercase();
+    assert!(req.contains("x-forwarded-for: 10.95.0.7"), "{req}");
+    assert!(req.contains(&format!("x-neutron-network-id: {net}")), "{req}");
+    assert!(!req.contains("x-neutron-router-id"), "{req}");
     dp.apply(&HostState::default()).await.unwrap();
     assert!(dp.leftovers().await.unwrap().is_empty());
 }
