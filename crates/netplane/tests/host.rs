@@ -385,6 +385,9 @@ async fn vms_get_dhcp_route_snat_floating_ip_security_group_metadata_then_nothin
     let got = tcp_from(&out_ns, &format!("{}:22", ext_ip(20)), "").expect("TCP 22 to the floating IP");
     assert_eq!(got.trim(), format!("peer={}", ext_ip(1)));
     assert!(ping(&out_ns, &ext_ip(20)), "ICMP to the floating IP");
+    // Hairpin: vm-b reaches vm-a by its floating IP, through the router.
+    let got = tcp_from(&b_ns, &format!("{}:22", ext_ip(20)), "").expect("vm-b to vm-a's floating IP");
+    assert_eq!(got.trim(), "peer=10.61.0.1", "hairpin traffic is masqueraded to the router's interface");
     let got = tcp_from(&a_ns, &format!("{}:8080", ext_ip(1)), "").expect("vm-a reaches outside");
     assert_eq!(got.trim(), format!("peer={}", ext_ip(20)), "vm-a leaves as its floating IP");
     // The security group blocks the rest.

@@ -38,6 +38,12 @@ pub fn render(plan: &NatPlan) -> Result<String, Error> {
         let _ = writeln!(pre, "    ip daddr {fip} dnat to {fixed}");
         let _ = writeln!(post, "    oifname \"{dev}\" ip saddr {fixed} snat to {fip}");
     }
+    if !plan.floating.is_empty() && !plan.internal.is_empty() {
+        // Hairpin: an instance reaching another's floating IP through this
+        // router; the answer must come back through the router too.
+        let nets: Vec<String> = plan.internal.iter().map(|n| n.to_string()).collect();
+        let _ = writeln!(post, "    oifname \"qr-*\" ct status dnat ip saddr {{ {} }} masquerade", nets.join(", "));
+    }
     if let Some(gw) = &plan.snat_to {
         let gw = addr::ip(gw)?;
         if !plan.internal.is_empty() {
@@ -86,6 +92,7 @@ mod tests {
         assert!(s.contains("ip daddr 172.24.4.20 dnat to 10.0.0.5"));
         assert!(s.contains("oifname \"qg-1\" ip saddr 10.0.0.5 snat to 172.24.4.20"));
         assert!(s.contains("ip saddr { 10.0.0.0/24 } snat to 172.24.4.10"));
+        assert!(s.contains("oifname \"qr-*\" ct status dnat ip saddr { 10.0.0.0/24 } masquerade"));
         let none = NatPlan { gw_dev: None, snat_to: None, internal: vec![], floating: vec![] };
         assert!(!render(&none).unwrap().contains("chain"));
         let bad = NatPlan { floating: vec![("x".into(), "10.0.0.5".into())], ..plan };
