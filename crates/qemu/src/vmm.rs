@@ -104,6 +104,33 @@ pub struct AdoptReport {
 struct Live {
     pid: Option<i32>,
     qmp: Option<Arc<Qmp>>,
+    /// The run state last seen on this connection (events and
+    /// `query-status`), for answers that must not wait on QEMU.
+    status: Arc<Mutex<Option<PowerState>>>,
+}
+
+/// Follows a connection's events to keep `status` current without asking
+/// QEMU; ends when the connection's event channel closes.
+fn watch_status(q: &Qmp, status: Arc<Mutex<Option<PowerState>>>) {
+    let mut rx = q.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let next = match rx.recv().await {
+                Ok(ev) => match ev.name.as_str() {
+                    "STOP" => Some(PowerState::Paused),
+                    "RESUME" => Some(PowerState::Running),
+                    "SHUTDOWN" => Some(PowerState::Shutdown),
+                    "GUEST_PANICKED" => Some(PowerState::Crashed),
+                    _ => None,
+                },
+                Err(broadcast::error::RecvError::Lagged(_)) => None,
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
+            if let Some(st) = next {
+                *lock(&status) = Some(st);
+            }
+        }
+    });
 }
 
 struct Vm {
@@ -144,8 +171,26 @@ impl Vm {
         }
         let pid = self.live_pid().ok_or_else(|| Error::state(&self.id, PowerState::Shutdown, "reach QEMU"))?;
         let q = Arc::new(Qmp::connect(&self.paths.qmp, Duration::from_secs(10)).await?);
-        *lock(&self.live) = Live { pid: Some(pid), qmp: Some(q.clone()) };
+        self.attach(pid, q.clone());
         Ok(q)
+    }
+
+    /// Makes `q` the live connection of process `pid` and follows its events.
+    fn attach(&self, pid: i32, q: Arc<Qmp>) {
+        let status = Arc::new(Mutex::new(None));
+        watch_status(&q, status.clone());
+        *lock(&self.live) = Live { pid: Some(pid), qmp: Some(q), status };
+    }
+
+    /// The power state without asking QEMU: the process's presence, the
+    /// state file, and the run state last seen (RUNNING when none was).
+    fn power_state_now(&self) -> PowerState {
+        if self.live_pid().is_none() {
+            return if self.paths.state.exists() { PowerState::Suspended } else { PowerState::Shutdown };
+        }
+        let status = lock(&self.live).status.clone();
+        let seen = *lock(&status);
+        seen.unwrap_or(PowerState::Running)
     }
 
     async fn power_state(&self) -> PowerState {
@@ -154,7 +199,12 @@ impl Vm {
         }
         match self.qmp().await {
             Ok(q) => match q.execute_timeout("query-status", Value::Null, Duration::from_secs(10)).await {
-                Ok(v) => PowerState::from_qmp_status(v["status"].as_str().unwrap_or("")),
+                Ok(v) => {
+                    let st = PowerState::from_qmp_status(v["status"].as_str().unwrap_or(""));
+                    let status = lock(&self.live).status.clone();
+                    *lock(&status) = Some(st);
+                    st
+                }
                 // It exited between the two looks.
                 Err(_) if self.live_pid().is_none() => PowerState::Shutdown,
                 Err(_) => PowerState::NoState,
@@ -202,7 +252,7 @@ impl Vm {
             if self.paths.qmp.exists() {
                 if let Ok(q) = Qmp::connect(&self.paths.qmp, Duration::from_secs(5)).await {
                     let q = Arc::new(q);
-                    *lock(&self.live) = Live { pid: Some(pid), qmp: Some(q.clone()) };
+                    self.attach(pid, q.clone());
                     tracing::info!(instance = %self.id, pid, ms = t0.elapsed().as_millis() as u64, "QEMU started");
                     return Ok(q);
                 }
@@ -394,6 +444,13 @@ impl Vmm {
     /// The instance's power state.
     pub async fn power_state(&self, id: &str) -> Result<PowerState> {
         Ok(self.vm(id)?.power_state().await)
+    }
+
+    /// The power state from what is known without a QMP round trip (for
+    /// callers that cannot wait): no process → SHUTDOWN or SUSPENDED, else
+    /// the last run state QEMU reported or announced by an event.
+    pub fn power_state_now(&self, id: &str) -> Result<PowerState> {
+        Ok(self.vm(id)?.power_state_now())
     }
 
     /// Powers off: the ACPI power button, then after `timeout` a kill
@@ -780,9 +837,13 @@ impl Vmm {
             match vm.live_pid() {
                 Some(pid) => {
                     lock(&vm.live).pid = Some(pid);
-                    if let Err(e) = vm.qmp().await {
+                    match vm.qmp().await {
+                        // Primes the run state power_state_now reports.
+                        Ok(_) => {
+                            vm.power_state().await;
+                        }
                         // Still ours and running; QMP is retried on the next operation.
-                        tracing::warn!(instance = %id, error = %e, "adopted QEMU without QMP");
+                        Err(e) => tracing::warn!(instance = %id, error = %e, "adopted QEMU without QMP"),
                     }
                     report.running.push(id.clone());
                 }

@@ -80,6 +80,7 @@ async fn disk_boot_snapshot_adopt_powerdown_destroy() {
     wait_event(&mut events, "SHUTDOWN", |e| e.data["guest"] == true, Duration::from_secs(1)).await.unwrap();
     assert!(!process::is_alive(pid), "QEMU exited");
     assert_eq!(vmm.power_state(&id).await.unwrap(), PowerState::Shutdown);
+    assert_eq!(vmm.power_state_now(&id).unwrap(), PowerState::Shutdown);
     assert!(!paths.qmp.exists() && !paths.pid.exists());
     let log = vmm.console_log(&id, 1 << 20).unwrap();
     assert!(log.contains("RUSTACK-GUEST-POWERBUTTON"), "{log}");
@@ -155,9 +156,11 @@ async fn kernel_boot_pause_hotplug_reset_suspend_orphans() {
     let mut events = vmm.events(&id).await.unwrap();
     vmm.pause(&id).await.unwrap();
     assert_eq!(vmm.power_state(&id).await.unwrap(), PowerState::Paused);
+    assert_eq!(vmm.power_state_now(&id).unwrap(), PowerState::Paused);
     assert!(vmm.pause(&id).await.is_err(), "pausing a paused VM is a state error");
     vmm.unpause(&id).await.unwrap();
     assert_eq!(vmm.power_state(&id).await.unwrap(), PowerState::Running);
+    assert_eq!(vmm.power_state_now(&id).unwrap(), PowerState::Running);
     wait_event(&mut events, "STOP", |_| true, Duration::from_secs(1)).await.unwrap();
     wait_event(&mut events, "RESUME", |_| true, Duration::from_secs(1)).await.unwrap();
 
@@ -190,6 +193,7 @@ async fn kernel_boot_pause_hotplug_reset_suspend_orphans() {
     eprintln!("TIMING suspend: {:?}", t.elapsed());
     assert!(!process::is_alive(pid));
     assert_eq!(vmm.power_state(&id).await.unwrap(), PowerState::Suspended);
+    assert_eq!(vmm.power_state_now(&id).unwrap(), PowerState::Suspended);
     let paths = vmm.paths(&id);
     assert!(paths.state.exists());
     assert!(vmm.attach_nic(&id, g.nic(2)).await.is_err(), "no hot-plug while suspended");
