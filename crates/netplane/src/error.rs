@@ -13,6 +13,10 @@ pub enum Error {
     /// Any other host failure (files, sockets, namespaces).
     #[error("{0}")]
     Host(String),
+    /// Some objects could not be made (one line each); everything else was
+    /// reconciled. The next apply tries them again.
+    #[error("{} object(s) failed: {}", .0.len(), .0.join("; "))]
+    Partial(Vec<String>),
     /// A failure a [`crate::FakeDataPlane`] was told to produce.
     #[error("injected failure: {0}")]
     Injected(String),

@@ -674,3 +674,36 @@ async fn isolated_network_metadata_and_host_routes_from_the_dhcp_namespace() {
     dp.apply(&HostState::default()).await.unwrap();
     assert!(dp.leftovers().await.unwrap().is_empty());
 }
+
+/// One broken object does not stop the others: the apply reports it and
+/// reconciles the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_object_fails_alone() {
+    root_only!();
+    let (dp, _g) = new_plane(|_| {});
+    let (good, bad) = (uuid(), uuid());
+    let state = HostState {
+        networks: vec![
+            Network {
+                id: bad.clone(),
+                network_type: NetworkType::Vxlan,
+                segmentation_id: None, // a VXLAN network needs a VNI
+                ..Default::default()
+            },
+            Network {
+                id: good.clone(),
+                subnets: vec![subnet("s", "10.97.0.0/24", "10.97.0.1", true)],
+                dhcp_port: Some(DhcpPort { id: uuid(), mac: mac(), fixed_ips: vec![fip("s", "10.97.0.2")] }),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    match dp.apply(&state).await {
+        Err(Error::Partial(f)) => assert!(f.len() == 1 && f[0].contains(&bad), "{f:?}"),
+        other => panic!("expected a partial failure, got {other:?}"),
+    }
+    assert!(sh_ok("ip netns list").contains(&dp.names().dhcp_ns(&good)), "the good network is served");
+    dp.apply(&HostState::default()).await.unwrap();
+    assert!(dp.leftovers().await.unwrap().is_empty());
+}

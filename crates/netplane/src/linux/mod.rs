@@ -302,28 +302,38 @@ impl LinuxDataPlane {
             links = host::links(None).await?;
         }
 
+        // From here on one object's failure does not stop the others: it is
+        // collected, and the apply fails at the end naming every one.
+        let mut failed: Vec<String> = Vec::new();
+
         // L2.
         for (br, n) in &nets {
-            self.ensure_network(&links, br, n, &mut rep).await?;
+            if let Err(e) = self.ensure_network(&links, br, n, &mut rep).await {
+                failed.push(format!("network {}: {e}", n.id));
+            }
         }
         links = host::links(None).await?;
         for p in &d.ports {
             let br = nm.bridge(&p.network_id);
             if !nets.contains_key(&br) {
-                return Err(Error::Invalid(format!(
-                    "port {} is on network {}, which is not in the state",
-                    p.id, p.network_id
-                )));
+                failed.push(format!("port {}: network {} is not in the state", p.id, p.network_id));
+                continue;
             }
             match links.get(&p.device_name) {
                 None => rep.pending.push(format!("port {}: device {} does not exist yet", p.id, p.device_name)),
                 Some(l) => {
                     if l.master.as_deref() != Some(br.as_str()) {
-                        host::set_master(&p.device_name, &br).await?;
+                        if let Err(e) = host::set_master(&p.device_name, &br).await {
+                            failed.push(format!("port {}: {e}", p.id));
+                            continue;
+                        }
                         rep.actions.push(format!("plugged {} into {br}", p.device_name));
                     }
                     if l.up != p.admin_state_up {
-                        host::set_up(None, &p.device_name, p.admin_state_up).await?;
+                        if let Err(e) = host::set_up(None, &p.device_name, p.admin_state_up).await {
+                            failed.push(format!("port {}: {e}", p.id));
+                            continue;
+                        }
                         rep.actions.push(format!(
                             "set {} {}",
                             p.device_name,
@@ -335,19 +345,27 @@ impl LinuxDataPlane {
         }
 
         // Security groups: before DHCP, so a new port is filtered when it first asks for an address.
-        self.sync_security_groups(rt, d, &mut rep).await?;
+        if let Err(e) = self.sync_security_groups(rt, d, &mut rep).await {
+            failed.push(format!("security groups: {e}"));
+        }
 
         // Namespaces.
         let have_ns = host::namespaces().await?;
         for n in &dhcp_nets {
-            self.ensure_dhcp(rt, d, n, &links, &have_ns, &mut rep).await?;
+            if let Err(e) = self.ensure_dhcp(rt, d, n, &links, &have_ns, &mut rep).await {
+                failed.push(format!("DHCP of network {}: {e}", n.id));
+            }
         }
         for r in &routers {
-            self.ensure_router(rt, d, r, &links, &have_ns, &mut rep).await?;
+            if let Err(e) = self.ensure_router(rt, d, r, &links, &have_ns, &mut rep).await {
+                failed.push(format!("router {}: {e}", r.id));
+            }
         }
 
         // The external networks seen from the host.
-        self.sync_external(rt, d, &links, &mut rep).await?;
+        if let Err(e) = self.sync_external(rt, d, &links, &mut rep).await {
+            failed.push(format!("external networks: {e}"));
+        }
 
         // Forget what is gone and not wanted.
         ledger.retain(|e| match e.split_once(':') {
@@ -356,6 +374,12 @@ impl LinuxDataPlane {
             _ => false,
         });
         ledger.save()?;
+        if !failed.is_empty() {
+            for a in &rep.actions {
+                tracing::info!(action = %a, "data plane change before the failure");
+            }
+            return Err(Error::Partial(failed));
+        }
         Ok(rep)
     }
 
