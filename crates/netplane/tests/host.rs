@@ -548,6 +548,20 @@ async fn reconciler_rebuilds_after_restart_and_removes_stale_objects() {
     dp2.apply(&less).await.unwrap();
     assert!(!sh_ok("ip netns list").contains(&router_ns));
     assert!(sh_ok("ip netns list").contains(&dp2.names().dhcp_ns(&net)));
+    // A VM that starts after the apply: its tap is plugged as soon as it appears.
+    let late = port(&net, "sn", "10.70.0.10", false, vec![]);
+    let mut with_late = less.clone();
+    with_late.ports.push(late.clone());
+    let rep = dp2.apply(&with_late).await.unwrap();
+    assert!(rep.pending.iter().any(|p| p.contains(&late.device_name)), "{:?}", rep.pending);
+    let t = Instant::now();
+    add_vm(&mut g, "late", &late);
+    let bridge = dp2.names().bridge(&net);
+    while !sh_ok(&format!("ip -o link show {}", late.device_name)).contains(&format!("master {bridge}")) {
+        assert!(t.elapsed() < Duration::from_secs(5), "the late tap was not plugged");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("MEASURE a tap appearing after the apply is plugged in {:?}", t.elapsed());
     dp2.apply(&HostState::default()).await.unwrap();
     assert!(dp2.leftovers().await.unwrap().is_empty());
     assert!(!sh_ok("ip -4 -o addr show").contains(&format!("172.30.{r8}.1/24")));

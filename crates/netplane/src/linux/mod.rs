@@ -96,6 +96,44 @@ struct Runtime {
     /// The last nft script loaded per place (`host:sg`, `host:ext`, a router
     /// namespace): a script is loaded again only when it changes.
     loaded: HashMap<String, String>,
+    /// Plugs the taps that do not exist yet as soon as they appear (a VM
+    /// starting after the apply), without waiting for the next apply.
+    plugger: Option<Plugger>,
+}
+
+/// A task watching for missing taps; stopped when dropped.
+struct Plugger(tokio::task::JoinHandle<()>);
+
+impl Drop for Plugger {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Polls `/sys/class/net` for each (tap, bridge, up) and plugs it when it appears.
+fn spawn_plugger(mut waiting: Vec<(String, String, bool)>) -> Plugger {
+    Plugger(tokio::spawn(async move {
+        while !waiting.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let mut still = Vec::new();
+            for (tap, br, up) in waiting {
+                if !std::path::Path::new("/sys/class/net").join(&tap).exists() {
+                    still.push((tap, br, up));
+                    continue;
+                }
+                let r = async {
+                    host::set_master(&tap, &br).await?;
+                    host::set_up(None, &tap, up).await
+                }
+                .await;
+                match r {
+                    Ok(()) => tracing::info!(%tap, bridge = %br, "plugged a port that appeared"),
+                    Err(e) => tracing::warn!(%tap, error = %e, "could not plug a port that appeared"),
+                }
+            }
+            waiting = still;
+        }
+    }))
 }
 
 impl LinuxDataPlane {
@@ -313,6 +351,7 @@ impl LinuxDataPlane {
             }
         }
         links = host::links(None).await?;
+        let mut waiting = Vec::new();
         for p in &d.ports {
             let br = nm.bridge(&p.network_id);
             if !nets.contains_key(&br) {
@@ -320,7 +359,10 @@ impl LinuxDataPlane {
                 continue;
             }
             match links.get(&p.device_name) {
-                None => rep.pending.push(format!("port {}: device {} does not exist yet", p.id, p.device_name)),
+                None => {
+                    rep.pending.push(format!("port {}: device {} does not exist yet", p.id, p.device_name));
+                    waiting.push((p.device_name.clone(), br.clone(), p.admin_state_up));
+                }
                 Some(l) => {
                     if l.master.as_deref() != Some(br.as_str()) {
                         if let Err(e) = host::set_master(&p.device_name, &br).await {
@@ -343,6 +385,8 @@ impl LinuxDataPlane {
                 }
             }
         }
+
+        rt.plugger = (!waiting.is_empty()).then(|| spawn_plugger(waiting));
 
         // Security groups: before DHCP, so a new port is filtered when it first asks for an address.
         if let Err(e) = self.sync_security_groups(rt, d, &mut rep).await {
