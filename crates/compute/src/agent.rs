@@ -77,4 +77,16 @@ impl Compute {
         self.store().service_ensure("rustack", "nova-scheduler").await?;
         Ok(())
     }
+
+    /// The agents' periodic report: inventory to placement (a no-op there
+    /// when unchanged) and the service heartbeat.
+    pub(crate) async fn report(&self) -> Result<(), Error> {
+        let placement = &self.inner.set.placement;
+        for agent in self.inner.agents.values() {
+            placement.ensure_provider(&agent.host, agent.driver.host_resources()).await?;
+            let svc = self.store().service_ensure(&agent.host, "nova-compute").await?;
+            self.store().service_save(&svc).await?;
+        }
+        Ok(())
+    }
 }

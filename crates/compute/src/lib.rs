@@ -132,6 +132,9 @@ impl Compute {
                     if let Err(e) = c.sync_power_states().await {
                         tracing::warn!(error = %e.message, "power state sync failed");
                     }
+                    if let Err(e) = c.report().await {
+                        tracing::warn!(error = %e.message, "compute agent report failed");
+                    }
                 }
             });
         }

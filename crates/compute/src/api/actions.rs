@@ -130,6 +130,7 @@ async fn action(
     Extension(v): Extension<Version>,
     rid: Option<Extension<RequestId>>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Response> {
     let o = body.as_object().ok_or_else(|| Error::bad_request("Malformed request body"))?;
@@ -427,6 +428,17 @@ async fn action(
             let a4 = arg.get("accessIPv4").and_then(Value::as_str).map(str::to_string);
             let a6 = arg.get("accessIPv6").and_then(Value::as_str).map(str::to_string);
             let desc = if v.at_least(2, 19) { arg.get("description").cloned() } else { None };
+            let dc = match arg.get("OS-DCF:diskConfig").and_then(Value::as_str) {
+                Some(d @ ("AUTO" | "MANUAL")) => Some(d.to_string()),
+                Some(d) => {
+                    return Err(Error::bad_request(format!(
+                        "Invalid input for field/attribute OS-DCF:diskConfig. Value: {d}."
+                    ))
+                    .into())
+                }
+                None => None,
+            };
+            let new_user_data = if v.at_least(2, 57) { arg.get("user_data").cloned() } else { None };
             let pass = arg
                 .get("adminPass")
                 .and_then(Value::as_str)
@@ -463,14 +475,37 @@ async fn action(
                         _ => {}
                     }
                     i.fault = None;
+                    if let Some(d) = dc {
+                        i.disk_config = d;
+                    }
+                    match new_user_data {
+                        Some(Value::String(u)) => i.user_data = Some(u),
+                        Some(Value::Null) => i.user_data = None,
+                        _ => {}
+                    }
                 },
             )
             .await?;
             let mut s = view::reduced(c, &ctx, v, &i);
             s["adminPass"] = json!(pass);
+            if v.at_least(2, 57) {
+                s["user_data"] = json!(i.user_data);
+            }
             Ok(status(202, json!({"server": s})))
         }
-        "createImage" => {
+        "createImage" | "createBackup" => {
+            let backup = name == "createBackup";
+            if backup {
+                let bt = arg.get("backup_type").and_then(Value::as_str);
+                let rot =
+                    arg.get("rotation").and_then(|r| r.as_i64().or_else(|| r.as_str().and_then(|s| s.parse().ok())));
+                if bt.is_none() || rot.is_none_or(|r| r < 0) {
+                    return Err(Error::bad_request(
+                        "Invalid input for field/attribute createBackup: 'backup_type' and a non-negative 'rotation' are required",
+                    )
+                    .into());
+                }
+            }
             let iname =
                 arg.get("name").and_then(Value::as_str).filter(|n| !n.trim().is_empty() && n.len() <= 255).ok_or_else(
                     || Error::bad_request("Invalid input for field/attribute name. 'name' is a required property"),
@@ -493,7 +528,16 @@ async fn action(
                 }
             }
             props.insert("instance_uuid".into(), id.clone());
-            props.insert("image_type".into(), "snapshot".into());
+            let kind = if backup { "backup" } else { "snapshot" };
+            if !props.contains_key("image_type") {
+                props.insert("image_type".into(), kind.into());
+            }
+            if backup {
+                props.insert(
+                    "backup_type".into(),
+                    arg.get("backup_type").and_then(Value::as_str).unwrap_or_default().into(),
+                );
+            }
             props.insert("base_image_ref".into(), inst.image_ref.clone());
             let image_id = c.inner.set.images.create_snapshot(&ctx, iname, props).await?;
             begin(
@@ -501,10 +545,10 @@ async fn action(
                 &ctx,
                 &id,
                 &rid,
-                "createImage",
+                if backup { "createBackup" } else { "createImage" },
                 &[ACTIVE, STOPPED, PAUSED, SUSPENDED],
                 RUNNING_TASKS,
-                Some(task::IMAGE_SNAPSHOT),
+                Some(if backup { "image_backup" } else { task::IMAGE_SNAPSHOT }),
                 Op::Snapshot { image_id: image_id.clone() },
                 |_| {},
             )
@@ -644,6 +688,10 @@ async fn action(
                 .ok_or_else(|| Error::bad_request("Security group name cannot be empty"))?
                 .to_string();
             let add = name == "addSecurityGroup";
+            if !inst.port_ids.is_empty() && c.inner.peers.network.is_some() {
+                let tok = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                super::secgroups::change_server_group(c, &ctx, tok, &inst, &g, add).await?;
+            }
             c.store()
                 .instance_modify(&id, move |i| {
                     if add {

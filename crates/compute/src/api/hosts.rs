@@ -121,7 +121,9 @@ async fn hv_full(c: &Compute, s: &ServiceRecord, v: Version) -> Result<Value, Er
         m.insert("free_disk_gb".into(), json!(r.disk_gb - used.disk_gb));
         m.insert("current_workload".into(), json!(0));
         m.insert("running_vms".into(), json!(running));
-        m.insert("cpu_info".into(), json!("{\"arch\": \"x86_64\", \"model\": \"fake\", \"vendor\": \"rustack\"}"));
+        let cpu = json!({"arch": "x86_64", "model": "fake", "vendor": "rustack", "features": [],
+                         "topology": {"cores": r.vcpus, "threads": 1, "sockets": 1}});
+        m.insert("cpu_info".into(), if v.at_least(2, 28) { cpu } else { json!(cpu.to_string()) });
         m.insert("disk_available_least".into(), json!(r.disk_gb - used.disk_gb));
         m.insert("host_ip".into(), json!("127.0.0.1"));
         m.insert("service".into(), json!({"host": s.host, "id": hv_id(s, v), "disabled_reason": s.disabled_reason}));

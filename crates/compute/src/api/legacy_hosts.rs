@@ -53,7 +53,7 @@ async fn list(
             ),
             b => (b.trim_start_matches("nova-"), "internal".to_string()),
         };
-        if q.get("zone").is_some_and(|z| *z != zone) {
+        if q.get("zone").is_some_and(|z| !z.is_empty() && *z != zone) {
             continue;
         }
         out.push(json!({"host_name": s.host, "service": service, "zone": zone}));

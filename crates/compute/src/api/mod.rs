@@ -11,6 +11,7 @@ mod keypairs;
 mod legacy_hosts;
 mod proxies;
 mod quotas;
+mod secgroups;
 mod server_extras;
 mod servers;
 mod versions;
@@ -49,6 +50,7 @@ pub fn router(svc: Compute) -> Router {
         .merge(quotas::routes())
         .merge(legacy_hosts::routes())
         .merge(proxies::routes())
+        .merge(secgroups::routes())
         .fallback(|| async { ApiError(Error::not_found("The resource could not be found.")) });
     let api = Router::new()
         .merge(versions::routes())
@@ -57,6 +59,7 @@ pub fn router(svc: Compute) -> Router {
         .with_state(svc)
         .layer(middleware::from_fn_with_state(mv, rustack_http::microversion::layer));
     let api = rustack_http::token_layer::with_validator(api, "compute", o.validator.clone());
+    let api = api.layer(middleware::map_response(compute_request_id));
     // the project-id rewrite must run before routing, so it wraps the router
     let rewritten = tower::Layer::layer(&middleware::from_fn(strip_project_id), api);
     let api = Router::new().fallback_service(rewritten);
@@ -79,6 +82,14 @@ async fn strip_project_id(mut req: axum::extract::Request, next: middleware::Nex
         }
     }
     next.run(req).await
+}
+
+/// Nova names the request id twice: `X-Compute-Request-Id` as well.
+async fn compute_request_id(mut r: Response) -> Response {
+    if let Some(v) = r.headers().get("x-openstack-request-id").cloned() {
+        r.headers_mut().insert("x-compute-request-id", v);
+    }
+    r
 }
 
 /// Whether the caller is an administrator (Nova's `rule:admin_api`).

@@ -19,8 +19,11 @@ pub(super) fn routes() -> Router<Compute> {
     Router::new()
         .route("/os-migrations", get(migrations))
         .route("/os-server-external-events", post(events))
-        .route("/images/{id}", get(image))
-        .route("/images/{id}/metadata", get(image_md))
+        .route("/images/{id}", get(image).delete(image_delete))
+        .route("/images/{id}/metadata", get(image_md).post(image_md_merge).put(image_md_replace))
+        .route("/images/{id}/metadata/{key}", get(image_md_show).put(image_md_set).delete(image_md_delete))
+        .route("/images", get(images_list))
+        .route("/images/detail", get(images_detail))
         .route("/os-tenant-networks", get(tenant_networks))
         .route("/os-tenant-networks/{id}", get(tenant_network))
 }
@@ -130,4 +133,299 @@ async fn tenant_network(
         .await
         .map_err(|_| Error::not_found(format!("Network {id} could not be found.")))?;
     Ok(ok(json!({"network": tenant_net_view(&n)})))
+}
+
+// ---- the image proxy over Glance's API, with the caller's token ----
+
+fn glance_client() -> &'static reqwest::Client {
+    static C: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    C.get_or_init(reqwest::Client::new)
+}
+
+async fn glance(
+    c: &Compute,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<(Value, &str)>,
+) -> Result<(u16, Value), Error> {
+    let url = format!("{}{path}", c.inner.peers.image.options().public_url);
+    let mut rb = glance_client().request(method, url).header("X-Auth-Token", token);
+    if let Some((b, ct)) = body {
+        rb = rb.header("Content-Type", ct).body(b.to_string());
+    }
+    let r = rb.send().await.map_err(|e| Error::internal(&e))?;
+    let s = r.status().as_u16();
+    Ok((s, r.json::<Value>().await.unwrap_or(Value::Null)))
+}
+
+fn tok(h: &axum::http::HeaderMap) -> String {
+    h.get("x-auth-token").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+}
+
+const GLANCE_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "status",
+    "visibility",
+    "protected",
+    "os_hidden",
+    "owner",
+    "disk_format",
+    "container_format",
+    "size",
+    "virtual_size",
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
+    "min_disk",
+    "min_ram",
+    "tags",
+    "created_at",
+    "updated_at",
+    "file",
+    "schema",
+    "self",
+    "locations",
+    "direct_url",
+    "stores",
+];
+
+fn glance_props(g: &Value) -> serde_json::Map<String, Value> {
+    g.as_object()
+        .map(|o| {
+            o.iter().filter(|(k, _)| !GLANCE_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+        })
+        .unwrap_or_default()
+}
+
+fn glance_view(c: &Compute, g: &Value) -> Value {
+    let id = g["id"].as_str().unwrap_or_default();
+    let status = nova_status(g["status"].as_str().unwrap_or_default());
+    let props = glance_props(g);
+    let mut v = json!({
+        "id": id, "name": g["name"], "minRam": g["min_ram"], "minDisk": g["min_disk"], "metadata": props,
+        "status": status, "progress": if status == "ACTIVE" { 100 } else { 25 },
+        "created": iso_seconds(g["created_at"].as_str().unwrap_or_default()),
+        "updated": iso_seconds(g["updated_at"].as_str().unwrap_or_default()),
+        "links": links(c, &format!("images/{id}")), "OS-EXT-IMG-SIZE:size": g["size"],
+    });
+    if let Some(s) = props.get("instance_uuid").and_then(Value::as_str) {
+        v["server"] = json!({"id": s, "links": links(c, &format!("servers/{s}"))});
+    }
+    v
+}
+
+async fn all_images(c: &Compute, token: &str) -> Result<Vec<Value>, Error> {
+    let (s, v) = glance(c, token, reqwest::Method::GET, "/v2/images?limit=1000", None).await?;
+    if s != 200 {
+        return Err(Error::bad_request("cannot list images"));
+    }
+    Ok(v["images"].as_array().cloned().unwrap_or_default())
+}
+
+async fn listing(
+    c: &Compute,
+    h: &axum::http::HeaderMap,
+    q: &std::collections::HashMap<String, String>,
+    detail: bool,
+) -> Result<Value, Error> {
+    let mut imgs: Vec<Value> = all_images(c, &tok(h)).await?.iter().map(|g| glance_view(c, g)).collect();
+    if let Some(n) = q.get("name") {
+        imgs.retain(|i| i["name"] == n.as_str());
+    }
+    if let Some(s) = q.get("status") {
+        imgs.retain(|i| i["status"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(s)));
+    }
+    if let Some(s) = q.get("server") {
+        let s = s.rsplit('/').next().unwrap_or_default().to_string();
+        imgs.retain(|i| i["metadata"]["instance_uuid"] == s.as_str());
+    }
+    if let Some(t) = q.get("type") {
+        imgs.retain(|i| {
+            i["metadata"]["image_type"] == t.as_str() || (t == "server" && i["metadata"]["image_type"] == "snapshot")
+        });
+    }
+    if let Some(cs) = q.get("changes-since").and_then(|t| rustack_common::time::parse_iso(t)) {
+        imgs.retain(|i| i["updated"].as_str().and_then(rustack_common::time::parse_iso).is_some_and(|u| u >= cs));
+    }
+    for (k, f) in [("minRam", "minRam"), ("minDisk", "minDisk")] {
+        if let Some(n) = q.get(k).and_then(|x| x.parse::<i64>().ok()) {
+            imgs.retain(|i| i[f].as_i64().unwrap_or(0) >= n);
+        }
+    }
+    let (items, more) = super::page(
+        imgs,
+        q,
+        |i| i["id"].as_str().unwrap_or_default(),
+        |m| Error::bad_request(format!("marker [{m}] not found")),
+    )?;
+    let list: Vec<Value> = if detail {
+        items.clone()
+    } else {
+        items.iter().map(|i| json!({"id": i["id"], "name": i["name"], "links": i["links"]})).collect()
+    };
+    let mut body = json!({ "images": list });
+    if more {
+        if let Some(last) = items.last().and_then(|l| l["id"].as_str()) {
+            body["images_links"] = super::next_link(c, if detail { "images/detail" } else { "images" }, q, last);
+        }
+    }
+    Ok(body)
+}
+
+async fn images_list(
+    State(c): State<Compute>,
+    Authenticated(_ctx): Authenticated,
+    h: axum::http::HeaderMap,
+    q: super::Query,
+) -> ApiResult<Response> {
+    Ok(ok(listing(&c, &h, &q, false).await?))
+}
+
+async fn images_detail(
+    State(c): State<Compute>,
+    Authenticated(_ctx): Authenticated,
+    h: axum::http::HeaderMap,
+    q: super::Query,
+) -> ApiResult<Response> {
+    Ok(ok(listing(&c, &h, &q, true).await?))
+}
+
+async fn image_delete(
+    State(c): State<Compute>,
+    Authenticated(_ctx): Authenticated,
+    h: axum::http::HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (s, v) = glance(&c, &tok(&h), reqwest::Method::DELETE, &format!("/v2/images/{id}"), None).await?;
+    match s {
+        200 | 204 => Ok(super::no_content()),
+        404 | 400 => Err(Error::not_found("Image not found.").into()),
+        403 => Err(Error::forbidden(v["message"].as_str().unwrap_or("Forbidden").to_string()).into()),
+        409 => Err(Error::conflict(v["message"].as_str().unwrap_or("Image is in use").to_string()).into()),
+        _ => Err(Error::bad_request("cannot delete the image").into()),
+    }
+}
+
+async fn glance_image(c: &Compute, token: &str, id: &str) -> Result<Value, Error> {
+    let (s, v) = glance(c, token, reqwest::Method::GET, &format!("/v2/images/{id}"), None).await?;
+    if s != 200 {
+        return Err(Error::not_found("Image not found."));
+    }
+    Ok(v)
+}
+
+/// Applies metadata changes with a JSON patch (`replace_all` drops the others).
+async fn patch_md(
+    c: &Compute,
+    token: &str,
+    id: &str,
+    set: &serde_json::Map<String, Value>,
+    remove: &[String],
+    replace_all: bool,
+) -> Result<Value, Error> {
+    let g = glance_image(c, token, id).await?;
+    let cur = glance_props(&g);
+    let mut ops = Vec::new();
+    if replace_all {
+        for k in cur.keys().filter(|k| !set.contains_key(*k)) {
+            ops.push(json!({"op": "remove", "path": format!("/{k}")}));
+        }
+    }
+    for k in remove {
+        if !cur.contains_key(k) {
+            return Err(Error::not_found("Metadata item was not found"));
+        }
+        ops.push(json!({"op": "remove", "path": format!("/{k}")}));
+    }
+    for (k, v) in set {
+        let op = if cur.contains_key(k) { "replace" } else { "add" };
+        ops.push(json!({"op": op, "path": format!("/{k}"), "value": v}));
+    }
+    let (s, v) = glance(
+        c,
+        token,
+        reqwest::Method::PATCH,
+        &format!("/v2/images/{id}"),
+        Some((Value::Array(ops), "application/openstack-images-v2.1-json-patch")),
+    )
+    .await?;
+    match s {
+        200 => Ok(Value::Object(glance_props(&v))),
+        404 => Err(Error::not_found("Image not found.")),
+        403 => Err(Error::forbidden("Policy doesn't allow the image metadata change.")),
+        _ => Err(Error::bad_request(v["message"].as_str().unwrap_or("Invalid metadata").to_string())),
+    }
+}
+
+fn md_body(body: &Value, key: &str) -> Result<serde_json::Map<String, Value>, Error> {
+    let m = body
+        .get(key)
+        .and_then(Value::as_object)
+        .ok_or_else(|| Error::bad_request(format!("Invalid input for field/attribute {key}.")))?;
+    for (k, v) in m {
+        if k.is_empty() || k.len() > 255 || !v.is_string() {
+            return Err(Error::bad_request(format!("Invalid input for field/attribute {key}. Value: {k}.")));
+        }
+    }
+    Ok(m.clone())
+}
+
+async fn image_md_merge(
+    State(c): State<Compute>,
+    Authenticated(_ctx): Authenticated,
+    h: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    rustack_http::JsonBody(body): rustack_http::JsonBody<Value>,
+) -> ApiResult<Response> {
+    let set = md_body(&body, "metadata")?;
+    Ok(ok(json!({"metadata": patch_md(&c, &tok(&h), &id, &set, &[], false).await?})))
+}
+
+async fn image_md_replace(
+    State(c): State<Compute>,
+    Authenticated(_ctx): Authenticated,
+    h: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    rustack_http::JsonBody(body): rustack_http::JsonBody<Value>,
+) -> ApiResult<Response> {
+    let set = md_body(&body, "metadata")?;
+    Ok(ok(json!({"metadata": patch_md(&c, &tok(&h), &id, &set, &[], true).await?})))
+}
+
+async fn image_md_show(
+    State(c): State<Compute>,
+    Authenticated(_ctx): Authenticated,
+    h: axum::http::HeaderMap,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let g = glance_image(&c, &tok(&h), &id).await?;
+    let v = glance_props(&g).get(&key).cloned().ok_or_else(|| Error::not_found("Metadata item was not found"))?;
+    Ok(ok(json!({"meta": { key: v }})))
+}
+
+async fn image_md_set(
+    State(c): State<Compute>,
+    Authenticated(_ctx): Authenticated,
+    h: axum::http::HeaderMap,
+    Path((id, key)): Path<(String, String)>,
+    rustack_http::JsonBody(body): rustack_http::JsonBody<Value>,
+) -> ApiResult<Response> {
+    let meta = md_body(&body, "meta")?;
+    if meta.len() != 1 || !meta.contains_key(&key) {
+        return Err(Error::bad_request("Request body and URI mismatch").into());
+    }
+    patch_md(&c, &tok(&h), &id, &meta, &[], false).await?;
+    Ok(ok(json!({"meta": meta})))
+}
+
+async fn image_md_delete(
+    State(c): State<Compute>,
+    Authenticated(_ctx): Authenticated,
+    h: axum::http::HeaderMap,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    patch_md(&c, &tok(&h), &id, &serde_json::Map::new(), &[key], false).await?;
+    Ok(super::no_content())
 }

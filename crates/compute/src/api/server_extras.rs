@@ -437,13 +437,11 @@ async fn sgs(
     State(c): State<Compute>,
     Authenticated(ctx): Authenticated,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let i = load(&c, &ctx, &id).await?;
-    let list: Vec<Value> = i
-        .security_groups
-        .iter()
-        .map(|n| json!({"id": n, "name": n, "description": "", "tenant_id": i.project_id, "rules": []}))
-        .collect();
+    let tok = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let list = super::secgroups::of_server(&c, &ctx, tok, &i).await?;
     Ok(ok(json!({"security_groups": list})))
 }
 

@@ -229,6 +229,7 @@ async fn create(
     Authenticated(ctx): Authenticated,
     Extension(v): Extension<Version>,
     rid: Option<Extension<RequestId>>,
+    headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Response> {
     let project = project_of(&ctx)?.to_string();
@@ -360,6 +361,25 @@ async fn create(
         None => vec!["default".into()],
         Some(_) => return Err(bad("Invalid input for field/attribute security_groups.").into()),
     };
+    if c.inner.peers.network.is_some() && security_groups.iter().any(|g| g != "default") {
+        let tok = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let (s, known) = super::secgroups::neutron(
+            &c,
+            tok,
+            reqwest::Method::GET,
+            &format!("/security-groups?project_id={project}"),
+            None,
+        )
+        .await?;
+        if s == 200 {
+            let known = known["security_groups"].as_array().cloned().unwrap_or_default();
+            for g in security_groups.iter().filter(|g| *g != "default") {
+                if !known.iter().any(|k| k["name"] == g.as_str() || k["id"] == g.as_str()) {
+                    return Err(bad(format!("Security group {g} not found for project {project}.")).into());
+                }
+            }
+        }
+    }
     let description = if v.at_least(2, 19) { str_field(o, "description", 255)?.map(str::to_string) } else { None };
     let tags: Vec<String> = match o.get("tags") {
         Some(Value::Array(a)) if v.at_least(2, 52) => a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect(),
@@ -785,6 +805,11 @@ async fn update(
         other => other,
     };
     let desc = o.get("description").cloned();
+    let dc = match str_field(o, "OS-DCF:diskConfig", 10)? {
+        Some(d @ ("AUTO" | "MANUAL")) => Some(d.to_string()),
+        Some(d) => return Err(bad(format!("Invalid input for field/attribute OS-DCF:diskConfig. Value: {d}.")).into()),
+        None => None,
+    };
     load(&c, &ctx, &id).await?;
     let (i, ()) = c
         .store()
@@ -803,6 +828,9 @@ async fn update(
                 Some(Value::String(s)) => i.description = Some(s),
                 Some(Value::Null) => i.description = None,
                 _ => {}
+            }
+            if let Some(d) = dc {
+                i.disk_config = d;
             }
             Ok(())
         })

@@ -162,6 +162,15 @@ pub fn reduced(c: &Compute, ctx: &RequestContext, v: Version, i: &Instance) -> V
                             | "trusted_image_certificates"
                     )
             });
+            if let Some(nets) = o.get_mut("addresses").and_then(Value::as_object_mut) {
+                for list in nets.values_mut() {
+                    for a in list.as_array_mut().into_iter().flatten() {
+                        if let Some(a) = a.as_object_mut() {
+                            a.retain(|k, _| k == "addr" || k == "version");
+                        }
+                    }
+                }
+            }
         }
     }
     s
