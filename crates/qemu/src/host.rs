@@ -84,14 +84,20 @@ fn host_side_mac(guest: &str) -> String {
 }
 
 /// Creates the persistent tap of `nic` (if missing), enslaves it to its
-/// bridge and brings it up. Idempotent.
+/// bridge (when that exists) and brings it up. Idempotent.
 pub async fn plug_tap(nic: &Nic) -> Result<()> {
     if !link_exists(&nic.tap) {
         run("ip", &["tuntap", "add", "dev", &nic.tap, "mode", "tap"]).await?;
         run("ip", &["link", "set", "dev", &nic.tap, "address", &host_side_mac(&nic.mac)]).await?;
     }
-    if let Some(br) = &nic.bridge {
-        run("ip", &["link", "set", "dev", &nic.tap, "master", br]).await?;
+    match &nic.bridge {
+        Some(br) if link_exists(br) => {
+            run("ip", &["link", "set", "dev", &nic.tap, "master", br]).await?;
+        }
+        // The network data plane enslaves a port's tap when both exist, so a
+        // bridge that is not there yet is its job, not a failed boot.
+        Some(br) => tracing::warn!(tap = %nic.tap, bridge = %br, "bridge missing; tap left unplugged"),
+        None => {}
     }
     run("ip", &["link", "set", "dev", &nic.tap, "up"]).await.map(|_| ())
 }
