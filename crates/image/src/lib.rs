@@ -87,6 +87,14 @@ impl Image {
     pub async fn open_with_store(db: Db, opts: ServiceOptions, data: Arc<dyn DataStore>) -> Result<Image, Error> {
         let store = store::Store::new(db);
         store.migrate().await?;
+        // on SQLite this process is the only server, so an upload still marked
+        // under way was cut by a crash; on PostgreSQL another node may be uploading
+        if store.db.backend() == rustack_db::Backend::Sqlite {
+            let n = store.reset_interrupted().await?;
+            if n > 0 {
+                tracing::warn!(images = n, "uploads cut by a restart: images back to queued");
+            }
+        }
         let ini = &opts.config.ini;
         let int = |name: &str| ini.int("image", name).map_err(|e| Error::bad_request(e.to_string()));
         let settings = Settings {
@@ -155,7 +163,7 @@ impl Image {
     /// The bytes of an active image `ctx` may download, as a stream.
     pub async fn open_data(&self, ctx: &RequestContext, id: &str) -> Result<ImageData, Error> {
         match self.download(ctx, id, None).await? {
-            service::data::Download::Data { image, size, stream, .. } => Ok(ImageData { image, size, stream }),
+            service::data::Download::Data { image, size, stream, .. } => Ok(ImageData { image: *image, size, stream }),
             service::data::Download::NoData => {
                 Err(Error::new(rustack_common::ErrorKind::Conflict, format!("Image {id} has no data.")))
             }

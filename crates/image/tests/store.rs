@@ -180,3 +180,32 @@ async fn a_dropped_put_leaves_no_temporary_file() {
     assert!(left.is_empty(), "{left:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_restart_puts_interrupted_uploads_back_to_queued() {
+    let tdb = rustack_db::testing::sqlite().await;
+    let dir = rustack_db::testing::temp_dir("image-restart");
+    let svc = open(tdb.db.clone(), &dir).await;
+    let alice = ctx("p-alice", &["member", "reader"]);
+    let mut fields = Map::new();
+    fields.insert("disk_format".into(), json!("raw"));
+    fields.insert("container_format".into(), json!("bare"));
+    let img = svc.create_for(&alice, "stuck", &fields).await.unwrap();
+    // an upload that never ends, as if the process died under it
+    let never: ByteStream = Box::pin(
+        futures_util::stream::iter(vec![Ok(bytes::Bytes::from_static(b"x"))]).chain(futures_util::stream::pending()),
+    );
+    let (svc2, id) = (svc.clone(), img.id.clone());
+    let _upload =
+        tokio::spawn(async move { svc2.upload_data(&ctx("p-alice", &["member", "reader"]), &id, never).await });
+    for _ in 0..100 {
+        if svc.get_for(&alice, &img.id).await.unwrap().status == "saving" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(svc.get_for(&alice, &img.id).await.unwrap().status, "saving");
+    let restarted = open(tdb.db.clone(), &dir).await;
+    assert_eq!(restarted.get_for(&alice, &img.id).await.unwrap().status, "queued");
+    let _ = std::fs::remove_dir_all(&dir);
+}

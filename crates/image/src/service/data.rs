@@ -32,7 +32,7 @@ pub enum Download {
     /// The image has no data yet (Glance answers 204).
     NoData,
     Data {
-        image: ImageRecord,
+        image: Box<ImageRecord>,
         /// Bytes in `stream`.
         size: u64,
         /// The whole image's size.
@@ -358,7 +358,7 @@ impl Image {
             Some((s, e)) => e - s + 1,
             None => total,
         };
-        Ok(Download::Data { image: img, size, total, range, stream })
+        Ok(Download::Data { image: Box::new(img), size, total, range, stream })
     }
 
     /// `PUT /v2/images/{id}/stage`: the bytes wait for `POST …/import`.
