@@ -4,7 +4,8 @@
 //! no longer wanted, so the same loop is the reconciler after a restart.
 //!
 //! One host does everything here: every network with a subnet or port,
-//! every router, and the instance ports bound to this host.
+//! every router, and every bound instance port (a `rustack up` process is
+//! one machine, whatever names its compute hosts have).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
@@ -24,12 +25,19 @@ const DEBOUNCE: Duration = Duration::from_millis(50);
 pub fn spawn(net: Network) {
     tokio::spawn(async move {
         let interval = Duration::from_secs(net.cfg().reconcile_interval);
+        let mut last_run = Duration::ZERO;
         loop {
             // a change, or the periodic full reconciliation
             let _ = tokio::time::timeout(interval, net.inner.changed.notified()).await;
-            tokio::time::sleep(DEBOUNCE).await;
+            // changes coming in a burst are applied together; the pause grows
+            // with the cost of a run, so the agent never takes more than about
+            // half a core from the API under a stream of changes
+            tokio::time::sleep(DEBOUNCE + last_run).await;
             let generation = net.inner.generation.load(Ordering::SeqCst);
-            match run_once(&net).await {
+            let started = std::time::Instant::now();
+            let result = run_once(&net).await;
+            last_run = started.elapsed().min(Duration::from_secs(2));
+            match result {
                 Ok(report) => {
                     if !report.actions.is_empty() {
                         tracing::info!(actions = report.actions.len(), "network data plane applied");
@@ -92,7 +100,6 @@ pub async fn desired_state(net: &Network) -> Result<np::HostState, Error> {
     let groups = store::list(&mut c, "security_group").await?;
     let rules = store::list(&mut c, "security_group_rule").await?;
     drop(c);
-    let host = net.cfg().host.clone();
 
     let mut by_net: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for p in &ports {
@@ -212,7 +219,9 @@ pub async fn desired_state(net: &Network) -> Result<np::HostState, Error> {
     }
     let mut wanted_groups: BTreeSet<String> = BTreeSet::new();
     for p in &ports {
-        let bound = p["binding:host_id"].as_str() == Some(host.as_str());
+        // one rustack process is one machine: every compute host it runs
+        // (fake-compute-N included) plugs its taps here
+        let bound = p["binding:host_id"].as_str().is_some_and(|h| !h.is_empty());
         if !bound || p["device_owner"].as_str().unwrap_or_default().starts_with("network:") {
             continue;
         }

@@ -189,8 +189,9 @@ pub async fn create_rbac(net: &Network, caller: &Caller, doc: Doc) -> Result<Val
     }
     for r in store::list(&mut w, "rbac_policy").await? {
         if r["object_id"] == json!(oid) && r["action"] == json!(action) && r["target_tenant"] == json!(target) {
-            return Err(Error::conflict(format!("An RBAC policy already exists with those values."))
-                .with_code("DuplicateRbacPolicy"));
+            return Err(
+                Error::conflict("An RBAC policy already exists with those values.").with_code("DuplicateRbacPolicy")
+            );
         }
     }
     check_quota(&mut w, &project, "rbac_policy", "rbac_policy", 1).await?;
@@ -400,7 +401,7 @@ pub async fn list_availability(net: &Network, caller: &Caller, q: &ListQuery, ba
             ip_version.as_ref().is_none_or(|v| {
                 a["subnet_ip_availability"]
                     .as_array()
-                    .is_some_and(|s| s.iter().any(|s| s["ip_version"].to_string() == *v))
+                    .is_some_and(|s| s.iter().any(|s| s["ip_version"].as_i64().is_some_and(|n| n.to_string() == *v)))
             })
         })
         .map(|mut a| {

@@ -147,6 +147,20 @@ pub async fn allocate_ips(
             }
             None => {
                 let pools = pools_of(&subnet);
+                // the address after the last one given here is usually free:
+                // try it before reading the subnet's allocations (a hint only;
+                // the key on (subnet, ip) decides)
+                if let Some(h) = next_hint(&sid).filter(|h| pools.iter().any(|p| p.contains(*h))) {
+                    if store::allocate_ip(c, &sid, &h.to_string(), port_id, network_id).await? {
+                        set_hint(&sid, h);
+                        let entry = json!({"subnet_id": sid, "ip_address": h.to_string()});
+                        if out.contains(&entry) {
+                            return Err(invalid("Duplicate IP address in fixed_ips"));
+                        }
+                        out.push(entry);
+                        continue;
+                    }
+                }
                 let mut tries = 0;
                 loop {
                     let used: HashSet<IpAddr> =
@@ -156,6 +170,7 @@ pub async fn allocate_ips(
                             .with_code("IpAddressGenerationFailure"));
                     };
                     if store::allocate_ip(c, &sid, &a.to_string(), port_id, network_id).await? {
+                        set_hint(&sid, a);
                         break a;
                     }
                     tries += 1;
@@ -173,6 +188,22 @@ pub async fn allocate_ips(
         out.push(entry);
     }
     Ok(out)
+}
+
+/// Per subnet, the last address this process allocated from the pools.
+static HINTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, IpAddr>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn next_hint(subnet: &str) -> Option<IpAddr> {
+    let last = *HINTS.lock().ok()?.get(subnet)?;
+    let v = ipam::to_u128(last).checked_add(1)?;
+    Some(ipam::from_u128(v, last.is_ipv6()))
+}
+
+fn set_hint(subnet: &str, ip: IpAddr) {
+    if let Ok(mut h) = HINTS.lock() {
+        h.insert(subnet.to_string(), ip);
+    }
 }
 
 /// The addresses a port gets when it names none: one IPv4 subnet with room
@@ -539,7 +570,7 @@ pub async fn update(net: &Network, caller: &Caller, id: &str, upd: Doc) -> Resul
                             o["ip_address"].as_str().and_then(|a| a.parse::<IpAddr>().ok()) == ip.parse::<IpAddr>().ok()
                                 && s.as_ref().is_none_or(|s| o["subnet_id"].as_str() == Some(s))
                         }
-                        (Some(s), None) => o["subnet_id"].as_str() == Some(s) && false,
+                        // a subnet alone asks for a new address there (as upstream)
                         _ => false,
                     }
             });

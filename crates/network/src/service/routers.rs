@@ -357,10 +357,8 @@ pub async fn add_interface(net: &Network, caller: &Caller, id: &str, body: Value
             }
             let fixed = p["fixed_ips"].as_array().cloned().unwrap_or_default();
             if fixed.is_empty() {
-                return Err(Error::bad_request(format!(
-                    "Bad router request: Router port must have at least one fixed IP"
-                ))
-                .with_code("BadRequest"));
+                return Err(Error::bad_request("Bad router request: Router port must have at least one fixed IP")
+                    .with_code("BadRequest"));
             }
             for f in &fixed {
                 if let Some(s) = store::get(&mut w, "subnet", f["subnet_id"].as_str().unwrap_or_default()).await? {
