@@ -1,7 +1,6 @@
 //! `/allocations/{consumer}`, `POST /allocations` (several consumers),
 //! `/resource_providers/{uuid}/allocations` and `/usages`.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::Router;
@@ -28,21 +27,32 @@ fn consumer_uuid(s: &str) -> Result<String, Error> {
     crate::validate::uuid(s).ok_or_else(|| Error::bad_request(format!("Malformed consumer_uuid: {s}")))
 }
 
-fn resources_of(v: &Value, where_: &str) -> Result<Resources, Error> {
-    let Value::Object(m) = v else { return Err(bad_field(where_, "resources is not of type 'object'")) };
+fn resources_of(v: Option<&Value>) -> Result<Resources, Error> {
+    let Some(v) = v else { return Err(schema_error("required", "'resources' is a required property")) };
+    let Value::Object(m) = v else { return Err(not_type(v, "object")) };
     if m.is_empty() {
-        return Err(bad_field(where_, "resources does not have enough properties"));
+        return Err(schema_error("minProperties", "{} does not have enough properties"));
     }
     let mut out = Resources::new();
     for (class, n) in m {
         if !crate::names::is_well_formed(class) {
-            return Err(bad_field(class, "is not a valid resource class name"));
+            return Err(schema_error(
+                "additionalProperties",
+                format!("'{class}' does not match any of the regexes: '^[A-Z0-9_]+$'"),
+            ));
         }
         match n.as_i64() {
-            Some(n) if (1..=crate::validate::MAX_INT).contains(&n) => {
-                out.insert(class.clone(), n);
+            Some(k) if (1..=crate::validate::MAX_INT).contains(&k) => {
+                out.insert(class.clone(), k);
             }
-            _ => return Err(bad_field(class, "must be an integer of at least 1")),
+            Some(k) if k < 1 => return Err(schema_error("minimum", format!("{k} is less than the minimum of 1"))),
+            Some(k) => {
+                return Err(schema_error(
+                    "maximum",
+                    format!("{k} is greater than the maximum of {}", crate::validate::MAX_INT),
+                ))
+            }
+            None => return Err(not_type(n, "integer")),
         }
     }
     Ok(out)
@@ -55,7 +65,7 @@ fn parse_allocations(c: &Caller, v: Option<&Value>, allow_empty: bool) -> Result
     match v {
         Some(Value::Array(list)) if !c.at(12) => {
             if list.is_empty() {
-                return Err(bad_field("allocations", "[] is too short"));
+                return Err(schema_error("minItems", "[] is too short"));
             }
             for a in list {
                 let rp = a
@@ -63,8 +73,8 @@ fn parse_allocations(c: &Caller, v: Option<&Value>, allow_empty: bool) -> Result
                     .and_then(|r| r.get("uuid"))
                     .and_then(Value::as_str)
                     .ok_or_else(|| bad_field("allocations", "'resource_provider' is a required property"))?;
-                let rp = uuid_of(rp, "resource_provider")?;
-                let res = resources_of(a.get("resources").unwrap_or(&Value::Null), "allocations")?;
+                let rp = uuid_of(rp)?;
+                let res = resources_of(a.get("resources"))?;
                 out.entry(rp).or_default().extend(res);
             }
         }
@@ -73,14 +83,19 @@ fn parse_allocations(c: &Caller, v: Option<&Value>, allow_empty: bool) -> Result
                 return Err(bad_field("allocations", "does not have enough properties"));
             }
             for (rp, a) in m {
-                let rp = uuid_of(rp, "resource provider")?;
+                let rp = crate::validate::uuid(rp).ok_or_else(|| {
+                    schema_error(
+                        "additionalProperties",
+                        format!("'{rp}' does not match any of the regexes: '^[0-9a-fA-F]{{8}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{12}}$'"),
+                    )
+                })?;
                 let Some(obj) = a.as_object() else { return Err(bad_field(&rp, "is not of type 'object'")) };
                 for k in obj.keys() {
                     if k != "resources" && k != "generation" {
                         return Err(bad_field(k, "Additional properties are not allowed"));
                     }
                 }
-                let res = resources_of(obj.get("resources").unwrap_or(&Value::Null), &rp)?;
+                let res = resources_of(obj.get("resources"))?;
                 out.insert(rp, res);
             }
         }
@@ -125,13 +140,15 @@ fn parse_consumer(
     }
     for r in required {
         if !m.contains_key(r) {
-            return Err(Error::bad_request(format!("JSON does not validate: '{r}' is a required property")));
+            return Err(schema_error("required", format!("'{r}' is a required property")));
         }
     }
     let id = |k: &str| -> Result<String, Error> {
         match str_field(m, k)? {
-            Some(s) if !s.is_empty() && s.len() <= 255 => Ok(s.to_string()),
-            Some(_) => Err(bad_field(k, "must be 1 to 255 characters")),
+            Some(s) => {
+                length(s, 255)?;
+                Ok(s.to_string())
+            }
             None => Ok(INCOMPLETE.to_string()),
         }
     };
@@ -165,19 +182,37 @@ fn parse_consumer(
     })
 }
 
-async fn put_one(State(svc): State<Placement>, c: Caller, Path(consumer): Path<String>, body: Bytes) -> Res {
+/// Every class named exists (else a 400, before any capacity check).
+async fn check_classes(svc: &Placement, writes: &[ConsumerWrite]) -> Result<(), Error> {
+    for w in writes {
+        for class in w.allocations.values().flat_map(|r| r.keys()) {
+            if svc.check_class(class).await.is_err() {
+                return Err(Error::bad_request(format!(
+                    "Unable to allocate inventory for consumer {}: No such resource class {class}.",
+                    w.consumer
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn put_one(State(svc): State<Placement>, c: Caller, Path(consumer): Path<String>, body: Body) -> Res {
     c.allow(&svc, "placement:allocations:update")?;
+    let raw = body.json()?;
     let consumer = consumer_uuid(&consumer)?;
-    let m = object(&body, &["allocations", "project_id", "user_id", "consumer_generation", "consumer_type"], &[])?;
+    let m = object(raw, &["allocations", "project_id", "user_id", "consumer_generation", "consumer_type"], &[])?;
     let w = parse_consumer(&c, &consumer, &m, c.at(28))?;
+    check_classes(&svc, std::slice::from_ref(&w)).await?;
     svc.write_allocations(&[w]).await?;
     Ok(no_content())
 }
 
-async fn post_many(State(svc): State<Placement>, c: Caller, body: Bytes) -> Res {
+async fn post_many(State(svc): State<Placement>, c: Caller, body: Body) -> Res {
     c.need(13)?;
     c.allow(&svc, "placement:allocations:manage")?;
-    let v: Value = rustack_http::json::parse_json(&body)?;
+    let raw = body.json()?;
+    let v: Value = parse_body(raw)?;
     let Value::Object(all) = v else { return Err(bad_field("body", "is not of type 'object'").into()) };
     if all.is_empty() {
         return Err(bad_field("body", "does not have enough properties").into());
@@ -188,6 +223,7 @@ async fn post_many(State(svc): State<Placement>, c: Caller, body: Bytes) -> Res 
         let Value::Object(m) = m else { return Err(bad_field(&consumer, "is not of type 'object'").into()) };
         writes.push(parse_consumer(&c, &consumer, m, true)?);
     }
+    check_classes(&svc, &writes).await?;
     svc.write_allocations(&writes).await?;
     Ok(no_content())
 }
@@ -235,6 +271,13 @@ async fn provider_allocations(State(svc): State<Placement>, c: Caller, Path(uuid
     Ok(ok(json!({"allocations": m, "resource_provider_generation": p.generation})))
 }
 
+fn query_error(_name: &str, v: &str) -> Error {
+    let (msg, validator) = if v.is_empty() { ("is too short", "minLength") } else { ("is too long", "maxLength") };
+    Error::bad_request(format!(
+        "Invalid query string parameters: '{v}' {msg}\n\nFailed validating '{validator}' in schema"
+    ))
+}
+
 async fn usages(State(svc): State<Placement>, c: Caller, q: Pairs) -> Res {
     c.need(9)?;
     let q = &q.0;
@@ -242,7 +285,11 @@ async fn usages(State(svc): State<Placement>, c: Caller, q: Pairs) -> Res {
     let project = one(q, "project_id")?
         .ok_or_else(|| Error::bad_request("Invalid query string parameters: 'project_id' is a required property"))?;
     c.allow_target(&svc, "placement:usages", Target::new().with("project_id", project))?;
+    length(project, 255).map_err(|_| query_error("project_id", project))?;
     let user = one(q, "user_id")?;
+    if let Some(u) = user {
+        length(u, 255).map_err(|_| query_error("user_id", u))?;
+    }
     let by_type = svc.store().project_usages(project, user).await?;
     if !c.at(38) {
         let mut sum = Resources::new();

@@ -124,7 +124,7 @@ async fn list(State(svc): State<Placement>, c: Caller, q: Pairs) -> Res {
                         g.member_of.extend(a);
                         g.forbidden_aggregates.extend(f);
                     }
-                    _ => g.in_tree = Some(uuid_of(v, k)?),
+                    _ => g.in_tree = Some(query_uuid(v)?),
                 }
             }
         }

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Router;
@@ -39,14 +38,17 @@ fn listing(invs: &BTreeMap<String, InventoryUsage>, generation: i64) -> Value {
 fn parse_inventory(m: &Map<String, Value>, extra: &[&str]) -> Result<Inventory, Error> {
     for k in m.keys() {
         if !FIELDS.contains(&k.as_str()) && !extra.contains(&k.as_str()) {
-            return Err(bad_field(k, "Additional properties are not allowed"));
+            return Err(schema_error(
+                "additionalProperties",
+                format!("Additional properties are not allowed ('{k}' was unexpected)"),
+            ));
         }
     }
-    let total = int_field(m, "total")?.ok_or_else(|| bad_field("total", "is a required property"))?;
+    let total = int_field(m, "total")?.ok_or_else(|| schema_error("required", "'total' is a required property"))?;
     let ratio = match m.get("allocation_ratio") {
         None => 1.0,
-        Some(Value::Number(n)) => n.as_f64().unwrap_or(1.0),
-        Some(_) => return Err(bad_field("allocation_ratio", "is not of type 'number'")),
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::INFINITY),
+        Some(v) => return Err(not_type(v, "number")),
     };
     Ok(Inventory {
         total,
@@ -58,11 +60,26 @@ fn parse_inventory(m: &Map<String, Value>, extra: &[&str]) -> Result<Inventory, 
     })
 }
 
-async fn checked(svc: &Placement, c: &Caller, p: &str, class: &str, inv: &Inventory) -> Result<(), Error> {
-    svc.check_class(class).await.map_err(|_| {
-        Error::bad_request(format!("Unknown resource class in inventory for resource provider {p}: {class}"))
+/// The class exists and the inventory is valid; `verb` is "create" or "update".
+async fn checked(svc: &Placement, c: &Caller, p: &str, class: &str, inv: &Inventory, verb: &str) -> Result<(), Error> {
+    crate::validate::inventory(p, class, inv, c.at(26)).map_err(|e| {
+        if e.message.starts_with("JSON does not validate") {
+            e
+        } else {
+            Error::bad_request(format!("Unable to {verb} inventory for resource provider {p}: {}", e.message))
+        }
     })?;
-    crate::validate::inventory(p, class, inv, c.at(26))
+    svc.check_class(class).await.map_err(|_| {
+        if verb == "create" {
+            Error::bad_request(format!(
+                "Unable to create inventory for resource provider {p}: No such resource class {class}."
+            ))
+        } else {
+            Error::bad_request(format!(
+                "Unknown resource class in inventory for resource provider {p}: No such resource class {class}."
+            ))
+        }
+    })
 }
 
 async fn list(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>) -> Res {
@@ -72,11 +89,12 @@ async fn list(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>)
     Ok(ok(listing(&invs, p.generation)))
 }
 
-async fn replace(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>, body: Bytes) -> Res {
+async fn replace(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>, body: Body) -> Res {
     c.allow(&svc, "placement:resource_providers:inventories:update")?;
+    let raw = body.json()?;
     let p = provider_or_404(&svc, &uuid).await?;
     let m = object(
-        &body,
+        raw,
         &["inventories", "resource_provider_generation"],
         &["inventories", "resource_provider_generation"],
     )?;
@@ -88,7 +106,11 @@ async fn replace(State(svc): State<Placement>, c: Caller, Path(uuid): Path<Strin
     for (class, v) in invs {
         let Value::Object(o) = v else { return Err(bad_field(class, "is not of type 'object'").into()) };
         let inv = parse_inventory(o, &[])?;
-        checked(&svc, &c, &p.uuid, class, &inv).await?;
+        crate::validate::inventory_ranges(&inv)?;
+        if gen != p.generation {
+            return Err(crate::store::generation_conflict("resource provider").into());
+        }
+        checked(&svc, &c, &p.uuid, class, &inv, "update").await?;
         new.insert(class.clone(), inv);
     }
     let g = svc.store().set_inventories(&p.uuid, Some(gen), &new).await?;
@@ -96,18 +118,19 @@ async fn replace(State(svc): State<Placement>, c: Caller, Path(uuid): Path<Strin
     Ok(ok(listing(&invs, g)))
 }
 
-async fn create(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>, body: Bytes) -> Res {
+async fn create(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>, body: Body) -> Res {
     c.allow(&svc, "placement:resource_providers:inventories:create")?;
+    let raw = body.json()?;
     let p = provider_or_404(&svc, &uuid).await?;
     let m = object(
-        &body,
+        raw,
         &[FIELDS, &["resource_class", "resource_provider_generation"]].concat(),
-        &["resource_class", "total", "resource_provider_generation"],
+        &["resource_class", "total"],
     )?;
-    let gen = generation(&m)?;
+    int_field(&m, "resource_provider_generation")?;
     let class = str_field(&m, "resource_class")?.unwrap_or_default().to_string();
     let inv = parse_inventory(&m, &["resource_class", "resource_provider_generation"])?;
-    checked(&svc, &c, &p.uuid, &class, &inv).await?;
+    checked(&svc, &c, &p.uuid, &class, &inv, "create").await?;
     if svc.store().inventories(&p.uuid).await?.contains_key(&class) {
         return Err(Error::conflict(format!(
             "Update conflict: Inventory for {class} on resource provider {} already exists.",
@@ -115,7 +138,7 @@ async fn create(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String
         ))
         .into());
     }
-    let g = svc.store().set_inventory(&p.uuid, &class, Some(gen), &inv).await?;
+    let g = svc.store().set_inventory(&p.uuid, &class, None, &inv).await?;
     let mut body = inventory_json(&inv);
     body["resource_provider_generation"] = json!(g);
     Ok(created(&format!("/resource_providers/{}/inventories/{class}", p.uuid), Some(body)))
@@ -150,18 +173,22 @@ async fn update_one(
     State(svc): State<Placement>,
     c: Caller,
     Path((uuid, class)): Path<(String, String)>,
-    body: Bytes,
+    body: Body,
 ) -> Res {
     c.allow(&svc, "placement:resource_providers:inventories:update")?;
     let p = provider_or_404(&svc, &uuid).await?;
     let m = object(
-        &body,
+        body.json()?,
         &[FIELDS, &["resource_provider_generation"]].concat(),
         &["total", "resource_provider_generation"],
     )?;
     let gen = generation(&m)?;
     let inv = parse_inventory(&m, &["resource_provider_generation"])?;
-    checked(&svc, &c, &p.uuid, &class, &inv).await?;
+    crate::validate::inventory_ranges(&inv)?;
+    if gen != p.generation {
+        return Err(crate::store::generation_conflict("resource provider").into());
+    }
+    checked(&svc, &c, &p.uuid, &class, &inv, "update").await?;
     if !svc.store().inventories(&p.uuid).await?.contains_key(&class) {
         return Err(Error::bad_request(format!(
             "No inventory record with resource class for resource provider {}: {class}",

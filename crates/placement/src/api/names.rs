@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Router;
@@ -78,10 +77,11 @@ async fn put_trait(State(svc): State<Placement>, c: Caller, Path(name): Path<Str
     if !is_custom_name(&name) {
         return Err(Error::bad_request(BAD_CUSTOM).into());
     }
+    let loc = format!("/traits/{name}");
     if svc.store().create_custom_trait(&name).await? {
-        Ok(created(&format!("/traits/{name}"), None))
+        Ok(created(&loc, None))
     } else {
-        Ok(no_content())
+        Ok(with_location(no_content(), &loc))
     }
 }
 
@@ -105,14 +105,17 @@ async fn rp_traits(State(svc): State<Placement>, c: Caller, Path(uuid): Path<Str
     Ok(ok(json!({"traits": t, "resource_provider_generation": p.generation})))
 }
 
-async fn set_rp_traits(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>, body: Bytes) -> Res {
+async fn set_rp_traits(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>, body: Body) -> Res {
     c.need(6)?;
     c.allow(&svc, "placement:resource_providers:traits:update")?;
+    let raw = body.json()?;
     let p = provider_or_404(&svc, &uuid).await?;
-    let m = object(&body, &["traits", "resource_provider_generation"], &["traits", "resource_provider_generation"])?;
+    let m = object(raw, &["traits", "resource_provider_generation"], &["traits", "resource_provider_generation"])?;
     let gen = generation(&m)?;
-    let Some(Value::Array(list)) = m.get("traits") else {
-        return Err(bad_field("traits", "is not of type 'array'").into());
+    let list = match m.get("traits") {
+        Some(Value::Array(list)) => list,
+        Some(v) => return Err(not_type(v, "array").into()),
+        None => return Err(schema_error("required", "'traits' is a required property").into()),
     };
     let mut set = BTreeSet::new();
     let mut unknown = Vec::new();
@@ -154,31 +157,39 @@ async fn rp_aggregates(State(svc): State<Placement>, c: Caller, Path(uuid): Path
     Ok(ok(body))
 }
 
-async fn set_rp_aggregates(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>, body: Bytes) -> Res {
+async fn set_rp_aggregates(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>, body: Body) -> Res {
     c.need(1)?;
     c.allow(&svc, "placement:resource_providers:aggregates:update")?;
+    let raw = body.json()?;
     let p = provider_or_404(&svc, &uuid).await?;
     let (list, gen) = if c.at(19) {
         let m = object(
-            &body,
+            raw,
             &["aggregates", "resource_provider_generation"],
             &["aggregates", "resource_provider_generation"],
         )?;
         (m.get("aggregates").cloned().unwrap_or(Value::Null), Some(generation(&m)?))
     } else {
-        (rustack_http::json::parse_json::<Value>(&body)?, None)
+        (parse_body(raw)?, None)
     };
-    let Value::Array(list) = list else { return Err(bad_field("aggregates", "is not of type 'array'").into()) };
+    let Value::Array(list) = list else { return Err(not_type(&list, "array").into()) };
     let mut set = BTreeSet::new();
+    // the answer keeps the request's order
+    let mut ordered = Vec::new();
     for a in &list {
-        let u =
-            a.as_str().and_then(crate::validate::uuid).ok_or_else(|| bad_field("aggregates", "items must be uuids"))?;
-        if !set.insert(u) {
-            return Err(bad_field("aggregates", "has non-unique elements").into());
+        let u = a
+            .as_str()
+            .and_then(crate::validate::uuid)
+            .ok_or_else(|| schema_error("format", format!("{} is not a 'uuid'", py_repr(a))))?;
+        if !set.insert(u.clone()) {
+            return Err(
+                schema_error("uniqueItems", format!("{} has non-unique elements", Value::Array(list.clone()))).into()
+            );
         }
+        ordered.push(u);
     }
     let g = svc.store().set_provider_names(&p.uuid, gen, &set, true).await?;
-    let mut body = json!({ "aggregates": set });
+    let mut body = json!({ "aggregates": ordered });
     if c.at(19) {
         body["resource_provider_generation"] = json!(g);
     }
@@ -199,20 +210,22 @@ async fn list_classes(State(svc): State<Placement>, c: Caller) -> Res {
     Ok(ok(json!({ "resource_classes": v })))
 }
 
-fn bad_class() -> Error {
-    Error::bad_request(
-        "JSON does not validate: a custom resource class name must start with CUSTOM_ and use only A-Z, 0-9 and _ (at most 255 characters)",
-    )
+/// A custom class name per upstream's schema (`^CUSTOM_[A-Z0-9_]+$`, at most 255).
+fn check_custom_class(name: &str) -> Result<(), Error> {
+    max_len(name, 255)?;
+    if !is_custom_name(name) {
+        return Err(schema_error("pattern", format!("'{name}' does not match '^CUSTOM_[A-Z0-9_]+$'")));
+    }
+    Ok(())
 }
 
-async fn create_class(State(svc): State<Placement>, c: Caller, body: Bytes) -> Res {
+async fn create_class(State(svc): State<Placement>, c: Caller, body: Body) -> Res {
     c.need(2)?;
     c.allow(&svc, "placement:resource_classes:create")?;
-    let m = object(&body, &["name"], &["name"])?;
+    let raw = body.json()?;
+    let m = object(raw, &["name"], &["name"])?;
     let name = str_field(&m, "name")?.unwrap_or_default().to_string();
-    if !is_custom_name(&name) {
-        return Err(bad_class().into());
-    }
+    check_custom_class(&name)?;
     if !svc.store().create_custom_class(&name).await? {
         return Err(Error::conflict(format!("Conflicting resource class already exists: {name}"))
             .with_code("placement.duplicate_name")
@@ -230,31 +243,25 @@ async fn show_class(State(svc): State<Placement>, c: Caller, Path(name): Path<St
     Ok(ok(class_json(&name)))
 }
 
-async fn put_class(State(svc): State<Placement>, c: Caller, Path(name): Path<String>, body: Bytes) -> Res {
+async fn put_class(State(svc): State<Placement>, c: Caller, Path(name): Path<String>, body: Body) -> Res {
     c.need(2)?;
     c.allow(&svc, "placement:resource_classes:update")?;
     if c.at(7) {
         // create-or-confirm, no body
-        if is_standard_class(&name) {
-            return Ok(no_content());
-        }
-        if !is_custom_name(&name) {
-            return Err(bad_class().into());
-        }
+        check_custom_class(&name)?;
+        let loc = format!("/resource_classes/{name}");
         return if svc.store().create_custom_class(&name).await? {
-            Ok(created(&format!("/resource_classes/{name}"), None))
+            Ok(created(&loc, None))
         } else {
-            Ok(no_content())
+            Ok(with_location(no_content(), &loc))
         };
     }
     // 1.2–1.6: rename a custom class
-    let m = object(&body, &["name"], &["name"])?;
+    let m = object(body.json()?, &["name"], &["name"])?;
     let new = str_field(&m, "name")?.unwrap_or_default().to_string();
+    check_custom_class(&new)?;
     if is_standard_class(&name) {
         return Err(Error::bad_request(format!("Cannot update standard resource class {name}")).into());
-    }
-    if !is_custom_name(&new) {
-        return Err(bad_class().into());
     }
     if !svc.store().custom_class_exists(&name).await? {
         return Err(Error::not_found(format!("No such resource class {name}.")).into());

@@ -1,6 +1,5 @@
 //! `/resource_providers`: list (with filters), create, show, update, delete.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Router;
@@ -27,10 +26,10 @@ async fn list(State(svc): State<Placement>, c: Caller, q: Pairs) -> Res {
     )?;
     let mut f = ProviderFilter { name: one(q, "name")?.map(String::from), ..Default::default() };
     if let Some(u) = one(q, "uuid")? {
-        f.uuid = Some(uuid_of(u, "uuid")?);
+        f.uuid = Some(query_uuid(u)?);
     }
     if let Some(t) = one(q, "in_tree")? {
-        f.in_tree = Some(uuid_of(t, "in_tree")?);
+        f.in_tree = Some(query_uuid(t)?);
     }
     let (any, forbidden) = parse_member_of(&c, &all(q, "member_of"))?;
     f.member_of = any;
@@ -50,23 +49,27 @@ async fn list(State(svc): State<Placement>, c: Caller, q: Pairs) -> Res {
 
 fn check_name(name: Option<&str>) -> Result<String, Error> {
     match name {
-        Some(n) if !n.is_empty() && n.chars().count() <= 200 => Ok(n.to_string()),
-        Some(_) => Err(bad_field("name", "must be 1 to 200 characters")),
-        None => Err(bad_field("name", "is a required property")),
+        Some("") => Err(schema_error("minLength", "'' is too short")),
+        Some(n) => {
+            max_len(n, 200)?;
+            Ok(n.to_string())
+        }
+        None => Err(schema_error("type", "None is not of type 'string'")),
     }
 }
 
-async fn create(State(svc): State<Placement>, c: Caller, body: Bytes) -> Res {
+async fn create(State(svc): State<Placement>, c: Caller, body: Body) -> Res {
     c.allow(&svc, "placement:resource_providers:create")?;
+    let raw = body.json()?;
     let allowed: &[&str] = if c.at(14) { &["name", "uuid", "parent_provider_uuid"] } else { &["name", "uuid"] };
-    let m = object(&body, allowed, &["name"])?;
+    let m = object(raw, allowed, &["name"])?;
     let name = check_name(str_field(&m, "name")?)?;
     let uuid = match str_field(&m, "uuid")? {
-        Some(u) => uuid_of(u, "uuid")?,
+        Some(u) => uuid_of(u)?,
         None => uuid::Uuid::new_v4().hyphenated().to_string(),
     };
     let parent = match str_field(&m, "parent_provider_uuid")? {
-        Some(p) => Some(uuid_of(p, "parent_provider_uuid")?),
+        Some(p) => Some(uuid_of(p)?),
         None => None,
     };
     let p = svc.store().create_provider(&uuid, &name, parent.as_deref()).await?;
@@ -87,15 +90,16 @@ async fn show(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>)
     Ok(ok(provider_json(&c, &p)))
 }
 
-async fn update(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>, body: Bytes) -> Res {
+async fn update(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>, body: Body) -> Res {
     c.allow(&svc, "placement:resource_providers:update")?;
+    let raw = body.json()?;
     let cur = provider_or_404(&svc, &uuid).await?;
     let allowed: &[&str] = if c.at(14) { &["name", "parent_provider_uuid"] } else { &["name"] };
-    let m = object(&body, allowed, &["name"])?;
+    let m = object(raw, allowed, &["name"])?;
     let name = check_name(str_field(&m, "name")?)?;
     let parent = if m.contains_key("parent_provider_uuid") {
         match str_field(&m, "parent_provider_uuid")? {
-            Some(p) => Some(uuid_of(p, "parent_provider_uuid")?),
+            Some(p) => Some(uuid_of(p)?),
             None => {
                 if cur.parent_provider_uuid.is_some() && !c.at(37) {
                     return Err(Error::bad_request("un-parenting a provider is not currently allowed.").into());
@@ -112,7 +116,9 @@ async fn update(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String
 
 async fn delete(State(svc): State<Placement>, c: Caller, Path(uuid): Path<String>) -> Res {
     c.allow(&svc, "placement:resource_providers:delete")?;
-    let p = provider_or_404(&svc, &uuid).await?;
+    let p = provider_or_404(&svc, &uuid)
+        .await
+        .map_err(|_| Error::not_found(format!("No resource provider with uuid {uuid} found for delete")))?;
     svc.store().delete_provider(&p.uuid).await?;
     Ok(no_content())
 }

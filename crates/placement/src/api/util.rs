@@ -64,6 +64,46 @@ impl Caller {
     }
 }
 
+/// A request body and its media type; handlers check the type when they
+/// read it ([`Body::json`]), after routing and version masking, as
+/// upstream's `require_content` does.
+pub struct Body {
+    ctype: String,
+    bytes: axum::body::Bytes,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ctype =
+            req.headers().get(header::CONTENT_TYPE).and_then(|c| c.to_str().ok()).unwrap_or("").trim().to_string();
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::new(rustack_common::ErrorKind::PayloadTooLarge, "Request is too large.")
+            } else {
+                Error::bad_request(format!("Could not read the request body: {e}"))
+            }
+        })?;
+        Ok(Body { ctype, bytes })
+    }
+}
+
+impl Body {
+    /// The bytes of a body that must be JSON: 415 for another media type.
+    pub fn json(&self) -> Result<&[u8], Error> {
+        let base = self.ctype.split(';').next().unwrap_or("").trim();
+        if !base.eq_ignore_ascii_case("application/json") {
+            let shown = if self.ctype.is_empty() { "None" } else { self.ctype.as_str() };
+            return Err(Error::new(
+                rustack_common::ErrorKind::UnsupportedMediaType,
+                format!("The media type {shown} is not supported, use application/json"),
+            ));
+        }
+        Ok(&self.bytes)
+    }
+}
+
 /// A query string as (name, value) pairs, names may repeat.
 pub type Pairs = axum::extract::Query<Vec<(String, String)>>;
 
@@ -97,23 +137,50 @@ pub fn all<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
     pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
 }
 
+/// Python's repr of a JSON value, as jsonschema's messages show it.
+pub fn py_repr(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("'{s}'"),
+        Value::Null => "None".into(),
+        Value::Bool(b) => {
+            if *b {
+                "True".into()
+            } else {
+                "False".into()
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A body that breaks the schema, in jsonschema's words as upstream shows them.
+pub fn schema_error(validator: &str, msg: impl std::fmt::Display) -> Error {
+    Error::bad_request(format!("JSON does not validate: {msg}\n\nFailed validating '{validator}' in schema"))
+}
+
+/// Parses a body as JSON: "Malformed JSON: …" otherwise.
+pub fn parse_body(body: &[u8]) -> Result<Value, Error> {
+    serde_json::from_slice(body).map_err(|e| Error::bad_request(format!("Malformed JSON: {e}")))
+}
+
 /// A JSON object body (anything else is a 400) with only `allowed` keys
 /// and every one of `required`.
 pub fn object(body: &[u8], allowed: &[&str], required: &[&str]) -> Result<Map<String, Value>, Error> {
-    let v: Value = rustack_http::json::parse_json(body)?;
+    let v = parse_body(body)?;
     let Value::Object(m) = v else {
-        return Err(Error::bad_request("JSON does not validate: the body is not an object"));
+        return Err(schema_error("type", format!("{} is not of type 'object'", py_repr(&v))));
     };
     for k in m.keys() {
         if !allowed.contains(&k.as_str()) {
-            return Err(Error::bad_request(format!(
-                "JSON does not validate: Additional properties are not allowed ('{k}' was unexpected)"
-            )));
+            return Err(schema_error(
+                "additionalProperties",
+                format!("Additional properties are not allowed ('{k}' was unexpected)"),
+            ));
         }
     }
     for r in required {
         if !m.contains_key(*r) {
-            return Err(Error::bad_request(format!("JSON does not validate: '{r}' is a required property")));
+            return Err(schema_error("required", format!("'{r}' is a required property")));
         }
     }
     Ok(m)
@@ -123,11 +190,15 @@ pub fn bad_field(field: &str, why: &str) -> Error {
     Error::bad_request(format!("JSON does not validate: {field}: {why}"))
 }
 
+pub fn not_type(v: &Value, ty: &str) -> Error {
+    schema_error("type", format!("{} is not of type '{ty}'", py_repr(v)))
+}
+
 pub fn str_field<'a>(m: &'a Map<String, Value>, k: &str) -> Result<Option<&'a str>, Error> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(bad_field(k, "is not of type 'string'")),
+        Some(v) => Err(not_type(v, "string")),
     }
 }
 
@@ -135,20 +206,41 @@ pub fn int_field(m: &Map<String, Value>, k: &str) -> Result<Option<i64>, Error> 
     match m.get(k) {
         None => Ok(None),
         Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
-        Some(_) => Err(bad_field(k, "is not of type 'integer'")),
+        Some(v) => Err(not_type(v, "integer")),
     }
+}
+
+/// A string of 1 to `max` characters.
+pub fn length(v: &str, max: usize) -> Result<(), Error> {
+    if v.is_empty() {
+        return Err(schema_error("minLength", "'' is too short"));
+    }
+    max_len(v, max)
+}
+
+/// A string no longer than `max` characters.
+pub fn max_len(v: &str, max: usize) -> Result<(), Error> {
+    if v.chars().count() > max {
+        return Err(schema_error("maxLength", format!("'{v}' is too long")));
+    }
+    Ok(())
 }
 
 /// `resource_provider_generation`, required.
 pub fn generation(m: &Map<String, Value>) -> Result<i64, Error> {
     int_field(m, "resource_provider_generation")?
-        .ok_or_else(|| bad_field("resource_provider_generation", "is a required integer"))
+        .ok_or_else(|| schema_error("required", "'resource_provider_generation' is a required property"))
 }
 
-/// A uuid in a body or query; 400 otherwise.
-pub fn uuid_of(s: &str, what: &str) -> Result<String, Error> {
+/// A uuid in a body; 400 in jsonschema's words otherwise.
+pub fn uuid_of(s: &str) -> Result<String, Error> {
+    crate::validate::uuid(s).ok_or_else(|| schema_error("format", format!("'{s}' is not a 'uuid'")))
+}
+
+/// A uuid in a query string.
+pub fn query_uuid(s: &str) -> Result<String, Error> {
     crate::validate::uuid(s)
-        .ok_or_else(|| Error::bad_request(format!("Invalid uuid for {what}: '{s}' is not a 'uuid'")))
+        .ok_or_else(|| Error::bad_request(format!("Invalid query string parameters: '{s}' is not a 'uuid'")))
 }
 
 /// A path uuid that is not one cannot name anything: 404.
@@ -175,6 +267,14 @@ pub fn created(location: &str, body: Option<Value>) -> Response {
         Some(b) => json(StatusCode::CREATED, b),
         None => StatusCode::CREATED.into_response(),
     };
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// Adds a Location header.
+pub fn with_location(mut r: Response, location: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(location) {
         r.headers_mut().insert(header::LOCATION, v);
     }
@@ -246,7 +346,12 @@ pub fn parse_member_of(c: &Caller, values: &[&str]) -> Result<(Vec<Vec<String>>,
     for v in values {
         let (neg, rest) = match v.strip_prefix('!') {
             Some(r) if c.at(32) => (true, r),
-            _ => (false, *v),
+            Some(_) => {
+                return Err(Error::bad_request(
+                    "Forbidden member_of parameters are not supported in the specified microversion",
+                ))
+            }
+            None => (false, *v),
         };
         let list = rest.strip_prefix("in:").unwrap_or(rest);
         let mut uuids = Vec::new();
@@ -275,34 +380,45 @@ pub async fn parse_required(
 ) -> Result<(Vec<Vec<String>>, Vec<String>), Error> {
     let mut req = Vec::new();
     let mut forbidden = Vec::new();
-    let mut unknown = Vec::new();
+    let form = if c.at(22) { "HW_CPU_X86_VMX,!CUSTOM_MAGIC" } else { "HW_CPU_X86_VMX,CUSTOM_MAGIC" };
     for v in values {
-        if v.trim().is_empty() {
-            return Err(Error::bad_request("Invalid query string parameters: Expected 'required' parameter value of the form: HW_CPU_X86_VMX,CUSTOM_MAGIC. Got an empty value"));
-        }
-        if let Some(list) = v.strip_prefix("in:").filter(|_| c.at(39)) {
+        if let Some(list) = v.strip_prefix("in:") {
+            if !c.at(39) {
+                return Err(Error::bad_request(format!("Invalid query string parameters: The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' only supported since microversion 1.39. Got: {v}")));
+            }
             let names: Vec<String> = list.split(',').map(|t| t.trim().to_string()).collect();
-            for n in &names {
-                if !trait_exists(svc, n).await? {
-                    unknown.push(n.clone());
-                }
+            if names.iter().any(String::is_empty) {
+                return Err(Error::bad_request(format!("Invalid query string parameters: Expected 'required' parameter value of the form: in:HW_CPU_X86_VMX,CUSTOM_MAGIC. Got an empty trait in: {v}")));
+            }
+            if names.iter().any(|n| n.starts_with('!')) {
+                return Err(Error::bad_request(format!("Invalid query string parameters: The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' does not support forbidden traits. Got: {v}")));
             }
             req.push(names);
             continue;
         }
-        for t in v.split(',') {
-            let t = t.trim();
-            let (neg, name) = match t.strip_prefix('!') {
-                Some(n) if c.at(22) => (true, n),
-                _ => (false, t),
-            };
-            if !trait_exists(svc, name).await? {
-                unknown.push(name.to_string());
-            } else if neg {
-                forbidden.push(name.to_string());
+        let all: Vec<&str> = v.split(',').map(str::trim).collect();
+        if all.iter().any(|t| t.trim_start_matches('!').is_empty()) {
+            return Err(Error::bad_request(format!(
+                "Invalid query string parameters: Expected 'required' parameter value of the form: {form}. Got an empty trait in: {v}"
+            )));
+        }
+        for t in all {
+            if t.starts_with('!') {
+                if !c.at(22) {
+                    return Err(Error::bad_request(format!(
+                        "Invalid query string parameters: Expected 'required' parameter value of the form: HW_CPU_X86_VMX,CUSTOM_MAGIC. Got: {v}"
+                    )));
+                }
+                forbidden.push(t.trim_start_matches('!').to_string());
             } else {
-                req.push(vec![name.to_string()]);
+                req.push(vec![t.to_string()]);
             }
+        }
+    }
+    let mut unknown: Vec<String> = Vec::new();
+    for t in req.iter().flatten().chain(forbidden.iter()) {
+        if !trait_exists(svc, t).await? && !unknown.contains(t) {
+            unknown.push(t.clone());
         }
     }
     if !unknown.is_empty() {

@@ -43,10 +43,12 @@ impl Store {
             if let Some(expected) = cw.expected_generation {
                 let got = c.as_ref().map(|c| c.generation);
                 if got != expected {
-                    let show = |g: Option<i64>| g.map(|g| g.to_string()).unwrap_or_else(|| "None".into());
+                    // upstream's words: "expected" is what the consumer has,
+                    // "got" what the request said
+                    let show = |g: Option<i64>| g.map(|g| g.to_string()).unwrap_or_else(|| "null".into());
                     return Err(conflict(
                         "placement.concurrent_update",
-                        format!("consumer generation conflict - expected {} but got {}", show(expected), show(got)),
+                        format!("consumer generation conflict - expected {} but got {}", show(got), show(expected)),
                     ));
                 }
             }
@@ -57,10 +59,10 @@ impl Store {
             .fetch_all(&mut *w.tx)
             .await
             .map_err(db_err)?;
+            // only the providers that receive allocations move their
+            // generation (as upstream): giving resources back does not
             for r in &old {
-                let p = s(r, "provider_uuid");
-                *delta.entry((p.clone(), s(r, "resource_class"))).or_default() -= i(r, "used");
-                providers.insert(p);
+                *delta.entry((s(r, "provider_uuid"), s(r, "resource_class"))).or_default() -= i(r, "used");
             }
             for (p, res) in &cw.allocations {
                 for (class, n) in res {

@@ -15,6 +15,10 @@ use crate::model::{
     ResourceProvider,
 };
 
+/// The trait of a provider that shares its inventory with the providers of
+/// its aggregates (shared storage, an IP pool).
+const SHARES: &str = "MISC_SHARES_VIA_AGGREGATE";
+
 /// At most this many ways to satisfy one group (or the whole request) per tree.
 const PER_TREE: usize = 256;
 
@@ -146,6 +150,7 @@ impl Store {
                 by_root.entry(p.root_provider_uuid.clone()).or_default().push(p.uuid.clone());
             }
         }
+        let shared = self.sharing_providers(&holders, &providers).await?;
         let limit = req.limit.unwrap_or(usize::MAX);
         let mut out = Candidates::default();
         for (root, tree) in &by_root {
@@ -157,7 +162,12 @@ impl Store {
             {
                 continue;
             }
-            let per_group: Vec<Vec<Option_>> = req.groups.iter().map(|g| ctx.group_options(g, root, tree)).collect();
+            // the tree's own providers, then those that share with it
+            let mut tree = tree.clone();
+            tree.extend(
+                shared.get(root).into_iter().flatten().filter(|s| !tree.contains(s)).cloned().collect::<Vec<_>>(),
+            );
+            let per_group: Vec<Vec<Option_>> = req.groups.iter().map(|g| ctx.group_options(g, root, &tree)).collect();
             if per_group.iter().any(Vec::is_empty) {
                 continue;
             }
@@ -198,15 +208,63 @@ impl Store {
         Ok(out)
     }
 
-    /// Every provider of every tree a candidate names, with all its inventory,
-    /// traits and aggregates.
+    /// Sharing providers (trait `MISC_SHARES_VIA_AGGREGATE`) among `holders`,
+    /// by the root of each tree they share with (a tree with a provider in
+    /// one of their aggregates).
+    async fn sharing_providers(
+        &self,
+        holders: &[String],
+        providers: &BTreeMap<String, ResourceProvider>,
+    ) -> Result<HashMap<String, Vec<String>>, Error> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        let marked = self.traits_of_named(&[SHARES.to_string()]).await?;
+        let sharing: Vec<String> = holders.iter().filter(|p| marked.contains_key(*p)).cloned().collect();
+        if sharing.is_empty() {
+            return Ok(out);
+        }
+        let their_aggs = self.aggregates_of_providers(&sharing).await?;
+        let aggs: Vec<String> = their_aggs.values().flatten().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+        let members = self.aggregates_of_named(&aggs).await?;
+        let member_rps = self.providers_by_uuid(&members.keys().cloned().collect::<Vec<_>>()).await?;
+        for (m, m_aggs) in &members {
+            let Some(rp) = member_rps.get(m) else { continue };
+            for s in &sharing {
+                let own_root = providers.get(s).map(|p| p.root_provider_uuid.as_str());
+                if own_root == Some(rp.root_provider_uuid.as_str()) {
+                    continue;
+                }
+                if their_aggs.get(s).is_some_and(|sa| sa.intersection(m_aggs).next().is_some()) {
+                    let e = out.entry(rp.root_provider_uuid.clone()).or_default();
+                    if !e.contains(s) {
+                        e.push(s.clone());
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every provider of every tree a candidate names (and every sharing
+    /// provider it takes from), with all its inventory, traits and aggregates.
     async fn summaries(&self, candidates: &[Candidate]) -> Result<BTreeMap<String, ProviderSummary>, Error> {
         let roots: Vec<String> =
             candidates.iter().map(|c| c.root_provider_uuid.clone()).collect::<BTreeSet<_>>().into_iter().collect();
         if roots.is_empty() {
             return Ok(BTreeMap::new());
         }
-        let provs = self.providers_in_trees(&roots).await?;
+        let mut provs = self.providers_in_trees(&roots).await?;
+        let known: BTreeSet<String> = provs.iter().map(|p| p.uuid.clone()).collect();
+        let others: Vec<String> = candidates
+            .iter()
+            .flat_map(|c| c.allocations.keys())
+            .filter(|p| !known.contains(*p))
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !others.is_empty() {
+            provs.extend(self.providers_by_uuid(&others).await?.into_values());
+        }
         let uuids: Vec<String> = provs.iter().map(|p| p.uuid.clone()).collect();
         let mut inv = self.inventories_of_providers(&uuids).await?;
         let mut traits = self.traits_of_providers(&uuids).await?;

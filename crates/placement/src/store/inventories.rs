@@ -161,11 +161,7 @@ impl Store {
             .await
             .map_err(db_err)?;
         match r {
-            None => {
-                return Err(Error::not_found(format!(
-                    "No inventory of class {class} found for resource provider {uuid}"
-                )))
-            }
+            None => return Err(Error::not_found(format!("No inventory of class {class} found for delete"))),
             Some(r) if i(&r, "used") > 0 => return Err(in_use(uuid, class)),
             Some(_) => delete_row(&mut w, uuid, class).await?,
         }

@@ -51,7 +51,7 @@ pub fn conflict(code: &str, msg: impl Into<String>) -> Error {
 pub fn generation_conflict(what: &str) -> Error {
     conflict(
         "placement.concurrent_update",
-        format!("{what} generation conflict: the resource provider's generation changed since it was read. Please update the generation and try again."),
+        format!("{what} generation conflict: Resource provider's generation already changed. Please update the generation and try again."),
     )
 }
 

@@ -34,7 +34,7 @@ impl Store {
         if used.is_some() {
             return Err(conflict(
                 "placement.undefined_code",
-                format!("Unable to delete resource class {name}. Error: Cannot delete resource class {name}. Class is in use in inventory."),
+                format!("Error in delete resource class: Unable to delete resource class {name}. Class is in use in inventory."),
             ));
         }
         let r = sqlx::query("DELETE FROM placement_custom_class WHERE name = $1")

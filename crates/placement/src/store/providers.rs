@@ -73,11 +73,21 @@ impl Store {
                 format!("Conflicting resource provider uuid: {uuid} already exists."),
             ));
         }
+        if parent == Some(uuid) {
+            return Err(Error::bad_request(format!(
+                "Unable to create resource provider \"{name}\", {uuid}: parent provider UUID cannot be same as UUID. \
+                 Please set parent provider UUID to None if there is no parent."
+            )));
+        }
         let root = match parent {
             None => uuid.to_string(),
             Some(p) => match provider_in(&mut w, p).await? {
                 Some(pp) => pp.root_provider_uuid,
-                None => return Err(Error::bad_request(format!("The parent resource provider {p} does not exist."))),
+                None => {
+                    return Err(Error::bad_request(format!(
+                        "Unable to create resource provider \"{name}\", {uuid}: parent provider UUID does not exist."
+                    )))
+                }
             },
         };
         let t = now();
@@ -154,7 +164,9 @@ impl Store {
                         return Err(Error::bad_request("creating loop in the provider tree is not allowed."));
                     }
                     let pp = provider_in(&mut w, p).await?.ok_or_else(|| {
-                        Error::bad_request(format!("The parent resource provider {p} does not exist."))
+                        Error::bad_request(format!(
+                            "Unable to save resource provider {uuid}: parent provider UUID does not exist."
+                        ))
                     })?;
                     // the new parent must not sit below this provider
                     let below = descendants(&mut w, uuid).await?;
@@ -165,8 +177,9 @@ impl Store {
                 }
             };
         }
+        // a rename or re-parent does not move the generation (as upstream)
         let r = sqlx::query(
-            "UPDATE placement_provider SET name = $1, parent_uuid = $2, root_uuid = $3, generation = generation + 1, \
+            "UPDATE placement_provider SET name = $1, parent_uuid = $2, root_uuid = $3, \
              updated_at = $4 WHERE uuid = $5 AND generation = $6",
         )
         .bind(name)
@@ -195,7 +208,7 @@ impl Store {
         Ok(ResourceProvider {
             uuid: uuid.into(),
             name: name.into(),
-            generation: cur.generation + 1,
+            generation: cur.generation,
             parent_provider_uuid: parent.map(String::from),
             root_provider_uuid: root,
         })
