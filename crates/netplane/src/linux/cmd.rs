@@ -16,7 +16,7 @@ pub async fn run(prog: &str, args: &[&str]) -> Result<String, Error> {
 /// Like [`run`], writing `input` to the command's stdin.
 pub async fn run_input(prog: &str, args: &[&str], input: Option<&str>) -> Result<String, Error> {
     let shown = || format!("{prog} {}", args.join(" "));
-    let mut cmd = Command::new(prog);
+    let mut cmd = Command::new(resolve(prog));
     cmd.args(args)
         .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
@@ -68,7 +68,8 @@ pub async fn ip_json(ns: Option<&str>, args: &[&str]) -> Result<serde_json::Valu
 
 /// Runs `prog args…` inside namespace `ns` (`ip netns exec`).
 pub async fn in_ns(ns: &str, prog: &str, args: &[&str], input: Option<&str>) -> Result<String, Error> {
-    let mut v = vec!["netns", "exec", ns, prog];
+    let prog = resolve(prog);
+    let mut v = vec!["netns", "exec", ns, prog.as_str()];
     v.extend_from_slice(args);
     run_input("ip", &v, input).await
 }
@@ -106,6 +107,26 @@ pub async fn nft_tables(ns: Option<&str>) -> Result<Vec<(String, String)>, Error
 /// Sets a sysctl inside a namespace (`ip netns exec NS sysctl -qw k=v`).
 pub async fn sysctl_ns(ns: &str, key: &str, value: &str) -> Result<(), Error> {
     in_ns(ns, "sysctl", &["-qw", &format!("{key}={value}")], None).await.map(|_| ())
+}
+
+/// `prog` itself when on the PATH, else `/usr/sbin/prog` or `/sbin/prog`
+/// when there (a service started with a PATH without the sbin directories).
+fn resolve(prog: &str) -> String {
+    if prog.contains('/') || on_path(prog) {
+        return prog.to_string();
+    }
+    for dir in ["/usr/sbin", "/sbin"] {
+        let p = std::path::Path::new(dir).join(prog);
+        if p.is_file() {
+            return p.to_string_lossy().into_owned();
+        }
+    }
+    prog.to_string()
+}
+
+/// Whether `prog` can be run: on the PATH, or in /usr/sbin or /sbin.
+pub fn available(prog: &str) -> bool {
+    on_path(prog) || ["/usr/sbin", "/sbin"].iter().any(|d| std::path::Path::new(d).join(prog).is_file())
 }
 
 /// Whether `prog` is an executable on the PATH.

@@ -74,7 +74,7 @@ pub fn host_supports_linux() -> Result<(), String> {
         return Err("not running as root".into());
     }
     for prog in ["ip", "nft", "dnsmasq"] {
-        if !cmd::on_path(prog) {
+        if !cmd::available(prog) {
             return Err(format!("`{prog}` is not on the PATH"));
         }
     }
