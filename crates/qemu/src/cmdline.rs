@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::spec::{is_uuid, Accel, Layout, Paths, VmSpec};
+use crate::spec::{is_uuid, Accel, Layout, Paths, Rescue, VmSpec};
 
 /// The QEMU binary (overridable for tests and odd installs).
 pub fn qemu_binary() -> String {
@@ -17,8 +17,9 @@ fn esc(p: &Path) -> String {
 }
 
 /// The arguments (without the binary). `incoming`: start waiting for a saved
-/// state (`migrate-incoming` over QMP), as a resume does.
-pub fn args(spec: &VmSpec, layout: &Layout, paths: &Paths, incoming: bool) -> Vec<String> {
+/// state (`migrate-incoming` over QMP), as a resume does. `rescue`: boot the
+/// rescue disk (and kernel), the instance's own disk second.
+pub fn args(spec: &VmSpec, layout: &Layout, paths: &Paths, incoming: bool, rescue: Option<&Rescue>) -> Vec<String> {
     let mut a: Vec<String> = Vec::new();
     let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
     push(&["-name", &spec.id.replace(',', ",,")]);
@@ -43,11 +44,19 @@ pub fn args(spec: &VmSpec, layout: &Layout, paths: &Paths, incoming: bool) -> Ve
         push(&["-vnc", &format!("unix:{}", esc(&paths.vnc))]);
         push(&["-device", "VGA"]);
     }
-    push(&["-drive", &format!("file={},if=none,id=root,format=qcow2,discard=unmap", esc(&paths.disk))]);
+    let (boot_disk, kernel) = match rescue {
+        Some(r) => (&paths.rescue_disk, &r.kernel),
+        None => (&paths.disk, &spec.kernel),
+    };
+    push(&["-drive", &format!("file={},if=none,id=root,format=qcow2,discard=unmap", esc(boot_disk))]);
     // Direct kernel boot takes boot index 0 itself (QEMU's linuxboot ROM).
-    let boot = if spec.kernel.is_none() { ",bootindex=0" } else { "" };
+    let boot = if kernel.is_none() { ",bootindex=0" } else { "" };
     push(&["-device", &format!("virtio-blk-pci,drive=root,id=root-disk{boot}")]);
-    if let Some(k) = &spec.kernel {
+    if rescue.is_some() {
+        push(&["-drive", &format!("file={},if=none,id=orig,format=qcow2,discard=unmap", esc(&paths.disk))]);
+        push(&["-device", "virtio-blk-pci,drive=orig,id=orig-disk"]);
+    }
+    if let Some(k) = kernel {
         push(&["-kernel", &k.kernel.to_string_lossy()]);
         if let Some(i) = &k.initrd {
             push(&["-initrd", &i.to_string_lossy()]);
@@ -89,7 +98,7 @@ mod tests {
         });
         s.config_drive = Some("/data/i,1/config.iso".into());
         let paths = Paths::new(Path::new("/data/instances"), &s.id);
-        let a = args(&s, &Layout::fresh(&s), &paths, false).join(" ");
+        let a = args(&s, &Layout::fresh(&s), &paths, false, None).join(" ");
         assert!(a.contains("-M q35 -accel tcg"), "{a}");
         assert!(a.contains(&format!("-uuid {}", s.id)));
         assert!(a.contains("-pidfile /data/instances/0e4f5a4c-1111-4222-8333-444455556666/qemu.pid"));
@@ -101,7 +110,13 @@ mod tests {
         assert!(a.contains("virtio-net-pci,id=nic0,netdev=nd0,mac=52:54:00:00:00:01,bus=rp0"));
         assert!(a.contains("-vnc unix:"));
         assert!(!a.contains("-incoming"));
-        let a = args(&s, &Layout::fresh(&s), &paths, true);
+        let a = args(&s, &Layout::fresh(&s), &paths, true, None);
         assert_eq!(a[a.len() - 2..], ["-incoming".to_string(), "defer".to_string()]);
+        let rescue = Rescue { root: s.root_disk.clone(), kernel: None };
+        let a = args(&s, &Layout::fresh(&s), &paths, false, Some(&rescue)).join(" ");
+        assert!(a.contains("/rescue.qcow2,if=none,id=root"), "{a}");
+        assert!(a.contains("/disk.qcow2,if=none,id=orig"), "{a}");
+        assert!(a.contains("id=root-disk,bootindex=0"));
+        assert!(!a.contains("-kernel"), "the rescue image boots from its disk: {a}");
     }
 }

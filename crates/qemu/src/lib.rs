@@ -22,5 +22,5 @@ pub mod spec;
 pub mod vmm;
 
 pub use error::{Error, Result};
-pub use spec::{Accel, DiskFormat, KernelBoot, Nic, Paths, RootDisk, VmSpec};
+pub use spec::{Accel, DiskFormat, KernelBoot, Nic, Paths, Rescue, RootDisk, VmSpec};
 pub use vmm::{AdoptReport, PowerState, Vmm};

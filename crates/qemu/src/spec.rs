@@ -129,6 +129,8 @@ pub struct Paths {
     pub pid: PathBuf,
     /// The saved device state of a suspended VM.
     pub state: PathBuf,
+    /// The boot disk of a rescue (an overlay over the rescue image).
+    pub rescue_disk: PathBuf,
     /// Where a config drive built for the instance should go (so destroy
     /// removes it): build it here before [`crate::Vmm::spawn`].
     pub config_drive: PathBuf,
@@ -147,6 +149,7 @@ impl Paths {
             pid: dir.join("qemu.pid"),
             state: dir.join("suspend.state"),
             config_drive: dir.join("config.iso"),
+            rescue_disk: dir.join("rescue.qcow2"),
             dir,
         }
     }
@@ -183,6 +186,17 @@ impl Layout {
 pub(crate) struct Record {
     pub spec: VmSpec,
     pub layout: Layout,
+    /// Set while the instance is rescued.
+    #[serde(default)]
+    pub rescue: Option<Rescue>,
+}
+
+/// A rescue boot: the guest starts from `rescue.qcow2` (an overlay over the
+/// rescue image), its own root disk attached as a second disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rescue {
+    pub root: RootDisk,
+    pub kernel: Option<KernelBoot>,
 }
 
 fn name_ok(s: &str, max: usize) -> bool {

@@ -237,7 +237,7 @@ impl Vm {
         }
         trim_console(&self.paths.console);
         self.forget_process();
-        let argv = args(&rec.spec, &rec.layout, &self.paths, incoming);
+        let argv = args(&rec.spec, &rec.layout, &self.paths, incoming, rec.rescue.as_ref());
         let log_start = std::fs::metadata(&self.paths.qemu_log).map(|m| m.len()).unwrap_or(0);
         let pid = process::spawn_detached(&qemu_binary(), &argv, &self.paths.qemu_log)?;
         lock(&self.live).pid = Some(pid);
@@ -411,7 +411,7 @@ impl Vmm {
                 id: spec.id.clone(),
                 paths: paths.clone(),
                 op: tokio::sync::Mutex::new(()),
-                record: Mutex::new(Record { spec: spec.clone(), layout: Layout::fresh(&spec) }),
+                record: Mutex::new(Record { spec: spec.clone(), layout: Layout::fresh(&spec), rescue: None }),
                 live: Mutex::new(Live::default()),
             });
             vms.insert(spec.id.clone(), vm.clone());
@@ -666,6 +666,58 @@ impl Vmm {
         vm.save_record(rec)
     }
 
+    /// Rescue: QEMU is restarted (hard) booting an overlay over the rescue
+    /// image (and its kernel, if any), with the instance's own root disk
+    /// attached second. A shut-off instance is started rescued.
+    pub async fn rescue(
+        &self,
+        id: &str,
+        root: crate::spec::RootDisk,
+        kernel: Option<crate::spec::KernelBoot>,
+    ) -> Result<()> {
+        let vm = self.vm(id)?;
+        let _op = vm.op.lock().await;
+        vm.require("rescue", &[PowerState::Running, PowerState::Paused, PowerState::Shutdown, PowerState::Crashed])
+            .await?;
+        let mut rec = vm.record();
+        if rec.rescue.is_some() {
+            return Err(Error::state(id, "rescued", "rescue"));
+        }
+        let rescue = crate::spec::Rescue { root, kernel };
+        let mut check = rec.spec.clone();
+        check.root_disk = rescue.root.clone();
+        check.kernel = rescue.kernel.clone();
+        check.validate()?;
+        vm.halt(Duration::ZERO).await?;
+        let _ = std::fs::remove_file(&vm.paths.rescue_disk);
+        host::create_overlay(&rescue.root.base, rescue.root.base_format, &vm.paths.rescue_disk, rescue.root.size_bytes)
+            .await?;
+        rec.rescue = Some(rescue);
+        vm.save_record(rec)?;
+        vm.start(false).await.map(|_| ())
+    }
+
+    /// Leaves rescue: QEMU is restarted (hard) from the instance's own disk;
+    /// the rescue disk is removed.
+    pub async fn unrescue(&self, id: &str) -> Result<()> {
+        let vm = self.vm(id)?;
+        let _op = vm.op.lock().await;
+        let mut rec = vm.record();
+        if rec.rescue.is_none() {
+            return Err(Error::state(id, "not rescued", "unrescue"));
+        }
+        vm.halt(Duration::ZERO).await?;
+        rec.rescue = None;
+        vm.save_record(rec)?;
+        let _ = std::fs::remove_file(&vm.paths.rescue_disk);
+        vm.start(false).await.map(|_| ())
+    }
+
+    /// True while the instance is rescued.
+    pub fn is_rescued(&self, id: &str) -> Result<bool> {
+        Ok(self.vm(id)?.record().rescue.is_some())
+    }
+
     /// Adds a NIC. Running: its tap is made and the NIC is hot-plugged on a
     /// spare PCIe root port (`netdev_add` + `device_add`). Shut off: it is
     /// added to the spec for the next start. Suspended: refused (the saved
@@ -773,10 +825,11 @@ impl Vmm {
                 }
                 Arc::new(Vm {
                     id: id.to_string(),
-                    record: Mutex::new(
-                        read_record(&paths)
-                            .unwrap_or_else(|_| Record { spec: placeholder_spec(id), layout: Layout::default() }),
-                    ),
+                    record: Mutex::new(read_record(&paths).unwrap_or_else(|_| Record {
+                        spec: placeholder_spec(id),
+                        layout: Layout::default(),
+                        rescue: None,
+                    })),
                     paths,
                     op: tokio::sync::Mutex::new(()),
                     live: Mutex::new(Live::default()),

@@ -134,7 +134,7 @@ async fn disk_boot_snapshot_adopt_powerdown_destroy() {
 
 /// Direct kernel boot; pause/unpause; NIC hot-plug and unplug; hard reset
 /// (marker again); suspend to a file and resume (same boot, devices kept);
-/// kill_orphans reaps what nobody owns.
+/// rescue and unrescue; kill_orphans reaps what nobody owns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kernel_boot_pause_hotplug_reset_suspend_orphans() {
     skip_unless_host!();
@@ -207,6 +207,22 @@ async fn kernel_boot_pause_hotplug_reset_suspend_orphans() {
     vmm.attach_nic(&id, nic3.clone()).await.unwrap();
     let log = wait_console(&vmm, &id, "RUSTACK-GUEST-NIC iface=", 2, Duration::from_secs(120)).await;
     assert_eq!(log.lines().filter(|l| l.contains(MARKER)).count(), 2, "no reboot on resume");
+
+    // Rescue from the disk image: a new QEMU boots the rescue overlay with the
+    // instance's disk second; unrescue boots its own disk again.
+    let rescue_root = rustack_qemu::RootDisk { base: base.clone(), base_format: DiskFormat::Qcow2, size_bytes: 0 };
+    vmm.rescue(&id, rescue_root, None).await.unwrap();
+    assert!(vmm.is_rescued(&id).unwrap());
+    let argv = process::cmdline(vmm.pid(&id).unwrap().unwrap()).unwrap().join(" ");
+    assert!(argv.contains("rescue.qcow2,if=none,id=root") && argv.contains("disk.qcow2,if=none,id=orig"), "{argv}");
+    assert!(!argv.contains("-kernel"), "{argv}");
+    assert!(paths.rescue_disk.exists());
+    assert_eq!(vmm.spec(&id).unwrap().nics.len(), 2, "NICs kept");
+    vmm.unrescue(&id).await.unwrap();
+    assert!(!vmm.is_rescued(&id).unwrap());
+    let argv = process::cmdline(vmm.pid(&id).unwrap().unwrap()).unwrap().join(" ");
+    assert!(!argv.contains("rescue.qcow2") && argv.contains("-kernel"), "{argv}");
+    assert!(!paths.rescue_disk.exists());
 
     // A new control plane that knows no instance reaps it entirely.
     let pid = vmm.pid(&id).unwrap().unwrap();
