@@ -59,6 +59,8 @@ struct Inner {
     policy: rustack_policy::Policy,
     settings: Settings,
     opts: ServiceOptions,
+    /// When this handle was opened (ISO time, and for file times).
+    started: (String, std::time::SystemTime),
 }
 
 /// An open image download: the record and its bytes.
@@ -87,14 +89,6 @@ impl Image {
     pub async fn open_with_store(db: Db, opts: ServiceOptions, data: Arc<dyn DataStore>) -> Result<Image, Error> {
         let store = store::Store::new(db);
         store.migrate().await?;
-        // on SQLite this process is the only server, so an upload still marked
-        // under way was cut by a crash; on PostgreSQL another node may be uploading
-        if store.db.backend() == rustack_db::Backend::Sqlite {
-            let n = store.reset_interrupted().await?;
-            if n > 0 {
-                tracing::warn!(images = n, "uploads cut by a restart: images back to queued");
-            }
-        }
         let ini = &opts.config.ini;
         let int = |name: &str| ini.int("image", name).map_err(|e| Error::bad_request(e.to_string()));
         let settings = Settings {
@@ -112,7 +106,8 @@ impl Image {
                 policy.load_overrides(p).map_err(|e| Error::bad_request(e.to_string()))?;
             }
         }
-        Ok(Image { inner: Arc::new(Inner { store, data, policy, settings, opts }) })
+        let started = (model::now_iso(), std::time::SystemTime::now());
+        Ok(Image { inner: Arc::new(Inner { store, data, policy, settings, opts, started }) })
     }
 
     /// The API routes with their layers.
@@ -125,9 +120,32 @@ impl Image {
         Ok(())
     }
 
-    /// Starts the periodic background work: none (a crash mid-upload is
-    /// repaired at open time by the store, which drops its temporary files).
-    pub fn spawn_workers(&self) {}
+    /// Starts the background work of a served image service: the repair
+    /// after a crash. Uploads begun before this process started cannot
+    /// finish: on SQLite (one server) their images go back to queued; the
+    /// store drops temporary files older than the start. (Not run by a handle
+    /// compute opens without serving images, which must not touch them.)
+    pub fn spawn_workers(&self) {
+        let svc = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = svc.recover().await {
+                tracing::warn!(error = %e, "image crash repair failed");
+            }
+        });
+    }
+
+    /// The crash repair of [`Image::spawn_workers`], awaited.
+    pub async fn recover(&self) -> Result<(), Error> {
+        let (iso, t) = &self.inner.started;
+        if self.inner.store.db.backend() == rustack_db::Backend::Sqlite {
+            let n = self.inner.store.reset_interrupted(iso).await?;
+            if n > 0 {
+                tracing::warn!(images = n, "uploads cut by a restart: images back to queued");
+            }
+        }
+        self.inner.data.remove_stale(*t).await;
+        Ok(())
+    }
 
     pub fn options(&self) -> &ServiceOptions {
         &self.inner.opts

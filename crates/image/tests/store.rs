@@ -205,7 +205,31 @@ async fn a_restart_puts_interrupted_uploads_back_to_queued() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert_eq!(svc.get_for(&alice, &img.id).await.unwrap().status, "saving");
+    // a handle that only opens (compute's peer) leaves it alone
+    let peer = open(tdb.db.clone(), &dir).await;
+    assert_eq!(peer.get_for(&alice, &img.id).await.unwrap().status, "saving");
+    // a crash left a temporary file behind
+    let stale = dir.join("images").join(".tmp-dead-upload");
+    std::fs::write(&stale, b"partial").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let restarted = open(tdb.db.clone(), &dir).await;
+    restarted.recover().await.unwrap();
     assert_eq!(restarted.get_for(&alice, &img.id).await.unwrap().status, "queued");
+    assert!(!stale.exists(), "the stale temporary file is removed");
+    // an upload begun after the start is not touched by the repair
+    let img2 = restarted.create_for(&alice, "fresh", &fields).await.unwrap();
+    let never: ByteStream = Box::pin(
+        futures_util::stream::iter(vec![Ok(bytes::Bytes::from_static(b"x"))]).chain(futures_util::stream::pending()),
+    );
+    let (r2, id2) = (restarted.clone(), img2.id.clone());
+    let _up2 = tokio::spawn(async move { r2.upload_data(&ctx("p-alice", &["member", "reader"]), &id2, never).await });
+    for _ in 0..100 {
+        if restarted.get_for(&alice, &img2.id).await.unwrap().status == "saving" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    restarted.recover().await.unwrap();
+    assert_eq!(restarted.get_for(&alice, &img2.id).await.unwrap().status, "saving");
     let _ = std::fs::remove_dir_all(&dir);
 }

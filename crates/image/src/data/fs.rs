@@ -36,14 +36,6 @@ impl FilesystemStore {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
         }
-        // temporary files of a put cut short by a crash
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            for e in rd.flatten() {
-                if e.file_name().to_string_lossy().starts_with(".tmp-") {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-        }
         Ok(FilesystemStore { dir })
     }
 
@@ -216,6 +208,23 @@ impl DataStore for FilesystemStore {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound),
                 Err(e) => Err(StoreError::Io(e)),
             }
+        })
+    }
+
+    /// Temporary files of puts cut short by a crash: not written since `before`.
+    fn remove_stale(&self, before: std::time::SystemTime) -> BoxFuture<'_, ()> {
+        let dir = self.dir.clone();
+        Box::pin(async move {
+            let _ = tokio::task::spawn_blocking(move || {
+                let Ok(rd) = std::fs::read_dir(&dir) else { return };
+                for e in rd.flatten() {
+                    let old = e.metadata().and_then(|m| m.modified()).is_ok_and(|m| m < before);
+                    if old && e.file_name().to_string_lossy().starts_with(".tmp-") {
+                        let _ = std::fs::remove_file(e.path());
+                    }
+                }
+            })
+            .await;
         })
     }
 

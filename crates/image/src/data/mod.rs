@@ -80,6 +80,12 @@ pub trait DataStore: Send + Sync + 'static {
 
     /// Removes `key`; removing a missing key is not an error.
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Drops what puts cut by a crash left behind (older than `before`).
+    fn remove_stale(&self, before: std::time::SystemTime) -> BoxFuture<'_, ()> {
+        let _ = before;
+        Box::pin(async {})
+    }
 }
 
 /// Whether a key is a plain name a store may use as a file name.

@@ -35,16 +35,17 @@ impl Store {
         self.db.migrate("image", MIGRATIONS).await.map_err(db_err)
     }
 
-    /// After a crash: uploads that were under way are over. Saving images go
-    /// back to queued, importing ones to uploading (their staged data is
-    /// kept); how many rows changed.
-    pub async fn reset_interrupted(&self) -> Result<u64, Error> {
+    /// After a crash: uploads begun before `before` (this process's start)
+    /// are over. Saving images go back to queued, importing ones to uploading
+    /// (their staged data is kept); how many rows changed.
+    pub async fn reset_interrupted(&self, before: &str) -> Result<u64, Error> {
         let mut w = self.db.begin_write().await.map_err(db_err)?;
         let mut n = 0;
         for (from, to) in [(status::SAVING, status::QUEUED), (status::IMPORTING, status::UPLOADING)] {
-            n += sqlx::query("UPDATE image_images SET status=$2 WHERE status=$1 AND deleted=0")
+            n += sqlx::query("UPDATE image_images SET status=$2 WHERE status=$1 AND deleted=0 AND updated_at < $3")
                 .bind(from)
                 .bind(to)
+                .bind(before)
                 .execute(&mut *w.tx)
                 .await
                 .map_err(db_err)?
