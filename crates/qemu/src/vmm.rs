@@ -355,6 +355,9 @@ impl Vmm {
             return Err(Error::Invalid(format!("instances dir must be absolute: {}", root.display())));
         }
         std::fs::create_dir_all(&root).map_err(|e| Error::host(format!("mkdir {}", root.display()), e))?;
+        // QEMU processes are recognised by the pidfile path in their command
+        // line: one spelling of the root, whatever path we were given.
+        let root = std::fs::canonicalize(&root).map_err(|e| Error::host(format!("resolve {}", root.display()), e))?;
         Ok(Vmm { root, vms: Mutex::new(HashMap::new()) })
     }
 
