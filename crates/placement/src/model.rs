@@ -96,7 +96,7 @@ pub struct RequestGroup {
 }
 
 /// What `allocation_candidates` is asked for.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CandidateRequest {
     /// The unnamed group first (it may be empty), then the numbered ones.
     pub groups: Vec<RequestGroup>,
@@ -106,6 +106,22 @@ pub struct CandidateRequest {
     pub root_required: Vec<String>,
     pub root_forbidden: Vec<String>,
     pub limit: Option<usize>,
+    /// Whether one candidate may take from several providers of a tree
+    /// (1.29+; true for the in-process API).
+    pub nested: bool,
+}
+
+impl Default for CandidateRequest {
+    fn default() -> Self {
+        CandidateRequest {
+            groups: Vec::new(),
+            group_policy_isolate: false,
+            root_required: Vec::new(),
+            root_forbidden: Vec::new(),
+            limit: None,
+            nested: true,
+        }
+    }
 }
 
 impl CandidateRequest {

@@ -169,7 +169,7 @@ fn parse_consumer(
         {
             Some(t.to_string())
         }
-        Some(_) => return Err(bad_field("consumer_type", "must match ^[A-Z0-9_]+$")),
+        Some(t) => return Err(schema_error("pattern", format!("'{t}' does not match '^[A-Z0-9_]+$'"))),
         None => None,
     };
     Ok(ConsumerWrite {

@@ -56,10 +56,11 @@ async fn list(State(svc): State<Placement>, c: Caller, q: Pairs) -> Res {
             "limit" => {
                 since(16)?;
                 match v.parse::<usize>() {
-                    Ok(n) if n >= 1 => limit = Some(n),
+                    // the first of several wins
+                    Ok(n) if n >= 1 => limit = limit.or(Some(n)),
                     _ => {
                         return Err(Error::bad_request(format!(
-                            "Invalid query string parameters: '{v}' does not match '^[1-9][0-9]*$'"
+                            "Invalid query string parameters: '{v}' does not match '^[1-9][0-9]*$'\n\nFailed validating 'pattern' in schema"
                         ))
                         .into())
                     }
@@ -124,10 +125,35 @@ async fn list(State(svc): State<Placement>, c: Caller, q: Pairs) -> Res {
                         g.member_of.extend(a);
                         g.forbidden_aggregates.extend(f);
                     }
-                    _ => g.in_tree = Some(query_uuid(v)?),
+                    _ => {
+                        g.in_tree = Some(crate::validate::uuid(v).ok_or_else(|| {
+                            Error::bad_request(format!(
+                                "Invalid query string parameters: Expected 'in_tree' parameter to be a format of uuid. Got: {v}"
+                            ))
+                        })?)
+                    }
                 }
             }
         }
+    }
+    let orphans = |f: &dyn Fn(&RequestGroup) -> bool, key: &str| -> Vec<String> {
+        groups.values().filter(|g| g.resources.is_empty() && f(g)).map(|g| format!("{key}{}", g.suffix)).collect()
+    };
+    let o = orphans(&|g| !g.required.is_empty() || !g.forbidden.is_empty(), "required");
+    if !o.is_empty() {
+        return Err(Error::bad_request(format!(
+            "All traits parameters must be associated with resources.  Found the following orphaned traits keys: {}",
+            o.join(", ")
+        ))
+        .into());
+    }
+    let o = orphans(&|g| !g.member_of.is_empty() || !g.forbidden_aggregates.is_empty(), "member_of");
+    if !o.is_empty() {
+        return Err(Error::bad_request(format!(
+            "All member_of parameters must be associated with resources. Found the following orphaned member_of keys: {}",
+            o.join(", ")
+        ))
+        .into());
     }
     let unnamed_has_resources = groups.get("").is_some_and(|g| !g.resources.is_empty());
     if !c.at(25) && !unnamed_has_resources {
@@ -140,11 +166,7 @@ async fn list(State(svc): State<Placement>, c: Caller, q: Pairs) -> Res {
     }
     for g in groups.values() {
         if !g.suffix.is_empty() && g.resources.is_empty() {
-            return Err(Error::bad_request(format!(
-                "All request groups must specify resources: 'resources{}' is missing.",
-                g.suffix
-            ))
-            .into());
+            return Err(Error::bad_request("All request groups must specify resources.").into());
         }
     }
     let numbered = groups.keys().filter(|s| !s.is_empty()).count();
@@ -156,6 +178,7 @@ async fn list(State(svc): State<Placement>, c: Caller, q: Pairs) -> Res {
     }
     req.group_policy_isolate = policy.as_deref() == Some("isolate");
     req.limit = limit;
+    req.nested = c.at(29);
     req.groups = groups.into_values().collect();
     let found = svc.allocation_candidates(&req).await?;
     Ok(ok(render(&c, &req, &found)))

@@ -306,27 +306,27 @@ pub fn provider_json(c: &Caller, p: &ResourceProvider) -> Value {
     v
 }
 
-/// `VCPU:1,MEMORY_MB:512` → classes and amounts (each class known).
+/// `VCPU:1,MEMORY_MB:512` → classes and amounts (each class known), in
+/// upstream's words when malformed.
 pub async fn parse_resources(svc: &Placement, s: &str) -> Result<BTreeMap<String, i64>, Error> {
-    let bad = || {
-        Error::bad_request(format!(
-            "Badly formed resources parameter. Expected resources query string parameter in form: \
-             ?resources=VCPU:2,MEMORY_MB:1024. Got: {s}."
-        ))
-    };
+    const FORM: &str =
+        "Badly formed resources parameter. Expected resources query string parameter in form: ?resources=VCPU:2,MEMORY_MB:1024.";
+    if s.trim().is_empty() {
+        return Err(Error::bad_request(format!("{FORM} Got: empty string.")));
+    }
     let mut out = BTreeMap::new();
     for part in s.split(',') {
-        let (c, n) = part.split_once(':').ok_or_else(bad)?;
-        let n: i64 = n.trim().parse().map_err(|_| bad())?;
+        let mut it = part.split(':');
+        let (Some(c), Some(n), None) = (it.next(), it.next(), it.next()) else {
+            return Err(Error::bad_request(format!("{FORM} Got: {part}.")));
+        };
+        let n: i64 = n.trim().parse().map_err(|_| {
+            Error::bad_request(format!("Requested resource {c} expected positive integer amount. Got: {n}."))
+        })?;
         if n < 1 {
-            return Err(Error::bad_request(format!(
-                "Requested resource {c} expected positive integer amount. Got: {n}."
-            )));
+            return Err(Error::bad_request(format!("Requested resource {c} requires amount >= 1. Got: {n}.")));
         }
         let c = c.trim();
-        if out.contains_key(c) {
-            return Err(bad());
-        }
         svc.check_class(c).await.map_err(|_| {
             Error::bad_request(format!("Invalid resource class in resources parameter: No such resource class {c}."))
         })?;
@@ -353,6 +353,11 @@ pub fn parse_member_of(c: &Caller, values: &[&str]) -> Result<(Vec<Vec<String>>,
             }
             None => (false, *v),
         };
+        if !rest.starts_with("in:") && rest.contains(',') {
+            return Err(Error::bad_request(
+                "Multiple values for 'member_of' must be prefixed with the 'in:' or '!in:' keyword using the valid microversion.",
+            ));
+        }
         let list = rest.strip_prefix("in:").unwrap_or(rest);
         let mut uuids = Vec::new();
         for u in list.split(',') {

@@ -63,9 +63,13 @@ impl Ctx<'_> {
 
     /// The ways one group can be met inside the tree whose providers are `tree`.
     fn group_options(&self, g: &RequestGroup, root: &str, tree: &[String]) -> Vec<Option_> {
+        // a provider of the named tree (a sharing provider is in its own tree)
         let in_tree_ok = |p: &str| match &g.in_tree {
             None => true,
-            Some(t) => self.providers.get(t).is_some_and(|tp| tp.root_provider_uuid == root) || p == t,
+            Some(t) => {
+                let root_of = |x: &str| self.providers.get(x).map(|r| r.root_provider_uuid.as_str());
+                root_of(t).is_some() && root_of(t) == root_of(p)
+            }
         };
         if !g.suffix.is_empty() {
             // a numbered group: everything from one provider
@@ -323,6 +327,14 @@ fn combine(ctx: &Ctx<'_>, req: &CandidateRequest, root: &str, chosen: &[&Option_
             if !ctx.fits(p, c, *n) {
                 return None;
             }
+        }
+    }
+    // before 1.29 a candidate takes from one provider of its tree at most
+    if !req.nested {
+        let in_tree =
+            alloc.keys().filter(|p| ctx.providers.get(*p).is_some_and(|r| r.root_provider_uuid == root)).count();
+        if in_tree > 1 {
+            return None;
         }
     }
     Some(Candidate { root_provider_uuid: root.to_string(), allocations: alloc, mappings })

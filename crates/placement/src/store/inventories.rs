@@ -104,11 +104,19 @@ impl Store {
             .await
             .map_err(db_err)?;
         let cur: BTreeMap<String, InventoryUsage> = rows.iter().map(|r| (s(r, "resource_class"), row(r))).collect();
-        for (class, u) in &cur {
+        // every class that would go while in use is named, standard
+        // classes in their standard order (as upstream lists them)
+        let mut busy: Vec<&String> =
+            cur.iter().filter(|(c, u)| !inv.contains_key(*c) && u.used > 0).map(|(c, _)| c).collect();
+        if !busy.is_empty() {
+            let rank =
+                |c: &String| crate::names::STANDARD_RESOURCE_CLASSES.iter().position(|s| s == c).unwrap_or(usize::MAX);
+            busy.sort_by_key(|c| (rank(c), (*c).clone()));
+            let names: Vec<&str> = busy.iter().map(|c| c.as_str()).collect();
+            return Err(in_use(uuid, &names.join(", ")));
+        }
+        for class in cur.keys() {
             if !inv.contains_key(class) {
-                if u.used > 0 {
-                    return Err(in_use(uuid, class));
-                }
                 delete_row(&mut w, uuid, class).await?;
             }
         }

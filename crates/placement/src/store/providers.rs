@@ -305,7 +305,7 @@ impl Store {
             list.retain(|p| {
                 f.resources.iter().all(|(c, n)| {
                     inv.get(&(p.uuid.clone(), c.clone()))
-                        .is_some_and(|u| u.inventory.capacity() - u.used >= *n && *n <= u.inventory.max_unit)
+                        .is_some_and(|u| u.inventory.capacity() - u.used >= *n && u.inventory.admits(*n))
                 })
             });
         }

@@ -3,6 +3,8 @@
 # openstack/placement, placement/tests/functional/gabbits) against a fresh
 # `rustack up` per file, with the environment upstream's APIFixture sets and
 # real tokens in place of its noauth ones (`admin` → the admin, `user` → demo).
+# The fixtures that make data (allocations, shared storage) are rebuilt
+# through the API by fixtures.py.
 #
 #   run.sh <gabbits dir> <rustack binary> <config> <data dir base> [file.yaml …]
 #
@@ -16,7 +18,8 @@ id_port=$(awk -F' *= *' '/^\[identity\]/{s=1;next} /^\[/{s=0} s&&$1=="port"{prin
 pl_port=$(awk -F' *= *' '/^\[placement\]/{s=1;next} /^\[/{s=0} s&&$1=="port"{print $2}' "$conf")
 files=("$@")
 if [[ ${#files[@]} -eq 0 ]]; then
-  mapfile -t files < <(cd "$dir" && grep -l -- '- APIFixture' *.yaml | grep -v -e rbac -e policy -e cors -e reshaper)
+  mapfile -t files < <(cd "$dir" && grep -l -E -- '- (APIFixture|AllocationFixture|SharedStorageFixture|NonSharedStorageFixture)$' *.yaml |
+    grep -v -e rbac -e policy -e cors -e reshaper)
 fi
 token() { # user password project
   curl -s -i -H 'Content-Type: application/json' "http://127.0.0.1:$id_port/v3/auth/tokens" -d "{\"auth\": {\"identity\": {\"methods\": [\"password\"], \"password\": {\"user\": {\"name\": \"$1\", \"domain\": {\"id\": \"default\"}, \"password\": \"$2\"}}}, \"scope\": {\"project\": {\"name\": \"$3\", \"domain\": {\"id\": \"default\"}}}}}" |
@@ -42,6 +45,10 @@ for f in "${files[@]}"; do
     export "$v=$(newuuid)"
   done
   export CUSTOM_RES_CLASS=CUSTOM_IRON_NFV CUSTOM_RES_CLASS1=CUSTOM_IRON_NFV1 CUSTOM_RES_CLASS2=CUSTOM_IRON_NFV2
+  fixture=$(awk '/^fixtures:/{f=1;next} f&&/- /{print $2; exit}' "$dir/$f")
+  if [[ $fixture != APIFixture ]]; then
+    eval "$(python3 "$(dirname "$0")/fixtures.py" "$fixture" "http://127.0.0.1:$pl_port" "$ADMIN_TOKEN")"
+  fi
   sed -e "s/x-auth-token: admin/x-auth-token: \$ENVIRON['ADMIN_TOKEN']/" \
       -e "s/x-auth-token: user/x-auth-token: \$ENVIRON['USER_TOKEN']/" \
       -e '/^fixtures:/,/^$/d' "$dir/$f" >"$data.yaml"
