@@ -274,3 +274,33 @@ async fn kvm_probe_is_bounded_and_cached() {
     assert_eq!(rustack_qemu::kvm::choose("auto", &cache, Some(&kernel)).await.unwrap(), first);
     assert!(t.elapsed() < Duration::from_millis(500), "cached");
 }
+
+/// A raw base image gets a qcow2 overlay naming its format; the overlay is
+/// never smaller than the base; a snapshot-style flatten is standalone.
+#[tokio::test]
+async fn raw_base_overlay_and_flatten() {
+    skip_unless_host!();
+    let g = common::Guard::new(35);
+    let raw = g.dir.join("base.raw");
+    let qcow = common::image_dir().join("disk.qcow2");
+    host::run("qemu-img", &["convert", "-f", "qcow2", "-O", "raw", &qcow.to_string_lossy(), &raw.to_string_lossy()])
+        .await
+        .unwrap();
+    let base_size = host::virtual_size(&raw, DiskFormat::Raw).await.unwrap();
+    let overlay = g.dir.join("overlay.qcow2");
+    host::create_overlay(&raw, DiskFormat::Raw, &overlay, 1 << 30).await.unwrap();
+    let info = host::run("qemu-img", &["info", "--output=json", &overlay.to_string_lossy()]).await.unwrap();
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(info["backing-filename-format"], "raw", "{info}");
+    assert_eq!(info["virtual-size"], 1u64 << 30);
+    // Asking for less than the base gives the base's size.
+    let small = g.dir.join("small.qcow2");
+    host::create_overlay(&raw, DiskFormat::Raw, &small, 1).await.unwrap();
+    assert_eq!(host::virtual_size(&small, DiskFormat::Qcow2).await.unwrap(), base_size);
+    let flat = g.dir.join("flat.qcow2");
+    host::flatten(&overlay, &flat).await.unwrap();
+    let info = host::run("qemu-img", &["info", "--output=json", &flat.to_string_lossy()]).await.unwrap();
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert!(info.get("backing-filename").is_none(), "{info}");
+    assert_eq!(info["virtual-size"], 1u64 << 30);
+}
