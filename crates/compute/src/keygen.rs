@@ -54,6 +54,57 @@ pub fn generate(comment: &str) -> Result<(String, String), Error> {
     Ok((public, private.to_string()))
 }
 
+/// A new self-signed X.509 certificate with an Ed25519 key, as Nova makes
+/// for `type: x509` without a public key: (certificate PEM, PKCS#8 key PEM).
+/// The DER is written here (it is small and fixed in shape).
+pub fn generate_x509(common_name: &str) -> (String, String) {
+    use ed25519_dalek::Signer;
+    let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let public = key.verifying_key().to_bytes();
+    let alg = der(0x30, &der(0x06, &[0x2b, 0x65, 0x70])); // id-Ed25519
+    let name = der(
+        0x30,
+        &der(0x31, &der(0x30, &[der(0x06, &[0x55, 0x04, 0x03]), der(0x0c, common_name.as_bytes())].concat())),
+    );
+    let now = chrono::Utc::now();
+    let t = |d: chrono::DateTime<chrono::Utc>| der(0x17, d.format("%y%m%d%H%M%SZ").to_string().as_bytes());
+    let validity = der(0x30, &[t(now), t(now + chrono::Duration::days(3650))].concat());
+    let mut serial = [0u8; 9];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut serial[1..]);
+    serial[1] &= 0x7f;
+    let spki = der(0x30, &[alg.clone(), der(0x03, &[&[0u8][..], &public[..]].concat())].concat());
+    let tbs = der(
+        0x30,
+        &[der(0xa0, &der(0x02, &[2])), der(0x02, &serial[1..]), alg.clone(), name.clone(), validity, name, spki]
+            .concat(),
+    );
+    let sig = key.sign(&tbs).to_bytes();
+    let cert = der(0x30, &[tbs, alg.clone(), der(0x03, &[&[0u8][..], &sig[..]].concat())].concat());
+    let pkcs8 = der(0x30, &[der(0x02, &[0]), alg, der(0x04, &der(0x04, &key.to_bytes()))].concat());
+    (pem("CERTIFICATE", &cert), pem("PRIVATE KEY", &pkcs8))
+}
+
+/// One DER element.
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = content.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n.to_be_bytes().iter().copied().skip_while(|b| *b == 0).collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +118,8 @@ mod tests {
         assert_eq!(fp.len(), 47);
         assert!(ssh_fingerprint("ssh-rsa not-base64!").is_err());
         assert!(ssh_fingerprint("garbage").is_err());
+        let (cert, key) = generate_x509("k");
+        assert!(cert.starts_with("-----BEGIN CERTIFICATE-----") && key.contains("PRIVATE KEY"));
+        assert_eq!(x509_fingerprint(&cert).unwrap().len(), 47);
     }
 }

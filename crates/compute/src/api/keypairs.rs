@@ -129,7 +129,8 @@ async fn create(
     let (public_key, private_key) = match public {
         Some(p) => (p, None),
         None if key_type == "x509" => {
-            return Err(Error::bad_request("Keypair data is invalid: generating x509 key pairs is not supported").into())
+            let (cert, key) = keygen::generate_x509(name);
+            (cert, Some(key))
         }
         None => {
             let (p, s) = keygen::generate(name)?;

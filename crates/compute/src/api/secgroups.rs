@@ -110,9 +110,23 @@ async fn groups_of_project(c: &Compute, tok: &str, project: &str) -> Result<Vec<
     Ok(v["security_groups"].as_array().cloned().unwrap_or_default())
 }
 
-async fn list(State(c): State<Compute>, Authenticated(ctx): Authenticated, h: HeaderMap) -> ApiResult<Response> {
+async fn list(
+    State(c): State<Compute>,
+    Authenticated(ctx): Authenticated,
+    h: HeaderMap,
+    q: super::Query,
+) -> ApiResult<Response> {
     let tok = token(&h);
-    let all = groups_of_project(&c, &tok, project_of(&ctx)?).await?;
+    let every = super::is_admin(&ctx) && q.get("all_tenants").is_some_and(|a| super::bool_param(a) != Some(false));
+    let all = if every {
+        let (s, v) = neutron(&c, &tok, reqwest::Method::GET, "/security-groups", None).await?;
+        if s != 200 {
+            return Err(neutron_error(s, &v, "cannot list security groups").into());
+        }
+        v["security_groups"].as_array().cloned().unwrap_or_default()
+    } else {
+        groups_of_project(&c, &tok, project_of(&ctx)?).await?
+    };
     let list: Vec<Value> = all.iter().map(|g| sg_view(g, &all)).collect();
     Ok(ok(json!({"security_groups": list})))
 }
@@ -275,7 +289,8 @@ async fn rule_create(
     if let Some(g) = r.get("group_id").and_then(Value::as_str) {
         nr["remote_group_id"] = json!(g);
     } else if let Some(cidr) = r.get("cidr").and_then(Value::as_str) {
-        nr["remote_ip_prefix"] = json!(cidr);
+        nr["remote_ip_prefix"] =
+            json!(network_of(cidr).ok_or_else(|| Error::bad_request(format!("Invalid CIDR {cidr}.")))?);
     }
     let (s, v) =
         neutron(&c, &tok, reqwest::Method::POST, "/security-group-rules", Some(json!({"security_group_rule": nr})))
@@ -284,6 +299,25 @@ async fn rule_create(
         return Err(neutron_error(s, &v, "cannot create the rule").into());
     }
     Ok(ok(json!({"security_group_rule": rule_view(&v["security_group_rule"], &[])})))
+}
+
+/// `10.2.3.124/24` → `10.2.3.0/24`, as Neutron stores a prefix.
+fn network_of(cidr: &str) -> Option<String> {
+    let (ip, len) = cidr.split_once('/')?;
+    let len: u32 = len.parse().ok()?;
+    if let Ok(v4) = ip.parse::<std::net::Ipv4Addr>() {
+        if len > 32 {
+            return None;
+        }
+        let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+        return Some(format!("{}/{len}", std::net::Ipv4Addr::from(u32::from(v4) & mask)));
+    }
+    let v6 = ip.parse::<std::net::Ipv6Addr>().ok()?;
+    if len > 128 {
+        return None;
+    }
+    let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+    Some(format!("{}/{len}", std::net::Ipv6Addr::from(u128::from(v6) & mask)))
 }
 
 async fn rule_delete(

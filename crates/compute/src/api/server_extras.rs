@@ -470,12 +470,18 @@ async fn diagnostics(
 ) -> ApiResult<Response> {
     super::require_admin(&ctx, "os_compute_api:os-server-diagnostics")?;
     let i = load(&c, &ctx, &id).await?;
-    Ok(ok(
-        json!({"state": i.status().to_lowercase(), "driver": "fake", "hypervisor": "fake", "hypervisor_os": "fake-os",
+    let state = match i.power_state {
+        1 => "running",
+        3 => "paused",
+        4 => "shutdown",
+        7 => "suspended",
+        6 => "crashed",
+        _ => "pending",
+    };
+    Ok(ok(json!({"state": state, "driver": "fake", "hypervisor": "fake", "hypervisor_os": "fake-os",
                  "uptime": 0, "num_cpus": i.flavor.as_ref().map(|f| f.vcpus).unwrap_or(0),
                  "num_disks": 1, "num_nics": i.port_ids.len(), "memory_details": {"maximum": i.flavor.as_ref().map(|f| f.ram).unwrap_or(0), "used": 0},
-                 "cpu_details": [], "disk_details": [], "nic_details": [], "config_drive": false}),
-    ))
+                 "cpu_details": [], "disk_details": [], "nic_details": [], "config_drive": false})))
 }
 
 async fn extensions(Authenticated(_ctx): Authenticated) -> ApiResult<Response> {
