@@ -13,7 +13,6 @@ pub struct NetConfig {
     /// physical network → tenant VLAN range (None: provider networks only).
     pub vlan_ranges: BTreeMap<String, Option<(i64, i64)>>,
     pub flat_networks: Vec<String>,
-    pub external_bridge: String,
     pub public_physnet: String,
     pub public_cidr: String,
     pub private_cidr: String,
@@ -80,7 +79,6 @@ impl NetConfig {
             vni_range,
             vlan_ranges,
             flat_networks: list(ini.str("network", "flat_networks")),
-            external_bridge: ini.str("network", "external_bridge").unwrap_or_else(|| "br-ex".into()),
             public_physnet: ini.str("network", "public_physical_network").unwrap_or_else(|| "public".into()),
             public_cidr: ini.str("network", "public_cidr").unwrap_or_else(|| "172.24.4.0/24".into()),
             private_cidr: ini.str("network", "private_cidr").unwrap_or_else(|| "10.0.0.0/26".into()),

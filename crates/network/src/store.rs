@@ -16,6 +16,34 @@ pub fn db_err(e: sqlx::Error) -> Error {
     Error::internal(&e)
 }
 
+/// Runs an INSERT that may hit a unique key: Ok(false) when it did. On
+/// PostgreSQL a failed statement aborts the transaction, so it runs under a
+/// savepoint there; SQLite only undoes the statement.
+async fn try_insert<'q>(
+    c: &mut Conn,
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+) -> Result<bool, Error> {
+    let pg = c.backend_name() == "PostgreSQL";
+    if pg {
+        sqlx::query("SAVEPOINT try_insert").execute(&mut *c).await.map_err(db_err)?;
+    }
+    match q.execute(&mut *c).await {
+        Ok(_) => {
+            if pg {
+                sqlx::query("RELEASE SAVEPOINT try_insert").execute(&mut *c).await.map_err(db_err)?;
+            }
+            Ok(true)
+        }
+        Err(e) if rustack_db::is_unique_violation(&e) => {
+            if pg {
+                sqlx::query("ROLLBACK TO SAVEPOINT try_insert").execute(&mut *c).await.map_err(db_err)?;
+            }
+            Ok(false)
+        }
+        Err(e) => Err(db_err(e)),
+    }
+}
+
 /// One stored resource.
 pub async fn get(c: &mut Conn, kind: &str, id: &str) -> Result<Option<Value>, Error> {
     let row = sqlx::query("SELECT body FROM network_resource WHERE id = $1 AND kind = $2")
@@ -129,28 +157,14 @@ pub async fn allocate_ip(
     port_id: &str,
     network_id: &str,
 ) -> Result<bool, Error> {
-    // a savepoint keeps the transaction usable after a unique violation (PostgreSQL)
-    sqlx::query("SAVEPOINT ipam").execute(&mut *c).await.map_err(db_err)?;
-    let r = sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO network_ip_allocation (subnet_id, ip_address, port_id, network_id) VALUES ($1, $2, $3, $4)",
     )
-    .bind(subnet_id)
-    .bind(ip)
-    .bind(port_id)
-    .bind(network_id)
-    .execute(&mut *c)
-    .await;
-    match r {
-        Ok(_) => {
-            sqlx::query("RELEASE SAVEPOINT ipam").execute(&mut *c).await.map_err(db_err)?;
-            Ok(true)
-        }
-        Err(e) if rustack_db::is_unique_violation(&e) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT ipam").execute(&mut *c).await.map_err(db_err)?;
-            Ok(false)
-        }
-        Err(e) => Err(db_err(e)),
-    }
+    .bind(subnet_id.to_string())
+    .bind(ip.to_string())
+    .bind(port_id.to_string())
+    .bind(network_id.to_string());
+    try_insert(c, q).await
 }
 
 pub async fn release_port_ips(c: &mut Conn, port_id: &str) -> Result<(), Error> {
@@ -194,27 +208,14 @@ pub async fn take_segment(
     seg: i64,
     network_id: &str,
 ) -> Result<bool, Error> {
-    sqlx::query("SAVEPOINT seg").execute(&mut *c).await.map_err(db_err)?;
-    let r = sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO network_segment (network_type, physical_network, segmentation_id, network_id) VALUES ($1, $2, $3, $4)",
     )
-    .bind(network_type)
-    .bind(physnet)
+    .bind(network_type.to_string())
+    .bind(physnet.to_string())
     .bind(seg)
-    .bind(network_id)
-    .execute(&mut *c)
-    .await;
-    match r {
-        Ok(_) => {
-            sqlx::query("RELEASE SAVEPOINT seg").execute(&mut *c).await.map_err(db_err)?;
-            Ok(true)
-        }
-        Err(e) if rustack_db::is_unique_violation(&e) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT seg").execute(&mut *c).await.map_err(db_err)?;
-            Ok(false)
-        }
-        Err(e) => Err(db_err(e)),
-    }
+    .bind(network_id.to_string());
+    try_insert(c, q).await
 }
 
 pub async fn release_segments(c: &mut Conn, network_id: &str) -> Result<(), Error> {
@@ -228,24 +229,11 @@ pub async fn release_segments(c: &mut Conn, network_id: &str) -> Result<(), Erro
 
 /// Records a MAC on a network: Ok(false) when another port has it.
 pub async fn take_mac(c: &mut Conn, network_id: &str, mac: &str, port_id: &str) -> Result<bool, Error> {
-    sqlx::query("SAVEPOINT mac").execute(&mut *c).await.map_err(db_err)?;
-    let r = sqlx::query("INSERT INTO network_mac (network_id, mac_address, port_id) VALUES ($1, $2, $3)")
-        .bind(network_id)
-        .bind(mac)
-        .bind(port_id)
-        .execute(&mut *c)
-        .await;
-    match r {
-        Ok(_) => {
-            sqlx::query("RELEASE SAVEPOINT mac").execute(&mut *c).await.map_err(db_err)?;
-            Ok(true)
-        }
-        Err(e) if rustack_db::is_unique_violation(&e) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT mac").execute(&mut *c).await.map_err(db_err)?;
-            Ok(false)
-        }
-        Err(e) => Err(db_err(e)),
-    }
+    let q = sqlx::query("INSERT INTO network_mac (network_id, mac_address, port_id) VALUES ($1, $2, $3)")
+        .bind(network_id.to_string())
+        .bind(mac.to_string())
+        .bind(port_id.to_string());
+    try_insert(c, q).await
 }
 
 pub async fn release_mac(c: &mut Conn, port_id: &str) -> Result<(), Error> {

@@ -94,6 +94,11 @@ async fn ports_get_addresses_from_the_pools_and_never_twice() {
     assert_eq!(ip, "10.1.0.3");
     assert!(p.body["port"]["mac_address"].as_str().unwrap().starts_with("fa:16:3e:"));
     assert_eq!(p.body["port"]["security_groups"].as_array().unwrap().len(), 1);
+    // the next address is taken by a chosen one: allocation moves past it
+    let body = json!({"port": {"network_id": nid, "fixed_ips": [{"subnet_id": sid, "ip_address": "10.1.0.4"}]}});
+    cloud.post(&url(&cloud, "/ports"), &demo, body).await.expect(201);
+    let p2 = cloud.post(&url(&cloud, "/ports"), &demo, json!({"port": {"network_id": nid}})).await.expect(201);
+    assert_eq!(p2.body["port"]["fixed_ips"][0]["ip_address"], "10.1.0.5");
     // a chosen address; then the same one again
     let body = json!({"port": {"network_id": nid, "fixed_ips": [{"subnet_id": sid, "ip_address": "10.1.0.50"}]}});
     cloud.post(&url(&cloud, "/ports"), &demo, body.clone()).await.expect(201);

@@ -9,7 +9,6 @@ pub static OPTIONS: &[OptSpec] = &[
     opt!("network", "vni_ranges", Str, "1:1000", "VXLAN network identifiers given to tenant networks, `min:max`."),
     opt!("network", "network_vlan_ranges", Str, "physnet1:100:199", "Comma list of `physical_network:min:max` VLAN ranges for tenant vlan networks; a bare `physical_network` allows provider vlan networks on it only."),
     opt!("network", "flat_networks", Str, "public,physnet1", "Comma list of physical networks flat provider networks may use (`*`: any)."),
-    opt!("network", "external_bridge", Str, "br-ex", "Host bridge of the external (flat `public`) network."),
     opt!("network", "public_physical_network", Str, "public", "The physical network name of the bootstrap external network `public`."),
     opt!("network", "public_cidr", Str, "172.24.4.0/24", "CIDR of the bootstrap external network `public` (devstack's FLOATING_RANGE)."),
     opt!("network", "private_cidr", Str, "10.0.0.0/26", "CIDR of the demo project's bootstrap network `private` (devstack's FIXED_RANGE)."),
