@@ -493,11 +493,23 @@ impl Vmm {
     }
 
     /// A soft reboot as Nova's: an ACPI power-off (killed after `timeout`),
-    /// then a fresh QEMU.
+    /// then a fresh QEMU. Only for a running (or paused) guest.
     pub async fn reboot_soft(&self, id: &str, timeout: Duration) -> Result<()> {
         let vm = self.vm(id)?;
         let _op = vm.op.lock().await;
+        vm.require("reboot", &[PowerState::Running, PowerState::Paused]).await?;
         vm.halt(timeout).await?;
+        vm.start(false).await.map(|_| ())
+    }
+
+    /// A hard reboot as Nova's libvirt driver does it: QEMU is killed (or
+    /// was not running; a suspended state is discarded) and a fresh one
+    /// started from the current spec. [`Vmm::reset`] is the in-process reset.
+    pub async fn hard_reboot(&self, id: &str) -> Result<()> {
+        let vm = self.vm(id)?;
+        let _op = vm.op.lock().await;
+        vm.halt(Duration::ZERO).await?;
+        let _ = std::fs::remove_file(&vm.paths.state);
         vm.start(false).await.map(|_| ())
     }
 

@@ -102,8 +102,13 @@ async fn disk_boot_snapshot_adopt_powerdown_destroy() {
     vmm.start(&id).await.unwrap();
     assert_eq!(vmm.power_state(&id).await.unwrap(), PowerState::Running);
     assert!(common::link_exists(&tap));
-    // Power off without asking the guest (zero timeout: kill), to spare the CPU.
+    // Hard reboot: a new QEMU.
     let pid = vmm.pid(&id).unwrap().unwrap();
+    vmm.hard_reboot(&id).await.unwrap();
+    assert!(!process::is_alive(pid));
+    let pid = vmm.pid(&id).unwrap().unwrap();
+    assert_eq!(vmm.power_state(&id).await.unwrap(), PowerState::Running);
+    // Power off without asking the guest (zero timeout: kill), to spare the CPU.
     vmm.stop(&id, Duration::ZERO).await.unwrap();
     assert!(!process::is_alive(pid));
     assert_eq!(vmm.power_state(&id).await.unwrap(), PowerState::Shutdown);
