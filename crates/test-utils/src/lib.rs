@@ -102,29 +102,21 @@ impl StartCtx<'_> {
         (listener, opts)
     }
 
-    /// Serves `router`, registers `catalog_url` under `service_type`.
+    /// Serves `router`. The service is not put in the catalog: the identity
+    /// tests, built with every service when the workspace is, see only
+    /// identity there; a test that wants the entry calls
+    /// [`TestCloud::register`].
     #[allow(dead_code)]
     pub async fn serve<T>(
         &self,
         svc: T,
         listener: tokio::net::TcpListener,
         router: axum::Router,
-        service_type: &str,
-        name: &str,
-        catalog_path: &str,
+        _service_type: &str,
+        _name: &str,
+        _catalog_path: &str,
     ) -> Served<T> {
         let url = format!("http://{}", listener.local_addr().unwrap());
-        self.identity
-            .register_service(
-                "RegionOne",
-                &CatalogEntry {
-                    service_type: service_type.into(),
-                    name: name.into(),
-                    url: format!("{url}{catalog_path}"),
-                },
-            )
-            .await
-            .expect("catalog entry");
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
@@ -322,6 +314,17 @@ impl TestCloud {
             .await
             .expect(201);
         r.header("x-subject-token").expect("X-Subject-Token").to_string()
+    }
+
+    /// Puts a service in the catalog (public, internal and admin endpoints at `url`).
+    pub async fn register(&self, service_type: &str, name: &str, url: &str) {
+        self.identity
+            .register_service(
+                "RegionOne",
+                &CatalogEntry { service_type: service_type.into(), name: name.into(), url: url.into() },
+            )
+            .await
+            .expect("catalog entry");
     }
 
     /// The admin's project-scoped token.
