@@ -438,3 +438,34 @@ async fn compute_calls_create_bind_and_delete_ports() {
     assert!(cloud.network.svc.ports_of_device("vm-1").await.unwrap().is_empty());
     assert_eq!(cloud.network.svc.get_network_for(&ctx, "nope").await.unwrap_err().status(), 404);
 }
+
+/// The agent hands a change to the data plane at once (debounced), without
+/// waiting for the periodic reconciliation (30 s).
+#[tokio::test]
+async fn a_new_bound_port_reaches_the_data_plane_within_a_second() {
+    let cloud = TestCloud::start().await;
+    let demo = cloud.demo_token().await;
+    let r = cloud.get(&url(&cloud, "/networks?name=private"), &demo).await.expect(200);
+    let nid = r.body["networks"][0]["id"].as_str().unwrap().to_string();
+    assert!(cloud.network.svc.wait_applied(Duration::from_secs(5)).await);
+    let fake = cloud.network.svc.dataplane().as_any().downcast_ref::<FakeDataPlane>().unwrap();
+    let t0 = std::time::Instant::now();
+    let admin = cloud.admin_token().await;
+    let p = cloud
+        .post(&url(&cloud, "/ports"), &admin, json!({"port": {"network_id": nid, "binding:host_id": "host-a"}}))
+        .await
+        .expect(201);
+    let pid = p.body["port"]["id"].as_str().unwrap().to_string();
+    let mac = p.body["port"]["mac_address"].as_str().unwrap().to_string();
+    loop {
+        let s = fake.last_applied().unwrap_or_default();
+        let plugged = s.ports.iter().any(|x| x.id == pid);
+        let leased = s.networks.iter().any(|n| n.id == nid && n.dhcp_hosts.iter().any(|h| h.mac == mac));
+        if plugged && leased {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(1), "the data plane did not get the port within a second");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("port create to desired state applied: {:?}", t0.elapsed());
+}
