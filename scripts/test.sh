@@ -179,7 +179,10 @@ tempest() { # tempest NAME SERVICE LIST: runs one list, leaves "N passed, N fail
   local name=$1 service=$2 list=$3
   say "Tempest $service: $name ($(grep -cv '^\s*\(#\|$\)' "$list") tests)"
   local ws=${TEMPEST_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/rustack-tempest}/workspaces/$service
-  OS_AUTH_URL="$BASE_URL/v3" OS_USERNAME=admin OS_PROJECT_NAME=admin \
+  # a service's own tempest.conf additions (the extensions it serves, …)
+  local extra=""
+  [[ -f $ROOT/tests/tempest/$service.conf ]] && extra=$ROOT/tests/tempest/$service.conf
+  EXTRA_CONF="$extra" OS_AUTH_URL="$BASE_URL/v3" OS_USERNAME=admin OS_PROJECT_NAME=admin \
     OS_PASSWORD=$(sed -n 's/^admin=//p' "$TMP/data/passwords") \
     OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default OS_REGION_NAME=RegionOne \
     SECURITY_COMPLIANCE=true WORKSPACE="$ws" timeout 2400 "$SHARED/conformance/tempest.sh" "$service" "$list" 2>&1 \
