@@ -111,7 +111,7 @@ if [[ ${SKIP_CARGO_TEST:-} == 1 ]]; then
 else
   say "cargo test --workspace"
   T=$(date +%s)
-  cargo test --workspace 2>&1 | tee "$OUT/cargo-test.log"
+  cargo test --workspace --no-fail-fast 2>&1 | tee "$OUT/cargo-test.log"
   RC=${PIPESTATUS[0]}
   read -r P F I < <(awk '/^test result:/ {p+=$4; f+=$6; i+=$8} END {print p+0, f+0, i+0}' "$OUT/cargo-test.log")
   DETAIL="$P passed, $F failed, $I ignored in $(( $(date +%s) - T ))s"
