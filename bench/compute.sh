@@ -6,7 +6,7 @@
 # servers. Upstream Nova is not started here (UPSTREAM=1 runs its anchor
 # scripts from ../shared/bench/nova first when they are set up).
 #
-#   bench/compute.sh     env: N (1000) C (16) N1 (20) BIG (5000) PROFILE (release|debug) OUT
+#   bench/compute.sh     env: N (1000) C (16) N1 (20) BIG (5000) PROFILE (release|debug) OUT SKIP_BUILD
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED:-$ROOT/../shared}
@@ -19,8 +19,10 @@ BASE=${BASE_PORT:-45000}
 mkdir -p "$OUT"
 
 cd "$ROOT"
-if [[ $PROFILE == release ]]; then cargo build --release -p rustack >&2; BIN=$ROOT/target/release/rustack
-else cargo build -p rustack >&2; BIN=$ROOT/target/debug/rustack; fi
+BIN=$ROOT/target/$PROFILE/rustack
+if [[ -z ${SKIP_BUILD:-} ]]; then
+  if [[ $PROFILE == release ]]; then cargo build --release -p rustack >&2; else cargo build -p rustack >&2; fi
+fi
 
 if [[ -n ${UPSTREAM:-} ]]; then
   W=${XDG_CACHE_HOME:-$HOME/.cache}/rustack-anchors/nova
@@ -44,7 +46,7 @@ dataplane = fake
 port = $((BASE + 3))
 [compute]
 port = $((BASE + 4))
-fake_hosts = 4
+fake_hosts = 8
 CONF
 "$BIN" --config "$OUT/rustack.conf" --data-dir "$D" up > "$OUT/rustack.log" 2>&1 &
 PID=$!

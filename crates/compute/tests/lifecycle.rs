@@ -21,6 +21,8 @@ async fn discovery_and_microversions() {
     get_v(&cloud, "/flavors", &t, "2.x").await.expect(400);
     let r = get_v(&cloud, "/flavors", &t, "latest").await.expect(200);
     assert_eq!(r.header("openstack-api-version"), Some("compute 2.79"));
+    assert_eq!(r.header("x-compute-request-id"), r.header("x-openstack-request-id"));
+    assert!(r.header("x-compute-request-id").is_some_and(|id| id.starts_with("req-")));
     // no token: 401 in keystonemiddleware's shape
     cloud.get(&url(&cloud, "/servers"), "").await.expect(401);
     // the legacy URL with the project id works too

@@ -491,6 +491,9 @@ async fn action(
             if v.at_least(2, 57) {
                 s["user_data"] = json!(i.user_data);
             }
+            if v.at_least(2, 54) {
+                s["key_name"] = json!(i.key_name);
+            }
             if let Some(o) = s.as_object_mut() {
                 o.remove("OS-EXT-SRV-ATTR:user_data");
             }

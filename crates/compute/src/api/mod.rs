@@ -59,11 +59,12 @@ pub fn router(svc: Compute) -> Router {
         .with_state(svc)
         .layer(middleware::from_fn_with_state(mv, rustack_http::microversion::layer));
     let api = rustack_http::token_layer::with_validator(api, "compute", o.validator.clone());
-    let api = api.layer(middleware::map_response(compute_request_id));
     // the project-id rewrite must run before routing, so it wraps the router
     let rewritten = tower::Layer::layer(&middleware::from_fn(strip_project_id), api);
     let api = Router::new().fallback_service(rewritten);
+    // outside the layers, where the request log has named the request
     rustack_http::api_layers(api, "compute", ErrorStyle::Nova, &o.identity_url, o.config.max_request_body_size)
+        .layer(middleware::map_response(compute_request_id))
 }
 
 /// Nova also serves every route under `/v2.1/{project_id}/…` (the legacy

@@ -10,7 +10,12 @@ use super::ok;
 use crate::Compute;
 
 pub(super) fn routes() -> Router<Compute> {
-    Router::new().route("/", get(root)).route("/v2.1", get(v21)).route("/v2.1/", get(v21))
+    Router::new()
+        .route("/", get(root))
+        .route("/v2.1", get(v21))
+        .route("/v2.1/", get(v21))
+        .route("/v2", get(v20))
+        .route("/v2/", get(v20))
 }
 
 fn v21_doc(c: &Compute) -> Value {
@@ -32,6 +37,17 @@ async fn root(State(c): State<Compute>) -> Response {
          "links": [{"rel": "self", "href": format!("{base}/v2/")}]},
         v21_doc(&c),
     ]}))
+}
+
+/// The legacy v2.0 document (its link is in the version list).
+async fn v20(State(c): State<Compute>) -> Response {
+    let base = &c.options().public_url;
+    ok(json!({"version": {
+        "id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "", "updated": "2011-01-21T11:33:21Z",
+        "links": [{"rel": "self", "href": format!("{base}/v2/")},
+                  {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}],
+    }}))
 }
 
 async fn v21(State(c): State<Compute>) -> Response {
