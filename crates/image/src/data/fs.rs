@@ -170,13 +170,22 @@ impl DataStore for FilesystemStore {
                 }
                 while left > 0 {
                     let want = left.min(READ_CHUNK as u64) as usize;
-                    // read_to_end fills spare capacity without zeroing it first
-                    let mut buf = Vec::with_capacity(want);
-                    if let Err(e) = (&mut f).take(want as u64).read_to_end(&mut buf) {
-                        let _ = tx.blocking_send(Err(e));
-                        return;
+                    // one full-size read loop per chunk (read_to_end would
+                    // start with small reads and grow them)
+                    let mut buf = vec![0u8; want];
+                    let mut got = 0;
+                    while got < want {
+                        match f.read(&mut buf[got..]) {
+                            Ok(0) => break,
+                            Ok(n) => got += n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                let _ = tx.blocking_send(Err(e));
+                                return;
+                            }
+                        }
                     }
-                    let got = buf.len();
+                    buf.truncate(got);
                     if got == 0 {
                         let _ =
                             tx.blocking_send(Err(io::Error::new(io::ErrorKind::UnexpectedEof, "image data truncated")));
