@@ -74,7 +74,7 @@ async fn create(
         })?;
         let rules = o.get("rules").and_then(Value::as_object).cloned().unwrap_or_default();
         for (k, val) in &rules {
-            if k != "max_server_per_host" || p != "anti-affinity" || !val.as_u64().is_some_and(|n| n >= 1) {
+            if k != "max_server_per_host" || p != "anti-affinity" || val.as_u64().is_none_or(|n| n < 1) {
                 return Err(Error::bad_request(format!("Invalid input for field/attribute rules. Value: {k}.")).into());
             }
         }

@@ -334,7 +334,7 @@ async fn create(
         if !zone.is_empty() {
             let zones = super::hosts::zones(&c).await?;
             if !zones.contains_key(zone) {
-                return Err(bad(format!("The requested availability zone is not available")).into());
+                return Err(bad("The requested availability zone is not available").into());
             }
             az = Some(zone.to_string());
         }
@@ -633,7 +633,7 @@ async fn listing(
         let s = s.to_ascii_uppercase();
         if !STATUSES.contains(&s.as_str()) {
             if v.at_least(2, 38) {
-                return Err(bad(format!("Invalid status value")).into());
+                return Err(bad("Invalid status value").into());
             }
             items.clear();
         }

@@ -151,16 +151,18 @@ pub fn reduced(c: &Compute, ctx: &RequestContext, v: Version, i: &Instance) -> V
     if !v.at_least(2, 75) {
         if let Some(o) = s.as_object_mut() {
             o.retain(|k, _| {
-                !(k.starts_with("OS-EXT-") || k.starts_with("OS-SRV-USG:") || k.starts_with("os-extended-volumes"))
-                    && !matches!(
-                        k.as_str(),
-                        "config_drive"
-                            | "key_name"
-                            | "security_groups"
-                            | "host_status"
-                            | "server_groups"
-                            | "trusted_image_certificates"
-                    )
+                let extended =
+                    k.starts_with("OS-EXT-") || k.starts_with("OS-SRV-USG:") || k.starts_with("os-extended-volumes");
+                let later = matches!(
+                    k.as_str(),
+                    "config_drive"
+                        | "key_name"
+                        | "security_groups"
+                        | "host_status"
+                        | "server_groups"
+                        | "trusted_image_certificates"
+                );
+                !(extended || later)
             });
             if let Some(nets) = o.get_mut("addresses").and_then(Value::as_object_mut) {
                 for list in nets.values_mut() {
