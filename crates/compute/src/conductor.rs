@@ -107,6 +107,7 @@ impl Compute {
             host: inst.requested_host.clone(),
             flavor_extra_specs: inst.flavor.as_ref().map(|f| f.extra_specs.clone()).unwrap_or_default(),
             exclude: exclude.to_vec(),
+            project_id: inst.project_id.clone(),
             ..Default::default()
         };
         if let Some(gid) = &inst.server_group {
@@ -126,7 +127,10 @@ impl Compute {
         let hosts = self.host_infos().await?;
         let c = self.cfg();
         let w = Weights { ram: c.ram_weight, cpu: c.cpu_weight, disk: c.disk_weight };
-        for host in scheduling::select_hosts(&req, &candidates, &hosts, w) {
+        let ranked = scheduling::select_hosts(&req, &candidates, &hosts, w).map_err(|why| {
+            Error::new(rustack_common::ErrorKind::Internal, format!("No valid host was found. {why}"))
+        })?;
+        for host in ranked {
             if placement
                 .claim(Claim {
                     consumer: &inst.uuid,

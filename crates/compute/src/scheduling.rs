@@ -1,10 +1,12 @@
-//! Host selection over placement's candidates: filters (compute service
-//! enabled, availability zone, requested host, server group affinity and
-//! anti-affinity, aggregate metadata against flavor extra specs) then weighers
-//! (free RAM, VCPU, disk, each times its multiplier, normalised as Nova does).
-//! Pure functions: the conductor gathers the inputs.
+//! Host selection over placement's candidates with `rustack-scheduler`'s
+//! filters (compute service enabled, availability zone, forced host, image
+//! properties, server group affinity and anti-affinity, aggregate metadata)
+//! and weighers (free RAM, VCPU, disk, soft affinity). Pure functions: the
+//! conductor gathers the inputs.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+
+use rustack_scheduler::{Aggregate, GroupPolicy, HostState, Multipliers, RequestSpec, ServerGroup};
 
 use crate::model::Resources;
 use crate::peers::Candidate;
@@ -31,6 +33,9 @@ pub struct Request {
     pub flavor_extra_specs: BTreeMap<String, String>,
     /// Hosts already tried by this boot (a failed spawn reschedules).
     pub exclude: Vec<String>,
+    pub project_id: String,
+    /// The image's properties, for the ImagePropertiesFilter.
+    pub image_properties: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -40,82 +45,53 @@ pub struct Weights {
     pub disk: f64,
 }
 
-/// Hosts that pass every filter, best first.
+/// Hosts that pass every filter, best first; or why there is none (the
+/// filter that removed the last host, for the instance's fault). The
+/// filters and weighers are `rustack-scheduler`'s; this only maps the
+/// conductor's view of the candidates onto its host states.
 pub fn select_hosts(
     req: &Request,
     candidates: &[Candidate],
     hosts: &HashMap<String, HostInfo>,
     weights: Weights,
-) -> Vec<String> {
-    let group_hosts: HashSet<&str> = req.group_hosts.iter().map(String::as_str).collect();
-    let passing: Vec<&Candidate> = candidates
-        .iter()
-        .filter(|c| {
-            let info = hosts.get(&c.host).cloned().unwrap_or_default();
-            if !info.enabled || req.exclude.contains(&c.host) {
-                return false;
-            }
-            if let Some(az) = &req.az {
-                if &info.az != az {
-                    return false;
-                }
-            }
-            if let Some(h) = &req.host {
-                if &c.host != h {
-                    return false;
-                }
-            }
-            match req.group_policy.as_deref() {
-                Some("affinity") if !group_hosts.is_empty() && !group_hosts.contains(c.host.as_str()) => return false,
-                Some("anti-affinity") => {
-                    let n = req.group_hosts.iter().filter(|h| **h == c.host).count();
-                    if n >= req.group_max_per_host.unwrap_or(1) {
-                        return false;
-                    }
-                }
-                _ => {}
-            }
-            // AggregateInstanceExtraSpecsFilter: scoped extra specs must match
-            for (k, v) in &req.flavor_extra_specs {
-                if let Some(key) = k.strip_prefix("aggregate_instance_extra_specs:") {
-                    if info.aggregate_metadata.get(key) != Some(v) {
-                        return false;
-                    }
-                }
-            }
-            true
-        })
-        .collect();
-    if passing.is_empty() {
-        return vec![];
+) -> Result<Vec<String>, String> {
+    let spec = request_spec(req);
+    let states: Vec<HostState> = candidates.iter().map(|c| host_state(c, hosts.get(&c.host))).collect();
+    let passing = rustack_scheduler::filters::run(&spec, &states)?;
+    let m = Multipliers { ram: weights.ram, cpu: weights.cpu, disk: weights.disk, ..Multipliers::default() };
+    Ok(rustack_scheduler::weighers::rank(&spec, &passing, &m).into_iter().map(|h| h.name).collect())
+}
+
+/// A candidate as the scheduler sees it: placement's free resources (they
+/// already count every claim) and the host's service and aggregate facts.
+fn host_state(c: &Candidate, info: Option<&HostInfo>) -> HostState {
+    let mut h = HostState::new(&c.host, &c.host, c.free.vcpu, c.free.memory_mb, c.free.disk_gb);
+    let info = info.cloned().unwrap_or_default();
+    h.enabled = info.enabled;
+    h.availability_zone = info.az;
+    if !info.aggregate_metadata.is_empty() {
+        h.aggregates.push(Aggregate { name: String::new(), metadata: info.aggregate_metadata });
     }
-    // normalise each resource to 0..1 over the passing hosts, as Nova's weighers
-    let norm = |f: &dyn Fn(&Candidate) -> i64| -> Vec<f64> {
-        let vals: Vec<f64> = passing.iter().map(|c| f(c) as f64).collect();
-        let (lo, hi) = vals.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-        vals.iter().map(|v| if hi > lo { (v - lo) / (hi - lo) } else { 0.0 }).collect()
-    };
-    let ram = norm(&|c| c.free.memory_mb);
-    let cpu = norm(&|c| c.free.vcpu);
-    let disk = norm(&|c| c.free.disk_gb);
-    let mut scored: Vec<(f64, &str)> = passing
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let mut w = weights.ram * ram[i] + weights.cpu * cpu[i] + weights.disk * disk[i];
-            // soft policies are weighers, not filters
-            match req.group_policy.as_deref() {
-                Some("soft-anti-affinity") => {
-                    w -= 10.0 * req.group_hosts.iter().filter(|h| **h == c.host).count() as f64
-                }
-                Some("soft-affinity") => w += 10.0 * req.group_hosts.iter().filter(|h| **h == c.host).count() as f64,
-                _ => {}
-            }
-            (w, c.host.as_str())
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal).then(a.1.cmp(b.1)));
-    scored.into_iter().map(|(_, h)| h.to_string()).collect()
+    h
+}
+
+fn request_spec(req: &Request) -> RequestSpec {
+    let mut spec = RequestSpec::new(req.resources.vcpu, req.resources.memory_mb, req.resources.disk_gb);
+    spec.project_id = req.project_id.clone();
+    spec.availability_zone = req.az.clone();
+    spec.force_host = req.host.clone();
+    spec.ignore_hosts = req.exclude.clone();
+    spec.flavor_extra_specs = req.flavor_extra_specs.clone();
+    spec.image_properties = req.image_properties.clone();
+    spec.server_group = req.group_policy.as_deref().and_then(GroupPolicy::parse).map(|policy| {
+        let mut g = ServerGroup::new(policy);
+        g.max_server_per_host = req.group_max_per_host.map(|n| n as i64);
+        for h in &req.group_hosts {
+            *g.members_per_host.entry(h.clone()).or_default() += 1;
+        }
+        g
+    });
+    spec
 }
 
 #[cfg(test)]
@@ -139,15 +115,15 @@ mod tests {
     fn spreads_by_free_ram_and_honours_anti_affinity() {
         let c = vec![cand("a", 1000), cand("b", 4000), cand("c", 2000)];
         let h = hosts(&["a", "b", "c"]);
-        assert_eq!(select_hosts(&Request::default(), &c, &h, W), vec!["b", "c", "a"]);
+        assert_eq!(select_hosts(&Request::default(), &c, &h, W).unwrap(), vec!["b", "c", "a"]);
         let req =
             Request { group_policy: Some("anti-affinity".into()), group_hosts: vec!["b".into()], ..Default::default() };
-        assert_eq!(select_hosts(&req, &c, &h, W), vec!["c", "a"]);
+        assert_eq!(select_hosts(&req, &c, &h, W).unwrap(), vec!["c", "a"]);
         let req =
             Request { group_policy: Some("affinity".into()), group_hosts: vec!["a".into()], ..Default::default() };
-        assert_eq!(select_hosts(&req, &c, &h, W), vec!["a"]);
+        assert_eq!(select_hosts(&req, &c, &h, W).unwrap(), vec!["a"]);
         let stack = Weights { ram: -1.0, cpu: 0.0, disk: 0.0 };
-        assert_eq!(select_hosts(&Request::default(), &c, &h, stack)[0], "a");
+        assert_eq!(select_hosts(&Request::default(), &c, &h, stack).unwrap()[0], "a");
     }
 
     #[test]
@@ -155,8 +131,9 @@ mod tests {
         let c = vec![cand("a", 1000), cand("b", 4000)];
         let mut h = hosts(&["a", "b"]);
         h.get_mut("b").unwrap().enabled = false;
-        assert_eq!(select_hosts(&Request::default(), &c, &h, W), vec!["a"]);
+        assert_eq!(select_hosts(&Request::default(), &c, &h, W).unwrap(), vec!["a"]);
         let req = Request { az: Some("other".into()), ..Default::default() };
-        assert!(select_hosts(&req, &c, &h, W).is_empty());
+        let why = select_hosts(&req, &c, &h, W).unwrap_err();
+        assert!(why.contains("AvailabilityZoneFilter"), "{why}");
     }
 }
