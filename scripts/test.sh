@@ -233,9 +233,14 @@ else
   for svc in image network compute; do
     list="$ROOT/tests/tempest/$svc-passing.txt"
     setup="$ROOT/tests/tempest/$svc-setup.sh"
+    rm -f "$OUT/tempest-$svc-setup.log"
     if [[ -x $setup ]] && ! OS_CLIENT_CONFIG_FILE="$TMP/data/clouds.yaml" "$setup" > "$OUT/tempest-$svc-setup.log" 2>&1; then
       record "tempest $svc" FAIL "setup failed; see $OUT/tempest-$svc-setup.log"
-    elif [[ -f $list ]]; then tempest_required "tempest $svc" "${TEMPEST_SERVICES[$svc]}" "$list"
+    elif [[ -f $list ]]; then
+      # the setup may name the images to use (export IMAGE_REF=… IMAGE_REF_ALT=…)
+      [[ -f $OUT/tempest-$svc-setup.log ]] && eval "$(grep -E '^export IMAGE_REF=[-0-9a-f]+ IMAGE_REF_ALT=[-0-9a-f]+$' "$OUT/tempest-$svc-setup.log")"
+      tempest_required "tempest $svc" "${TEMPEST_SERVICES[$svc]}" "$list"
+      unset IMAGE_REF IMAGE_REF_ALT
     else record "tempest $svc" skip "no tests/tempest/$svc-passing.txt yet"; fi
   done
 fi
