@@ -14,6 +14,14 @@ if ! command -v cargo >/dev/null && [[ -f $HOME/.cargo/env ]]; then
 fi
 command -v cargo >/dev/null || { echo "up.sh: cargo not found; install Rust (https://rustup.rs)" >&2; exit 1; }
 
+# the network data plane needs dnsmasq and nftables (without them, or without root,
+# networks are API-only: `[network] dataplane = auto` falls back to the fake one)
+if [[ $EUID -eq 0 ]] && ! { command -v dnsmasq >/dev/null && command -v nft >/dev/null; }; then
+  echo "up.sh: installing dnsmasq-base and nftables for the network data plane" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dnsmasq-base nftables iproute2 >/dev/null \
+    || echo "up.sh: could not install them; networks will be API-only" >&2
+fi
+
 cargo build --release -p rustack
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/rustack
 
