@@ -9,6 +9,7 @@ use axum::Router;
 use rustack_common::Error;
 use rustack_http::token_layer::Authenticated;
 use rustack_http::{ApiResult, JsonBody};
+use rustack_image::model::CORE_SHOWN;
 use serde_json::{json, Value};
 
 use super::{is_admin, links, ok, require_admin};
@@ -163,38 +164,17 @@ fn tok(h: &axum::http::HeaderMap) -> String {
     h.get("x-auth-token").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
 }
 
-const GLANCE_KEYS: &[&str] = &[
-    "id",
-    "name",
-    "status",
-    "visibility",
-    "protected",
-    "os_hidden",
-    "owner",
-    "disk_format",
-    "container_format",
-    "size",
-    "virtual_size",
-    "checksum",
-    "os_hash_algo",
-    "os_hash_value",
-    "min_disk",
-    "min_ram",
-    "tags",
-    "created_at",
-    "updated_at",
-    "file",
-    "schema",
-    "self",
-    "locations",
-    "direct_url",
-    "stores",
-];
+/// Fields of a Glance image that are not custom properties: the core fields
+/// the image service shows, and its links and store fields.
+const GLANCE_LINKS: &[&str] = &["file", "schema", "self", "locations", "direct_url", "stores"];
 
 fn glance_props(g: &Value) -> serde_json::Map<String, Value> {
     g.as_object()
         .map(|o| {
-            o.iter().filter(|(k, _)| !GLANCE_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+            o.iter()
+                .filter(|(k, _)| !CORE_SHOWN.contains(&k.as_str()) && !GLANCE_LINKS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
         })
         .unwrap_or_default()
 }
