@@ -129,7 +129,13 @@ async fn a_failing_host_is_skipped_and_all_failing_is_an_error() {
 
 #[tokio::test]
 async fn quota_holds_under_concurrent_creates() {
-    let cloud = TestCloud::start().await;
+    for db in rustack_db::testing::all_backends().await {
+        quota_holds_under_concurrent_creates_on(db).await;
+    }
+}
+
+async fn quota_holds_under_concurrent_creates_on(db: rustack_db::testing::TestDb) {
+    let cloud = TestCloud::start_with(db, "").await;
     let admin = cloud.admin_token().await;
     let demo = cloud.demo_token().await;
     let p = cloud.projects.demo_project_id.clone();
@@ -161,7 +167,7 @@ async fn quota_holds_under_concurrent_creates() {
     let rs = futures_util::future::join_all(tasks).await;
     let ok = rs.iter().filter(|r| r.status.as_u16() == 202).count();
     let over: Vec<_> = rs.iter().filter(|r| r.status.as_u16() == 403).collect();
-    assert_eq!(ok, 3);
+    assert_eq!(ok, 3, "{:?}", rs.iter().map(|r| (r.status, r.body.to_string())).collect::<Vec<_>>());
     assert_eq!(over.len(), 7);
     assert!(over[0].body["forbidden"]["message"].as_str().unwrap().starts_with("Quota exceeded for instances"));
     let r = cloud.get(&url(&cloud, "/limits"), &demo).await.expect(200);

@@ -33,14 +33,17 @@ pub struct QuotaLimits {
 
 async fn usage_in(tx: &mut sqlx::Transaction<'static, sqlx::Any>, project_id: &str) -> Result<Usage, Error> {
     let r = sqlx::query(
-        "SELECT COUNT(*) AS n, COALESCE(SUM(vcpus), 0) AS c, COALESCE(SUM(memory_mb), 0) AS m \
+        // PostgreSQL's SUM of BIGINT is NUMERIC: cast back for the Any driver
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(vcpus), 0) AS BIGINT) AS c, \
+         CAST(COALESCE(SUM(memory_mb), 0) AS BIGINT) AS m \
          FROM compute_instance WHERE project_id = $1 AND deleted = 0",
     )
     .bind(project_id)
     .fetch_one(&mut **tx)
     .await
     .map_err(db_err)?;
-    Ok(Usage { instances: r.get("n"), cores: r.get("c"), ram: r.get("m") })
+    let col = |name: &str| r.try_get::<i64, _>(name).map_err(db_err);
+    Ok(Usage { instances: col("n")?, cores: col("c")?, ram: col("m")? })
 }
 
 impl Store {

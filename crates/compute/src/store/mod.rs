@@ -16,6 +16,7 @@ use rustack_db::{Db, Migration};
 pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "compute core", sql: include_str!("../../migrations/0001_initial.sql") },
     Migration { version: 2, name: "write lock", sql: include_str!("../../migrations/0002_write_lock.sql") },
+    Migration { version: 3, name: "write lock row", sql: include_str!("../../migrations/0003_write_lock_row.sql") },
 ];
 
 /// The compute service's storage.
@@ -33,12 +34,14 @@ pub(crate) fn json_err(e: serde_json::Error) -> Error {
 }
 
 impl Store {
-    /// A write transaction that holds the database's write lock from its
-    /// first statement (see migration 0002), so its reads and writes see
-    /// one snapshot.
+    /// A write transaction that holds the write lock from its first
+    /// statement (migrations 0002, 0003): SQLite's database lock, PostgreSQL's
+    /// lock on the one row of `compute_write_lock`. Compute's writes are
+    /// serialised, so a quota check and the insert it guards are never
+    /// interleaved with another's.
     pub(crate) async fn write(&self) -> Result<rustack_db::WriteTx, Error> {
         let mut w = self.db.begin_write().await.map_err(db_err)?;
-        rustack_db::sqlx::query("DELETE FROM compute_write_lock WHERE 1 = 0")
+        rustack_db::sqlx::query("UPDATE compute_write_lock SET id = 1 WHERE id = 1")
             .execute(&mut *w.tx)
             .await
             .map_err(db_err)?;
