@@ -141,7 +141,10 @@ impl Db {
                 continue;
             }
             let mut w = self.begin_write().await?;
-            for stmt in m.sql.split(';').map(str::trim).filter(|s| !is_only_comments(s)) {
+            // whole-line comments go first, so a ';' in one does not split a statement
+            let sql: String =
+                m.sql.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+            for stmt in sql.split(';').map(str::trim).filter(|s| !is_only_comments(s)) {
                 w.execute(stmt).await?;
             }
             sqlx::query("INSERT INTO rustack_migrations (service, version, name) VALUES ($1, $2, $3)")
