@@ -287,6 +287,25 @@ if [[ $SERVER_OK == 1 ]]; then
     record "graceful stop" FAIL "rustack up died during the tests"
   fi
   SERVER_PID=""
+  # the network data plane's bridges, namespaces, dnsmasq and nftables stay after a
+  # stop (as Neutron's agents leave them); a test run removes what it made
+  if [[ -d $TMP/data/network ]]; then
+    # what the ledger says this run made (ns:<namespace>, link:<device>), before clearing
+    MADE=$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))))' "$TMP/data/network/owned.json" 2>/dev/null)
+    "$TARGET/$PROFILE/rustack" --config "$TMP/rustack.conf" --data-dir "$TMP/data" dataplane clear >> "$TMP/rustack-up.log" 2>&1
+    LEFT=0
+    for entry in $MADE; do
+      name=${entry#*:}
+      case $entry in
+        ns:*) ip netns list | grep -qw -- "$name" && LEFT=$((LEFT + 1)) ;;
+        link:*) ip link show dev "$name" >/dev/null 2>&1 && LEFT=$((LEFT + 1)) ;;
+      esac
+    done
+    DNSMASQ=$(pgrep -fc "$TMP/data/network" || true)
+    DETAIL="$(wc -w <<<"$MADE") namespaces and devices made; after dataplane clear $LEFT left, ${DNSMASQ:-0} dnsmasq"
+    if [[ -n $MADE && $LEFT == 0 && ${DNSMASQ:-0} == 0 ]]; then record "host cleanup" ok "$DETAIL"
+    else record "host cleanup" FAIL "$DETAIL"; fi
+  fi
   cp "$TMP/rustack-up.log" "$OUT/rustack-up.log"
   # 501 is the answer for what is not served yet; any other 5xx or a panic is a bug
   N501=$(grep -c 'status=501' "$OUT/rustack-up.log")

@@ -56,6 +56,11 @@ pub enum Command {
         #[command(subcommand)]
         command: CredentialCommand,
     },
+    /// The network data plane on this host.
+    Dataplane {
+        #[command(subcommand)]
+        command: DataplaneCommand,
+    },
     /// Print the version.
     Version,
 }
@@ -97,6 +102,15 @@ pub enum TokenCommand {
     /// `[fernet_tokens] max_active_keys` are removed. Running servers pick
     /// the new keys up on SIGHUP or restart.
     Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataplaneCommand {
+    /// Remove everything the network data plane made on this host — bridges,
+    /// namespaces, dnsmasq processes, nftables tables — as its ledger
+    /// (`<data dir>/network/owned.json`) lists them. Stop rustack first;
+    /// the next start makes them again from the database.
+    Clear,
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,7 +16,7 @@ use rustack_common::config::ConfigError;
 use rustack_identity::token::fernet_keys;
 
 use crate::app::App;
-use crate::cli::{Cli, Command, CredentialCommand, DbCommand, TokenCommand};
+use crate::cli::{Cli, Command, CredentialCommand, DataplaneCommand, DbCommand, TokenCommand};
 use crate::server::Listening;
 use crate::services::Service;
 use rustack_http::remote::{RemoteValidator, ServiceCredentials};
@@ -116,6 +116,7 @@ async fn run(app: &App, command: Command) -> Result<()> {
             println!("copy the directory to every other node serving identity");
             Ok(())
         }
+        Command::Dataplane { command: DataplaneCommand::Clear } => clear_dataplane(app).await,
         Command::Version => unreachable!("handled before start"),
     }
 }
@@ -236,6 +237,26 @@ impl IdentityAccess {
         tracing::info!(identity = %auth_url, user = %su.username, "validating tokens against a remote identity service");
         Ok(IdentityAccess { url: auth_url, validator: remote.clone(), limits: remote })
     }
+}
+
+/// `dataplane clear`: the Linux data plane of this data dir applies an empty
+/// state, which removes what its ledger says it made (and nothing else).
+async fn clear_dataplane(app: &App) -> Result<()> {
+    use rustack_netplane::DataPlane;
+    let state_dir = app.data_dir.join("network");
+    if !state_dir.exists() {
+        println!("no network data plane state in {}: nothing to clear", state_dir.display());
+        return Ok(());
+    }
+    let dp = rustack_netplane::LinuxDataPlane::new(rustack_netplane::LinuxSettings {
+        state_dir: state_dir.clone(),
+        ..Default::default()
+    });
+    dp.apply(&rustack_netplane::HostState::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot clear the data plane of {}: {e}", state_dir.display()))?;
+    println!("cleared the network data plane recorded in {}", state_dir.display());
+    Ok(())
 }
 
 /// `token rotate`: set the repository up if absent, then rotate it.
