@@ -64,7 +64,7 @@ impl ComputeConfig {
             .filter(|s| !s.is_empty())
             .collect();
         Ok(ComputeConfig {
-            fake_hosts: (int(ini, "fake_hosts")? as usize).max(1),
+            fake_hosts: int(ini, "fake_hosts")? as usize,
             local_placement: ini.choice("compute", "placement", &["service", "local"])? == "local",
             host_vcpus: int(ini, "fake_host_vcpus")?,
             host_memory_mb: int(ini, "fake_host_memory_mb")?,

@@ -163,6 +163,17 @@ impl Resp {
 /// about behaviour, and cost 12 takes 0.3 s a hash).
 const TEST_CONFIG: &str = "[identity]\npassword_hash_rounds = 4\n";
 
+/// A workspace build compiles every service into the test cloud, so the
+/// other crates' tests run compute too: only compute's own tests (and the
+/// binary's) get its default fake host, which would otherwise be one more
+/// resource provider in placement's tests. A test's own config may set it.
+fn fake_hosts_default() -> &'static str {
+    match std::env::var("CARGO_PKG_NAME").as_deref() {
+        Ok("rustack-compute") | Err(_) => "",
+        Ok(_) => "[compute]\nfake_hosts = 0\n",
+    }
+}
+
 impl TestCloud {
     /// A cloud over a fresh SQLite database.
     pub async fn start() -> TestCloud {
@@ -172,7 +183,8 @@ impl TestCloud {
     /// A cloud over `db`, with extra config lines (INI text).
     pub async fn start_with(db: TestDb, extra_config: &str) -> TestCloud {
         let data_dir = rustack_db::testing::temp_dir("rustack-cloud");
-        let ini = Ini::parse("test.conf", &format!("{TEST_CONFIG}{extra_config}")).expect("test config parses");
+        let ini = Ini::parse("test.conf", &format!("{TEST_CONFIG}{}{extra_config}", fake_hosts_default()))
+            .expect("test config parses");
         let config = Config::from_ini(ini).expect("test config is valid");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().unwrap();

@@ -6,7 +6,7 @@ pub static OPTIONS: &[OptSpec] = &[
     opt!("compute", "port", Int, "8774", "Port of the Compute API v2.1."),
     opt!("compute", "driver", Str, "fake", "Hypervisor driver of the compute agents: `fake` (instances kept in memory)."),
     opt!("compute", "placement", Str, "service", "Where compute claims host resources: `service` (the placement service, in-process) or `local` (an in-memory tracker of this process)."),
-    opt!("compute", "fake_hosts", Int, "1", "Number of fake compute hosts this process runs (`fake-compute-1` … `fake-compute-N`), each its own resource provider."),
+    opt!("compute", "fake_hosts", Int, "1", "Number of fake compute hosts this process runs (`fake-compute-1` … `fake-compute-N`; 0: none), each its own resource provider."),
     opt!("compute", "fake_host_vcpus", Int, "64", "VCPUs each fake host reports."),
     opt!("compute", "fake_host_memory_mb", Int, "262144", "Memory (MB) each fake host reports."),
     opt!("compute", "fake_host_disk_gb", Int, "4096", "Disk (GB) each fake host reports."),

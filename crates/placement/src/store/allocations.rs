@@ -74,8 +74,11 @@ impl Store {
         }
         // providers in a fixed order: PostgreSQL writers lock them alike
         for p in &providers {
-            touch(&mut w, p).await.map_err(|_| {
-                Error::bad_request(format!("Allocation for resource provider '{p}' that does not exist."))
+            touch(&mut w, p).await.map_err(|e| match e.kind {
+                rustack_common::ErrorKind::NotFound => {
+                    Error::bad_request(format!("Allocation for resource provider '{p}' that does not exist."))
+                }
+                _ => e,
             })?;
         }
         // the units of each new allocation against its inventory
