@@ -36,9 +36,15 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Free ports for every service but identity (tests run side by side).
+/// Free ports for every service but identity (tests run side by side), and
+/// the fake network data plane: these tests are about the binary, and a real
+/// one (as root) would leave bridges and dnsmasq behind the temp data dir.
 fn other_ports() -> String {
-    ["image", "network", "compute", "placement"].iter().map(|s| format!("[{s}]\nport = {}\n", free_port())).collect()
+    let ports: String = ["image", "network", "compute", "placement"]
+        .iter()
+        .map(|s| format!("[{s}]\nport = {}\n", free_port()))
+        .collect();
+    format!("{ports}[network]\ndataplane = fake\n")
 }
 
 /// A temp dir holding `rustack.conf` (with `extra` appended to a config
