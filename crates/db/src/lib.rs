@@ -92,6 +92,10 @@ impl Db {
             })
             .connect_with(opts)
             .await?;
+        if backend == Backend::Sqlite {
+            // see begin_write: an empty table whose no-op DELETE takes the write lock
+            sqlx::query("CREATE TABLE IF NOT EXISTS rustack_write_lock (id BIGINT)").execute(&pool).await?;
+        }
         Ok(Db { pool, backend, write_lock: Arc::new(Mutex::new(())) })
     }
 
@@ -114,7 +118,13 @@ impl Db {
             Backend::Sqlite => Some(self.write_lock.clone().lock_owned().await),
             Backend::Postgres => None,
         };
-        let tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Sqlite {
+            // take SQLite's write lock before anything is read: a transaction that
+            // reads first and writes later fails with SQLITE_BUSY_SNAPSHOT (517)
+            // when another connection (a write outside begin_write) committed between
+            sqlx::query("DELETE FROM rustack_write_lock WHERE 1 = 0").execute(&mut *tx).await?;
+        }
         Ok(WriteTx { tx, _guard: guard })
     }
 
