@@ -11,9 +11,11 @@ mod bootstrap;
 pub mod bus;
 mod conductor;
 pub mod config;
+mod console;
 pub mod driver;
 mod keygen;
 pub mod local_placement;
+mod metadata;
 pub mod model;
 pub mod peers;
 pub mod scheduling;
@@ -102,6 +104,16 @@ impl Compute {
     /// The API routes with their layers.
     pub fn router(&self) -> axum::Router {
         api::router(self.clone())
+    }
+
+    /// The metadata API (port 8775), served beside the compute API.
+    pub fn metadata_router(&self) -> axum::Router {
+        metadata::router(self.clone())
+    }
+
+    /// The noVNC console proxy (port 6080), served beside the compute API.
+    pub fn console_router(&self) -> axum::Router {
+        console::router(self.clone())
     }
 
     /// The first-start setup of this service (idempotent): the default flavors.

@@ -161,8 +161,9 @@ async fn start(app: &App, host: &str, services: &[Service], bootstrap: bool) -> 
                     limits: access.limits.clone(),
                 };
                 let router = opened.open(other, &db, opts, projects.as_ref(), true).await?;
-                if let (true, Some((identity, _))) = (bootstrap, &local_identity) {
-                    let (service_type, name, path) = other.catalog();
+                if let (true, Some((identity, _)), Some((service_type, name, path))) =
+                    (bootstrap, &local_identity, other.catalog())
+                {
                     let entry = CatalogEntry {
                         service_type: service_type.into(),
                         name: name.into(),

@@ -14,12 +14,23 @@ pub enum Service {
     Network,
     Placement,
     Compute,
+    /// The metadata API guests read (8775); served beside compute.
+    Metadata,
+    /// The noVNC console proxy (6080); served beside compute.
+    NovncProxy,
 }
 
 impl Service {
     /// Every service, in start order (identity first: the others need it).
-    pub const ALL: &'static [Service] =
-        &[Service::Identity, Service::Image, Service::Network, Service::Placement, Service::Compute];
+    pub const ALL: &'static [Service] = &[
+        Service::Identity,
+        Service::Image,
+        Service::Network,
+        Service::Placement,
+        Service::Compute,
+        Service::Metadata,
+        Service::NovncProxy,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -28,6 +39,8 @@ impl Service {
             Service::Network => "network",
             Service::Placement => "placement",
             Service::Compute => "compute",
+            Service::Metadata => "metadata",
+            Service::NovncProxy => "novncproxy",
         }
     }
 
@@ -39,18 +52,22 @@ impl Service {
             Service::Network => config.network_port,
             Service::Placement => config.placement_port,
             Service::Compute => config.compute_port,
+            Service::Metadata => config.metadata_port,
+            Service::NovncProxy => config.novncproxy_port,
         }
     }
 
     /// Its catalog entry: service type, upstream's service name, and the
-    /// path after `http://host:port` in the endpoint URL.
-    pub fn catalog(self) -> (&'static str, &'static str, &'static str) {
+    /// path after `http://host:port` in the endpoint URL. None for the
+    /// metadata API and the console proxy, which upstream does not list.
+    pub fn catalog(self) -> Option<(&'static str, &'static str, &'static str)> {
         match self {
-            Service::Identity => ("identity", "keystone", "/v3/"),
-            Service::Image => ("image", "glance", ""),
-            Service::Network => ("network", "neutron", ""),
-            Service::Placement => ("placement", "placement", ""),
-            Service::Compute => ("compute", "nova", "/v2.1"),
+            Service::Identity => Some(("identity", "keystone", "/v3/")),
+            Service::Image => Some(("image", "glance", "")),
+            Service::Network => Some(("network", "neutron", "")),
+            Service::Placement => Some(("placement", "placement", "")),
+            Service::Compute => Some(("compute", "nova", "/v2.1")),
+            Service::Metadata | Service::NovncProxy => None,
         }
     }
 
@@ -114,6 +131,16 @@ impl Opened {
                 self.compute = Some(s);
                 r
             }
+            Service::Metadata | Service::NovncProxy => {
+                let Some(compute) = &self.compute else {
+                    bail!("the {name} service runs beside compute: serve compute on this node too");
+                };
+                if service == Service::Metadata {
+                    compute.metadata_router()
+                } else {
+                    compute.console_router()
+                }
+            }
         })
     }
 }
@@ -160,6 +187,8 @@ pub fn parse(list: &[String]) -> Result<Vec<Service>> {
     if out.is_empty() {
         bail!("no service to serve (known services: {})", known_names());
     }
+    // start order: identity first, compute before what runs beside it
+    out.sort_by_key(|s| Service::ALL.iter().position(|a| a == s));
     Ok(out)
 }
 
@@ -171,7 +200,8 @@ mod tests {
     fn parses_and_rejects() {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         assert_eq!(parse(&v(&["identity", " identity"])).unwrap(), vec![Service::Identity]);
-        assert_eq!(parse(&v(&["compute", "image"])).unwrap(), vec![Service::Compute, Service::Image]);
+        assert_eq!(parse(&v(&["compute", "image"])).unwrap(), vec![Service::Image, Service::Compute]);
+        assert_eq!(parse(&v(&["metadata", "compute"])).unwrap(), vec![Service::Compute, Service::Metadata]);
         let e = parse(&v(&["identity", "nova"])).unwrap_err().to_string();
         assert!(e.contains("'nova'") && e.contains("identity"), "{e}");
         assert!(parse(&v(&[""])).is_err());

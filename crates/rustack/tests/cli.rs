@@ -40,7 +40,7 @@ fn free_port() -> u16 {
 /// the fake network data plane: these tests are about the binary, and a real
 /// one (as root) would leave bridges and dnsmasq behind the temp data dir.
 fn other_ports() -> String {
-    let ports: String = ["image", "network", "compute", "placement"]
+    let ports: String = ["image", "network", "compute", "placement", "metadata", "vnc"]
         .iter()
         .map(|s| format!("[{s}]\nport = {}\n", free_port()))
         .collect();

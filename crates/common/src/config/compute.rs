@@ -31,4 +31,6 @@ pub static OPTIONS: &[OptSpec] = &[
     opt!("compute", "quota_server_groups", Int, "10", "Default quota of server groups per project."),
     opt!("compute", "quota_server_group_members", Int, "10", "Default quota of members per server group."),
     opt!("placement", "port", Int, "8778", "Port of the Placement API."),
+    opt!("metadata", "port", Int, "8775", "Port of the metadata API (guests reach it at 169.254.169.254 through the network service's proxy)."),
+    opt!("vnc", "port", Int, "6080", "Port of the noVNC console proxy (websocket relay to each instance's VNC socket, and the noVNC page)."),
 ];

@@ -11,7 +11,13 @@ pub static OPTIONS: &[OptSpec] = &[
         "",
         "Directory of the filesystem store (image bytes); empty means <data dir>/images."
     ),
-    opt!("image", "image_size_cap", Int, "1099511627776", "Largest image size accepted, in bytes (Glance's default, 1 TiB)."),
+    opt!(
+        "image",
+        "image_size_cap",
+        Int,
+        "1099511627776",
+        "Largest image size accepted, in bytes (Glance's default, 1 TiB)."
+    ),
     opt!("image", "image_member_quota", Int, "128", "Most members an image may have."),
     opt!("image", "image_tag_quota", Int, "128", "Most tags an image may have."),
     opt!("image", "image_property_quota", Int, "128", "Most custom properties an image may have."),

@@ -179,6 +179,10 @@ impl HypervisorDriver for FakeDriver {
         Some(out)
     }
 
+    fn vnc_socket(&self, _uuid: &str) -> Option<std::path::PathBuf> {
+        None // no graphical console
+    }
+
     fn adopt(&self, spec: &SpawnSpec, power_state: i64) {
         let mut vms = self.vms.lock().unwrap_or_else(|e| e.into_inner());
         vms.entry(spec.uuid.clone()).or_insert(FakeVm {

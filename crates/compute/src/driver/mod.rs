@@ -49,6 +49,9 @@ pub trait HypervisorDriver: Send + Sync + 'static {
     /// Every instance the driver runs (re-adoption after a restart).
     fn instances(&self) -> Vec<String>;
     fn console_output(&self, uuid: &str) -> Option<String>;
+    /// The instance's VNC server as a Unix socket, for the console proxy;
+    /// None when the driver has no graphical console for it.
+    fn vnc_socket(&self, uuid: &str) -> Option<std::path::PathBuf>;
     /// Takes back an instance the database says runs here, after an agent
     /// restart; the fake driver recreates it in `power_state`.
     fn adopt(&self, spec: &SpawnSpec, power_state: i64);
