@@ -106,7 +106,10 @@ pub async fn desired_state(net: &Network) -> Result<np::HostState, Error> {
         by_net.entry(s(p, "network_id")).or_default().push(p);
     }
     let mut out = np::HostState {
-        metadata: np::MetadataSettings { url: Some(net.cfg().metadata_url.clone()), shared_secret: None },
+        metadata: np::MetadataSettings {
+            url: Some(net.cfg().metadata_url.clone()),
+            shared_secret: net.cfg().metadata_shared_secret.clone(),
+        },
         ..Default::default()
     };
     for n in &networks {

@@ -19,6 +19,8 @@ pub struct NetConfig {
     pub masquerade_uplink: Option<String>,
     pub physnet_mtu: i64,
     pub metadata_url: String,
+    /// Signs `X-Instance-ID` for the metadata API (`[metadata] shared_secret`).
+    pub metadata_shared_secret: Option<String>,
     pub dns_servers: Vec<String>,
     pub reconcile_interval: u64,
     pub host: String,
@@ -84,7 +86,11 @@ impl NetConfig {
             private_cidr: ini.str("network", "private_cidr").unwrap_or_else(|| "10.0.0.0/26".into()),
             masquerade_uplink: ini.str("network", "masquerade_uplink"),
             physnet_mtu: ini.int("network", "global_physnet_mtu").map_err(cfgerr)? as i64,
-            metadata_url: ini.str("network", "metadata_url").unwrap_or_else(|| "http://127.0.0.1:8775".into()),
+            metadata_url: match ini.str("network", "metadata_url") {
+                Some(u) => u,
+                None => format!("http://127.0.0.1:{}", ini.port("metadata", "port").map_err(cfgerr)?),
+            },
+            metadata_shared_secret: ini.str("metadata", "shared_secret").filter(|s| !s.is_empty()),
             dns_servers: list(ini.str("network", "dns_servers")),
             reconcile_interval: ini.int("network", "reconcile_interval").map_err(cfgerr)?.max(1),
             host,

@@ -32,5 +32,9 @@ pub static OPTIONS: &[OptSpec] = &[
     opt!("compute", "quota_server_group_members", Int, "10", "Default quota of members per server group."),
     opt!("placement", "port", Int, "8778", "Port of the Placement API."),
     opt!("metadata", "port", Int, "8775", "Port of the metadata API (guests reach it at 169.254.169.254 through the network service's proxy)."),
+    opt!("metadata", "shared_secret", Str, "", "Secret the network service's metadata proxy signs `X-Instance-ID` with (HMAC-SHA256, as Nova's `metadata_proxy_shared_secret`); the metadata API then refuses unsigned or wrongly signed requests. Empty: requests are trusted (the proxy is the only way in from guests)."),
     opt!("vnc", "port", Int, "6080", "Port of the noVNC console proxy (websocket relay to each instance's VNC socket, and the noVNC page)."),
+    opt!("vnc", "novncproxy_base_url", Str, "", "URL of noVNC's page given to clients in console URLs (`?path=%3Ftoken%3D…` is added); empty: `http://<public host>:<[vnc] port>/vnc_lite.html`."),
+    opt!("vnc", "novnc_path", Str, "/usr/share/novnc", "Directory of noVNC's web files (Debian's `novnc` package) the proxy serves."),
+    opt!("vnc", "token_ttl", Int, "600", "Seconds a console token stays valid (it is also single-use)."),
 ];

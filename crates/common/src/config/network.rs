@@ -14,7 +14,7 @@ pub static OPTIONS: &[OptSpec] = &[
     opt!("network", "private_cidr", Str, "10.0.0.0/26", "CIDR of the demo project's bootstrap network `private` (devstack's FIXED_RANGE)."),
     opt!("network", "masquerade_uplink", Str, "", "Host interface the external bridge's traffic is masqueraded to; empty: no masquerading (the host's own addresses and routes are never touched)."),
     opt!("network", "global_physnet_mtu", Int, "1500", "MTU of the physical networks; vxlan networks get this minus 50."),
-    opt!("network", "metadata_url", Str, "", "The compute metadata API the metadata proxy forwards to; empty: `http://127.0.0.1:8775`."),
+    opt!("network", "metadata_url", Str, "", "The compute metadata API the metadata proxy forwards to; empty: `http://127.0.0.1:<[metadata] port>`."),
     opt!("network", "dns_servers", Str, "", "Comma list of DNS servers dnsmasq hands out when a subnet names none."),
     opt!("network", "reconcile_interval", Int, "30", "Seconds between two full reconciliations of the host's data plane with the database."),
     opt!("network", "host", Str, "", "This host's name in port bindings and agents; empty: the system host name."),
