@@ -4,6 +4,7 @@
 //! and it only ever removes things with those names.
 
 mod addr;
+pub mod bpf;
 mod cmd;
 mod dhcp;
 mod host;
@@ -11,6 +12,7 @@ pub mod metadata;
 mod names;
 mod nat;
 mod sg;
+mod vlan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -79,6 +81,12 @@ pub fn host_supports_linux() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Whether VLAN networks can be tagged onto their physical interfaces here
+/// (tc eBPF: a bpffs, cls_bpf and the verifier accepting our programs).
+pub fn vlan_tagging_supported() -> Result<(), String> {
+    vlan::supported()
 }
 
 /// The real data plane on this host.
@@ -179,6 +187,10 @@ impl LinuxDataPlane {
                     out.push(format!("dnsmasq pid {pid}"));
                 }
             }
+        }
+        let pins = std::path::Path::new(bpf::BPFFS).join(nm.bpf_dir());
+        if let Ok(rd) = std::fs::read_dir(&pins) {
+            out.extend(rd.flatten().map(|e| format!("pinned eBPF {}", e.path().display())));
         }
         for ns in self.runtime.lock().await.proxies.keys() {
             out.push(format!("metadata proxy in {ns}"));
@@ -308,9 +320,12 @@ impl LinuxDataPlane {
         // it, so that a crash never leaves an object nobody removes, and
         // consulted before removing, so that another cloud on this host
         // (same names, another state dir) keeps its objects.
+        let (want_vlan, mut vlan_failed) = self.wanted_vlans(d);
+        let want_vlan_legs: BTreeSet<String> = want_vlan.iter().map(|w| nm.vlan_leg(w.vid as u32)).collect();
         let mut ledger = Ledger::load(&self.settings.state_dir);
         ledger.extend(want_ns.iter().map(|n| format!("ns:{n}")));
-        ledger.extend(nets.keys().chain(want_vx.iter()).map(|l| format!("link:{l}")));
+        ledger.extend(nets.keys().chain(want_vx.iter()).chain(want_vlan_legs.iter()).map(|l| format!("link:{l}")));
+        ledger.extend(want_vlan.iter().map(vlan::Want::ledger_entry));
         ledger.save()?;
         let have_ns = host::namespaces().await?;
         for ns in
@@ -327,7 +342,7 @@ impl LinuxDataPlane {
             .filter(|l| {
                 ((nm.is_bridge(l) && !nets.contains_key(*l))
                     || (nm.is_vxlan(l) && !want_vx.contains(*l))
-                    || (nm.is_vlan_leg(l) && !self.vlan_leg_wanted(d, l)))
+                    || (nm.is_vlan_leg(l) && !want_vlan_legs.contains(*l)))
                     && ledger.owns(&format!("link:{l}"))
             })
             .cloned()
@@ -336,13 +351,15 @@ impl LinuxDataPlane {
             host::delete_link(None, &l).await?;
             rep.actions.push(format!("deleted link {l}"));
         }
+        vlan_failed.extend(vlan::remove_stale(nm, &mut ledger, &want_vlan, &mut rep).await);
+        ledger.save()?;
         if !rep.actions.is_empty() {
             links = host::links(None).await?;
         }
 
         // From here on one object's failure does not stop the others: it is
         // collected, and the apply fails at the end naming every one.
-        let mut failed: Vec<String> = Vec::new();
+        let mut failed: Vec<String> = vlan_failed;
 
         // L2.
         for (br, n) in &nets {
@@ -351,6 +368,21 @@ impl LinuxDataPlane {
             }
         }
         links = host::links(None).await?;
+        if !want_vlan.is_empty() {
+            for w in &want_vlan {
+                if let Err(why) = vlan::supported() {
+                    rep.pending.push(format!(
+                        "VLAN {} on {}: tagging needs tc eBPF (cls_bpf, a bpffs), which does not work here: {why}; the network is local to this host",
+                        w.vid, w.physdev
+                    ));
+                } else if !links.contains_key(&w.physdev) {
+                    rep.pending.push(format!("VLAN {}: physical interface {} not found", w.vid, w.physdev));
+                } else if let Err(e) = vlan::ensure(nm, &mut ledger, &links, w, &mut rep).await {
+                    failed.push(format!("VLAN {} on {}: {e}", w.vid, w.physdev));
+                }
+            }
+            links = host::links(None).await?;
+        }
         let mut waiting = Vec::new();
         for p in &d.ports {
             let br = nm.bridge(&p.network_id);
@@ -414,7 +446,9 @@ impl LinuxDataPlane {
         // Forget what is gone and not wanted.
         ledger.retain(|e| match e.split_once(':') {
             Some(("ns", n)) => want_ns.contains(n),
-            Some(("link", l)) => nets.contains_key(l) || want_vx.contains(l),
+            Some(("link", l)) => nets.contains_key(l) || want_vx.contains(l) || want_vlan_legs.contains(l),
+            // Removed (and forgotten) by `vlan::remove_stale` once really gone.
+            Some(("vlan" | "clsact", _)) => true,
             _ => false,
         });
         ledger.save()?;
@@ -427,12 +461,35 @@ impl LinuxDataPlane {
         Ok(rep)
     }
 
-    fn vlan_leg_wanted(&self, d: &HostState, leg: &str) -> bool {
-        d.networks
-            .iter()
-            .filter(|n| n.network_type == crate::NetworkType::Vlan)
-            .filter_map(|n| n.segmentation_id)
-            .any(|v| self.names.vlan_leg(v) == leg)
+    /// The VLAN networks on a mapped physical interface, and the ones that
+    /// cannot be (no or a bad VLAN id, a bad interface name).
+    fn wanted_vlans(&self, d: &HostState) -> (BTreeSet<vlan::Want>, Vec<String>) {
+        let mut want = BTreeSet::new();
+        let mut bad = Vec::new();
+        for n in d.networks.iter().filter(|n| n.network_type == crate::NetworkType::Vlan) {
+            let Some(dev) =
+                n.physical_network.as_deref().and_then(|p| self.settings.physical_interface_mappings.get(p))
+            else {
+                continue; // unmapped: local to this host
+            };
+            match n.segmentation_id {
+                Some(v @ 1..=4094) if names::is_safe_ifname(dev) => want.insert(vlan::Want {
+                    physdev: dev.clone(),
+                    vid: v as u16,
+                    bridge: self.names.bridge(&n.id),
+                    mtu: n.mtu,
+                }),
+                Some(v @ 1..=4094) => {
+                    bad.push(format!("network {}: bad physical interface name {dev:?} for VLAN {v}", n.id));
+                    continue;
+                }
+                other => {
+                    bad.push(format!("network {}: VLAN id {other:?} is not in 1-4094", n.id));
+                    continue;
+                }
+            };
+        }
+        (want, bad)
     }
 
     /// A network's bridge, with its VXLAN device or physical interface.
@@ -494,18 +551,8 @@ impl LinuxDataPlane {
                     }
                 }
             }
-            crate::NetworkType::Vlan => {
-                if physnet_dev.is_some() {
-                    // Tagging needs a VLAN-filtering bridge (no 802.1Q module here);
-                    // this kernel has neither, so the network stays on this host.
-                    rep.pending.push(format!(
-                        "network {}: VLAN tagging onto {} needs bridge VLAN filtering, which this kernel lacks; the network is local to this host",
-                        n.id,
-                        physnet_dev.map(String::as_str).unwrap_or("")
-                    ));
-                }
-            }
-            crate::NetworkType::Local => {}
+            // The VLAN pass of `apply_locked` joins it to its physical interface.
+            crate::NetworkType::Vlan | crate::NetworkType::Local => {}
         }
         Ok(())
     }

@@ -106,7 +106,7 @@ impl Names {
         fnv(self.salt.as_bytes()) % 255 + 1
     }
 
-    /// The veth end (in a VLAN network's bridge) towards the physical network's bridge.
+    /// The veth end in a VLAN network's bridge towards the physical interface.
     pub fn vlan_leg(&self, vid: u32) -> String {
         format!("vl{}-{vid}", self.tag)
     }
@@ -115,11 +115,16 @@ impl Names {
             .strip_prefix(&format!("vl{}-", self.tag))
             .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
     }
-    /// The other end, in the physical network's VLAN-filtering bridge.
+    /// The other end: not bridged; its ingress tags frames onto the physical interface.
     pub fn vlan_trunk_leg(&self, vid: u32) -> String {
         format!("vp{}-{vid}", self.tag)
     }
-    /// The VLAN-filtering bridge of a physical network.
+    /// This data plane's directory in the bpffs (its pinned VLAN programs).
+    pub fn bpf_dir(&self) -> String {
+        format!("rustack_{}", self.salt)
+    }
+    /// Reserved: the VLAN-filtering bridge of a physical network, for a
+    /// kernel with bridge VLAN filtering (unused: tagging is tc eBPF).
     pub fn physnet_bridge(&self, physnet: &str) -> String {
         let p = format!("bp{}-", self.tag);
         let clean: String = physnet.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
