@@ -7,6 +7,7 @@ mod files;
 mod logging;
 mod server;
 mod services;
+mod test_image;
 
 use std::process::ExitCode;
 

@@ -115,7 +115,16 @@ impl Opened {
         }
         Ok(match service {
             Service::Identity => bail!("identity is opened on its own"),
-            Service::Image => open!(image, rustack_image::Image),
+            Service::Image => {
+                let r = open!(image, rustack_image::Image);
+                if let (true, Some(p), Some(image)) = (run, projects, &self.image) {
+                    let configured = image.options().config.ini.str("image", "test_image_dir");
+                    if let Some(dir) = crate::test_image::dir(configured) {
+                        crate::test_image::spawn_register(image.clone(), p.clone(), dir);
+                    }
+                }
+                r
+            }
             Service::Network => open!(network, rustack_network::Network),
             Service::Placement => open!(placement, rustack_placement::Placement),
             Service::Compute => {

@@ -39,12 +39,13 @@ fn free_port() -> u16 {
 /// Free ports for every service but identity (tests run side by side), and
 /// the fake network data plane: these tests are about the binary, and a real
 /// one (as root) would leave bridges and dnsmasq behind the temp data dir.
+/// No test image registration either (an upload per test for nothing).
 fn other_ports() -> String {
     let ports: String = ["image", "network", "compute", "placement", "metadata", "vnc"]
         .iter()
         .map(|s| format!("[{s}]\nport = {}\n", free_port()))
         .collect();
-    format!("{ports}[network]\ndataplane = fake\n")
+    format!("{ports}[network]\ndataplane = fake\n[image]\ntest_image_dir =\n")
 }
 
 /// A temp dir holding `rustack.conf` (with `extra` appended to a config

@@ -23,4 +23,11 @@ pub static OPTIONS: &[OptSpec] = &[
     opt!("image", "image_property_quota", Int, "128", "Most custom properties an image may have."),
     opt!("image", "limit_param_default", Int, "25", "Page size of an image list without `limit`."),
     opt!("image", "api_limit_max", Int, "1000", "Largest page size of an image list."),
+    opt!(
+        "image",
+        "test_image_dir",
+        Str,
+        "~/.cache/rustack/test-image",
+        "Where `rustack up` looks for the test guest (scripts/build-test-image.sh) to register at bootstrap; empty: never."
+    ),
 ];
