@@ -31,11 +31,13 @@ pub struct FakeDriver {
     host: String,
     opts: FakeOptions,
     vms: Mutex<HashMap<String, FakeVm>>,
+    /// VNC sockets tests point instances at (`set_vnc_socket`).
+    vnc: Mutex<HashMap<String, std::path::PathBuf>>,
 }
 
 impl FakeDriver {
     pub fn new(host: &str, opts: FakeOptions) -> FakeDriver {
-        FakeDriver { host: host.to_string(), opts, vms: Mutex::new(HashMap::new()) }
+        FakeDriver { host: host.to_string(), opts, vms: Mutex::new(HashMap::new()), vnc: Mutex::new(HashMap::new()) }
     }
 
     async fn wait(&self, d: Duration) {
@@ -65,6 +67,12 @@ impl FakeDriver {
     /// (a guest that shut itself down), for the reconciler tests.
     pub fn force_power_state(&self, uuid: &str, state: i64) -> bool {
         self.set_power(uuid, &[], state).is_ok()
+    }
+
+    /// Test hook: the instance's VNC server is this Unix socket (a test's
+    /// fake VNC server), for the console proxy tests.
+    pub fn set_vnc_socket(&self, uuid: &str, path: std::path::PathBuf) {
+        self.vnc.lock().unwrap_or_else(|e| e.into_inner()).insert(uuid.to_string(), path);
     }
 
     /// Test hook: the instance vanishes from the hypervisor.
@@ -179,8 +187,9 @@ impl HypervisorDriver for FakeDriver {
         Some(out)
     }
 
-    fn vnc_socket(&self, _uuid: &str) -> Option<std::path::PathBuf> {
-        None // no graphical console
+    fn vnc_socket(&self, uuid: &str) -> Option<std::path::PathBuf> {
+        // no graphical console unless a test gave one
+        self.vnc.lock().unwrap_or_else(|e| e.into_inner()).get(uuid).cloned()
     }
 
     fn adopt(&self, spec: &SpawnSpec, power_state: i64) {
