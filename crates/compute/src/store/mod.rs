@@ -7,6 +7,7 @@ pub mod flavors;
 pub mod groups;
 pub mod instances;
 pub mod keypairs;
+pub mod metadata;
 pub mod quotas;
 pub mod services;
 
