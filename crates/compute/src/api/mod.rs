@@ -4,6 +4,7 @@
 //! `rustack_http::microversion::layer` (handlers take `Extension<Version>`).
 
 mod actions;
+mod consoles;
 mod flavors;
 mod groups;
 mod hosts;
@@ -44,6 +45,7 @@ pub fn router(svc: Compute) -> Router {
         .merge(keypairs::routes())
         .merge(servers::routes())
         .merge(actions::routes())
+        .merge(consoles::routes())
         .merge(server_extras::routes())
         .merge(groups::routes())
         .merge(hosts::routes())

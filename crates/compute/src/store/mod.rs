@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod aggregates;
+pub mod consoles;
 pub mod flavors;
 pub mod groups;
 pub mod instances;
@@ -18,6 +19,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "compute core", sql: include_str!("../../migrations/0001_initial.sql") },
     Migration { version: 2, name: "write lock", sql: include_str!("../../migrations/0002_write_lock.sql") },
     Migration { version: 3, name: "write lock row", sql: include_str!("../../migrations/0003_write_lock_row.sql") },
+    Migration { version: 4, name: "console tokens", sql: include_str!("../../migrations/0004_console_tokens.sql") },
 ];
 
 /// The compute service's storage.
