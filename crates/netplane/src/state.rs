@@ -82,6 +82,54 @@ pub struct Network {
     /// not needed but harmless).
     #[serde(default)]
     pub dhcp_hosts: Vec<DhcpHost>,
+    /// The IPv6 modes of its IPv6 subnets that have any, by subnet id. Kept
+    /// beside `subnets` rather than in [`Subnet`] so that `Subnet` literals
+    /// written elsewhere stay valid.
+    #[serde(default)]
+    pub ipv6_modes: std::collections::BTreeMap<String, Ipv6Modes>,
+}
+
+/// `ipv6_ra_mode` and `ipv6_address_mode` of an IPv6 subnet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ipv6Modes {
+    /// Who sends router advertisements and what they say: with a mode, the
+    /// router whose interface holds the subnet's gateway address does.
+    #[serde(default)]
+    pub ra_mode: Option<Ipv6Mode>,
+    /// How instances get their addresses: `dhcpv6-stateful` and
+    /// `dhcpv6-stateless` subnets are served by the network's dnsmasq.
+    #[serde(default)]
+    pub address_mode: Option<Ipv6Mode>,
+}
+
+/// The values of `ipv6_ra_mode` and `ipv6_address_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Ipv6Mode {
+    #[serde(rename = "slaac")]
+    Slaac,
+    #[serde(rename = "dhcpv6-stateless")]
+    Dhcpv6Stateless,
+    #[serde(rename = "dhcpv6-stateful")]
+    Dhcpv6Stateful,
+}
+
+impl Ipv6Mode {
+    /// From the API's string; `None` for anything else (including null).
+    pub fn parse(s: &str) -> Option<Ipv6Mode> {
+        match s {
+            "slaac" => Some(Ipv6Mode::Slaac),
+            "dhcpv6-stateless" => Some(Ipv6Mode::Dhcpv6Stateless),
+            "dhcpv6-stateful" => Some(Ipv6Mode::Dhcpv6Stateful),
+            _ => None,
+        }
+    }
+}
+
+impl Network {
+    /// The IPv6 modes of one of its subnets (none when not recorded).
+    pub fn ipv6_modes_of(&self, subnet_id: &str) -> Ipv6Modes {
+        self.ipv6_modes.get(subnet_id).copied().unwrap_or_default()
+    }
 }
 
 impl Default for Network {
@@ -98,6 +146,7 @@ impl Default for Network {
             subnets: vec![],
             dhcp_port: None,
             dhcp_hosts: vec![],
+            ipv6_modes: Default::default(),
         }
     }
 }

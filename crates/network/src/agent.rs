@@ -179,6 +179,18 @@ pub async fn desired_state(net: &Network) -> Result<np::HostState, Error> {
                 .collect(),
             dhcp_port,
             dhcp_hosts,
+            ipv6_modes: nsubs
+                .iter()
+                .filter(|x| x["ip_version"] == json!(6))
+                .map(|x| {
+                    let mode = |k: &str| x[k].as_str().and_then(np::Ipv6Mode::parse);
+                    (
+                        s(x, "id"),
+                        np::Ipv6Modes { ra_mode: mode("ipv6_ra_mode"), address_mode: mode("ipv6_address_mode") },
+                    )
+                })
+                .filter(|(_, m)| *m != np::Ipv6Modes::default())
+                .collect(),
         });
     }
     for r in &routers {

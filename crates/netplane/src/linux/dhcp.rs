@@ -8,7 +8,7 @@ use std::path::Path;
 use ipnet::IpNet;
 
 use super::addr;
-use crate::{Error, Network};
+use crate::{Error, Ipv6Mode, Network};
 
 /// The files and the command line of one network's dnsmasq.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +16,27 @@ pub struct DhcpConfig {
     pub hosts: String,
     pub opts: String,
     pub args: Vec<String>,
+}
+
+/// Whether the network's dnsmasq serves this subnet: IPv4 with DHCP on;
+/// IPv6 with DHCP on and address mode `dhcpv6-stateful` or
+/// `dhcpv6-stateless`, or no modes at all (as Neutron). SLAAC subnets get
+/// their addresses from the router's advertisements only.
+pub fn serves(net: &Network, sn: &crate::Subnet) -> bool {
+    if !sn.enable_dhcp {
+        return false;
+    }
+    if sn.ip_version == 4 {
+        return true;
+    }
+    let m = net.ipv6_modes_of(&sn.id);
+    matches!(m.address_mode, Some(Ipv6Mode::Dhcpv6Stateful | Ipv6Mode::Dhcpv6Stateless))
+        || (m.address_mode.is_none() && m.ra_mode.is_none())
+}
+
+/// Whether dnsmasq hands out this IPv6 subnet's addresses (stateful DHCPv6).
+fn v6_stateful(net: &Network, sn: &crate::Subnet) -> bool {
+    serves(net, sn) && net.ipv6_modes_of(&sn.id).address_mode != Some(Ipv6Mode::Dhcpv6Stateless)
 }
 
 /// Builds dnsmasq's configuration. `dhcp_ip_v4` is the DHCP port's IPv4
@@ -86,16 +107,35 @@ pub fn config(
             let _ = writeln!(opts, "tag:{tag},249,{}", routes.join(","));
         }
     }
+    // IPv6: `static` ranges as for IPv4 (dnsmasq answers only the hosts
+    // below; a stateless subnet has none, so only information requests).
+    let mut v6_nets = Vec::new();
+    for (i, sn) in net.subnets.iter().enumerate().filter(|(_, s)| s.ip_version == 6 && serves(net, s)) {
+        let IpNet::V6(n) = addr::net(&sn.cidr)? else { continue };
+        let tag = format!("s{i}");
+        args.push(format!("--dhcp-range=set:{tag},{},static,{},86400s", n.network(), n.prefix_len()));
+        if v6_stateful(net, sn) {
+            v6_nets.push(n);
+        }
+        if !sn.dns_nameservers.is_empty() {
+            let dns: Result<Vec<String>, Error> =
+                sn.dns_nameservers.iter().map(|d| addr::ip(d).map(|a| format!("[{a}]"))).collect();
+            let dns: Vec<String> = dns?.into_iter().filter(|d| d.contains(':')).collect();
+            if !dns.is_empty() {
+                let _ = writeln!(opts, "tag:{tag},option6:dns-server,{}", dns.join(","));
+            }
+        }
+    }
     for h in &net.dhcp_hosts {
         let ip = addr::ip(&h.ip)?;
-        let on_dhcp_subnet = match ip {
-            std::net::IpAddr::V4(a) => v4_nets.iter().any(|n| n.contains(&a)),
-            std::net::IpAddr::V6(_) => false,
+        let (on_dhcp_subnet, shown) = match ip {
+            std::net::IpAddr::V4(a) => (v4_nets.iter().any(|n| n.contains(&a)), ip.to_string()),
+            std::net::IpAddr::V6(a) => (v6_nets.iter().any(|n| n.contains(&a)), format!("[{a}]")),
         };
         if !on_dhcp_subnet {
-            continue; // not on a DHCP-enabled IPv4 subnet
+            continue; // not on a subnet whose addresses dnsmasq hands out
         }
-        let _ = writeln!(hosts, "{},{},{ip}", addr::mac(&h.mac)?, addr::hostname(&h.hostname, &h.ip));
+        let _ = writeln!(hosts, "{},{},{shown}", addr::mac(&h.mac)?, addr::hostname(&h.hostname, &h.ip));
     }
     // From the subnets' sizes, not the host count: a new port must not change
     // the command line (that restarts dnsmasq instead of a SIGHUP).
@@ -139,5 +179,52 @@ mod tests {
             .contains("classless-static-route,10.9.0.0/16,10.0.0.9,169.254.169.254/32,10.0.0.2,0.0.0.0/0,10.0.0.1"));
         assert!(c.args.contains(&"--dhcp-range=set:s0,10.0.0.0,static,255.255.255.0,86400s".to_string()));
         assert!(c.args.contains(&"--interface=ns-1".to_string()));
+    }
+
+    fn v6(id: &str, cidr: &str) -> Subnet {
+        Subnet { id: id.into(), cidr: cidr.into(), ip_version: 6, enable_dhcp: true, ..Default::default() }
+    }
+
+    #[test]
+    fn ipv6_stateful_hands_out_addresses_stateless_only_options_slaac_nothing() {
+        use crate::Ipv6Modes;
+        let mode = |m| Ipv6Modes { ra_mode: Some(m), address_mode: Some(m) };
+        let mut net = Network {
+            id: "n".into(),
+            subnets: vec![
+                v6("full", "fd00:1::/64"),
+                Subnet { dns_nameservers: vec!["fd00::53".into(), "9.9.9.9".into()], ..v6("info", "fd00:2::/64") },
+                v6("auto", "fd00:3::/64"),
+            ],
+            dhcp_hosts: vec![
+                DhcpHost { mac: "fa:16:3e:00:00:05".into(), ip: "fd00:1::5".into(), hostname: "".into() },
+                DhcpHost {
+                    mac: "fa:16:3e:00:00:05".into(),
+                    ip: "fd00:2::f816:3eff:fe00:5".into(),
+                    hostname: "".into(),
+                },
+                DhcpHost {
+                    mac: "fa:16:3e:00:00:05".into(),
+                    ip: "fd00:3::f816:3eff:fe00:5".into(),
+                    hostname: "".into(),
+                },
+            ],
+            ..Default::default()
+        };
+        net.ipv6_modes.insert("full".into(), mode(Ipv6Mode::Dhcpv6Stateful));
+        net.ipv6_modes.insert("info".into(), mode(Ipv6Mode::Dhcpv6Stateless));
+        net.ipv6_modes.insert("auto".into(), mode(Ipv6Mode::Slaac));
+        assert!(serves(&net, &net.subnets[0]) && serves(&net, &net.subnets[1]) && !serves(&net, &net.subnets[2]));
+        let c = config(&net, Path::new("/s"), "ns-1", &|_| None, &|_| true, false).unwrap();
+        let ranges: Vec<&String> = c.args.iter().filter(|a| a.starts_with("--dhcp-range")).collect();
+        assert_eq!(
+            ranges,
+            ["--dhcp-range=set:s0,fd00:1::,static,64,86400s", "--dhcp-range=set:s1,fd00:2::,static,64,86400s"]
+        );
+        assert_eq!(c.hosts, "fa:16:3e:00:00:05,host-fd00-1--5,[fd00:1::5]\n");
+        assert_eq!(c.opts, "tag:s1,option6:dns-server,[fd00::53]\n");
+        // A subnet without modes is served as Neutron does (stateful).
+        let plain = Network { subnets: vec![v6("p", "fd00:9::/64")], ..Default::default() };
+        assert!(serves(&plain, &plain.subnets[0]));
     }
 }

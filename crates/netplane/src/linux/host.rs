@@ -33,6 +33,8 @@ pub async fn links(ns: Option<&str>) -> Result<BTreeMap<String, Link>, Error> {
             .into_iter()
             .flatten()
             .filter(|a| a.get("scope").and_then(|s| s.as_str()) == Some("global"))
+            // Addresses the kernel made from router advertisements are not ours to sync.
+            .filter(|a| a.get("dynamic").and_then(|d| d.as_bool()) != Some(true))
             .filter_map(|a| Some(format!("{}/{}", a.get("local")?.as_str()?, a.get("prefixlen")?.as_u64()?)))
             .collect();
         out.insert(
@@ -97,7 +99,16 @@ pub fn alive(pid: i32) -> bool {
 pub async fn add_bridge(name: &str, mtu: u32) -> Result<(), Error> {
     ip(None, &["link", "add", name, "type", "bridge", "stp_state", "0", "forward_delay", "0"]).await?;
     ip(None, &["link", "set", name, "mtu", &mtu.to_string()]).await?;
+    disable_ipv6(name);
     Ok(())
+}
+
+/// No IPv6 on a host device of ours (a bridge, a VLAN leg), as Neutron's
+/// linuxbridge agent: the host must not configure itself from the router
+/// advertisements of tenant networks, nor send on them. Best effort (a
+/// kernel without IPv6 has nothing to disable).
+pub fn disable_ipv6(name: &str) {
+    let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6"), "1");
 }
 
 pub async fn delete_link(ns: Option<&str>, name: &str) -> Result<(), Error> {

@@ -11,6 +11,7 @@ mod host;
 pub mod metadata;
 mod names;
 mod nat;
+mod ra;
 mod sg;
 mod vlan;
 
@@ -192,6 +193,14 @@ impl LinuxDataPlane {
         if let Ok(rd) = std::fs::read_dir(&pins) {
             out.extend(rd.flatten().map(|e| format!("pinned eBPF {}", e.path().display())));
         }
+        if let Ok(rd) = std::fs::read_dir(self.settings.state_dir.join("ra")) {
+            for e in rd.flatten() {
+                out.push(format!("RA dir {}", e.path().display()));
+                if let Some(pid) = read_pid(&e.path().join("pid")).filter(|&p| is_our_dnsmasq(p, &e.path())) {
+                    out.push(format!("dnsmasq (RA) pid {pid}"));
+                }
+            }
+        }
         for ns in self.runtime.lock().await.proxies.keys() {
             out.push(format!("metadata proxy in {ns}"));
         }
@@ -276,6 +285,28 @@ fn validate(d: &HostState) -> Result<(), Error> {
     Ok(())
 }
 
+/// The IPv6 prefixes a router advertises: each interface address that is
+/// its subnet's gateway, on a subnet with an `ipv6_ra_mode`.
+fn ra_prefixes(d: &HostState, r: &Router) -> Vec<ra::Prefix> {
+    let mut out = Vec::new();
+    for i in &r.interfaces {
+        let Some(n) = d.network(&i.network_id) else { continue };
+        for f in &i.fixed_ips {
+            let Some(sn) = n.subnets.iter().find(|s| s.id == f.subnet_id && s.ip_version == 6) else { continue };
+            let Some(mode) = n.ipv6_modes_of(&sn.id).ra_mode else { continue };
+            let (Ok(IpNet::V6(net)), Ok(ip), Some(Ok(gw))) =
+                (addr::net(&sn.cidr), addr::ip(&f.ip_address), sn.gateway_ip.as_deref().map(addr::ip))
+            else {
+                continue;
+            };
+            if ip == gw {
+                out.push(ra::Prefix { dev: names::router_if_dev(&i.port_id), net, mode, mtu: n.mtu });
+            }
+        }
+    }
+    out
+}
+
 /// A route's destination as `ip -j route` prints it.
 fn route_key(dest: &str) -> Result<String, Error> {
     let n = addr::net(dest)?.trunc();
@@ -299,7 +330,7 @@ impl LinuxDataPlane {
         let dhcp_nets: Vec<&Network> = d
             .networks
             .iter()
-            .filter(|n| n.dhcp_port.is_some() && n.subnets.iter().any(|s| s.enable_dhcp && s.ip_version == 4))
+            .filter(|n| n.dhcp_port.is_some() && n.subnets.iter().any(|s| dhcp::serves(n, s)))
             .collect();
         let routers: Vec<&Router> = d.routers.iter().filter(|r| r.admin_state_up).collect();
         let mut want_ns: BTreeSet<String> = dhcp_nets.iter().map(|n| nm.dhcp_ns(&n.id)).collect();
@@ -336,6 +367,7 @@ impl LinuxDataPlane {
             rep.actions.push(format!("deleted namespace {ns}"));
         }
         self.remove_stale_dhcp_dirs(&dhcp_nets, &mut rep);
+        self.remove_stale_ra_dirs(&routers, &mut rep);
         let mut links = host::links(None).await?;
         let stale: Vec<String> = links
             .keys()
@@ -600,6 +632,62 @@ impl LinuxDataPlane {
         Ok(fresh)
     }
 
+    fn ra_dir(&self, router_id: &str) -> PathBuf {
+        self.settings.state_dir.join("ra").join(router_id)
+    }
+
+    /// The router's dnsmasq sending IPv6 router advertisements: started (or
+    /// restarted when its command line changes) while it has prefixes to
+    /// advertise, stopped and its files removed when not.
+    async fn sync_ra(
+        &self,
+        ns: &str,
+        router_id: &str,
+        prefixes: &[ra::Prefix],
+        rep: &mut ApplyReport,
+    ) -> Result<(), Error> {
+        let dir = self.ra_dir(router_id);
+        let running = read_pid(&dir.join("pid")).filter(|&p| is_our_dnsmasq(p, &dir));
+        if prefixes.is_empty() {
+            if let Some(pid) = running {
+                stop_process(pid).await;
+                rep.actions.push(format!("stopped router advertisements in {ns}"));
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            return Ok(());
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| Error::host(format!("create {}", dir.display()), e))?;
+        let args = ra::args(&dir, prefixes);
+        let changed = write_if_changed(&dir.join("cmdline"), &args.join("\n"))?;
+        if running.is_some() && !changed {
+            return Ok(());
+        }
+        if let Some(pid) = running {
+            stop_process(pid).await;
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cmd::in_ns(ns, "dnsmasq", &args, None).await?;
+        rep.actions.push(format!("started router advertisements in {ns}"));
+        Ok(())
+    }
+
+    /// Files of the advertisements of routers no longer here (their dnsmasq
+    /// ended with the namespace; a leftover one is ended here).
+    fn remove_stale_ra_dirs(&self, routers: &[&Router], rep: &mut ApplyReport) {
+        let Ok(rd) = std::fs::read_dir(self.settings.state_dir.join("ra")) else { return };
+        for e in rd.flatten() {
+            let id = e.file_name().to_string_lossy().to_string();
+            if !routers.iter().any(|r| r.id == id) {
+                if let Some(pid) = read_pid(&e.path().join("pid")).filter(|&p| is_our_dnsmasq(p, &e.path())) {
+                    host::signal(pid, libc::SIGTERM);
+                }
+                if std::fs::remove_dir_all(e.path()).is_ok() {
+                    rep.actions.push(format!("removed router advertisement files of router {id}"));
+                }
+            }
+        }
+    }
+
     fn dhcp_dir(&self, network_id: &str) -> PathBuf {
         self.settings.state_dir.join("dhcp").join(network_id)
     }
@@ -640,6 +728,9 @@ impl LinuxDataPlane {
             rt.proxies.remove(&ns);
             rt.loaded.remove(&ns);
             host::add_namespace(&ns).await?;
+            // Its addresses are the DHCP port's: none from router advertisements.
+            cmd::sysctl_ns(&ns, "net.ipv6.conf.all.accept_ra", "0").await?;
+            cmd::sysctl_ns(&ns, "net.ipv6.conf.default.accept_ra", "0").await?;
             rep.actions.push(format!("created namespace {ns}"));
         }
         let ns_links = host::links(Some(&ns)).await?;
@@ -833,6 +924,7 @@ impl LinuxDataPlane {
             host::sync_addrs(Some(&ns), &dev, &have, &want).await?;
             wanted_devs.insert(dev);
         }
+        let ra_prefixes = ra_prefixes(d, r);
         let mut routes = BTreeMap::new();
         let mut plan = nat::NatPlan { gw_dev: None, snat_to: None, internal, floating: vec![] };
         let gw_dev;
@@ -899,6 +991,7 @@ impl LinuxDataPlane {
             rt.loaded.insert(ns.clone(), script);
             rep.actions.push(format!("loaded NAT of {ns}"));
         }
+        self.sync_ra(&ns, &r.id, &ra_prefixes, rep).await?;
         let metadata = d.metadata.url.is_some() && !r.interfaces.is_empty();
         self.sync_metadata_address(&ns, &ns_links, metadata).await?;
         if metadata {

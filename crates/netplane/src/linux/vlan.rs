@@ -161,6 +161,8 @@ pub async fn ensure(
         }
         let mtu = w.mtu.to_string();
         cmd::ip(None, &["link", "add", &leg, "mtu", &mtu, "type", "veth", "peer", "name", &peer, "mtu", &mtu]).await?;
+        host::disable_ipv6(&leg);
+        host::disable_ipv6(&peer);
         rep.actions.push(format!("created veth {leg} <-> {peer}"));
     }
     if l.and_then(|l| l.master.as_deref()) != Some(w.bridge.as_str()) {
