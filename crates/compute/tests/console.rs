@@ -267,6 +267,12 @@ async fn console_requests_follow_upstream_errors() {
     let r = action(&c.cloud, &c.demo, &c.server, json!({"os-getVNCConsole": {"type": "xvpvnc"}})).await.expect(400);
     assert_eq!(r.body["badRequest"]["message"], "Invalid console type xvpvnc");
     action(&c.cloud, &c.demo, &c.server, json!({"os-getSPICEConsole": {"type": "spice-html5"}})).await.expect(400);
+    // a server whose driver has no VNC server (the fake driver's default)
+    let img = image(&c.cloud, &c.admin).await;
+    let plain = boot(&c.cloud, &c.demo, &img, json!({})).await;
+    wait_status(&c.cloud, &c.demo, &plain, "ACTIVE").await;
+    let r = action(&c.cloud, &c.demo, &plain, json!({"os-getVNCConsole": {"type": "novnc"}})).await.expect(400);
+    assert_eq!(r.body["badRequest"]["message"], "Unavailable console type novnc.");
     // not ACTIVE: 409
     action(&c.cloud, &c.demo, &c.server, json!({"os-stop": null})).await.expect(202);
     wait_status(&c.cloud, &c.demo, &c.server, "SHUTOFF").await;
