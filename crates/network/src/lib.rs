@@ -23,6 +23,7 @@ mod api;
 mod bootstrap;
 pub mod config;
 pub mod ipam;
+pub mod policy;
 pub mod query;
 mod service;
 mod store;
@@ -52,6 +53,8 @@ struct Inner {
     opts: ServiceOptions,
     cfg: NetConfig,
     dataplane: Arc<dyn DataPlane>,
+    /// Neutron's rules and the operator's overrides (`policy`).
+    policy: rustack_policy::Policy,
     /// Wakes the agent after a change (it debounces).
     changed: tokio::sync::Notify,
     /// Counts changes; the agent's last applied generation trails it.
@@ -77,6 +80,7 @@ impl Network {
     /// Opens the service with a given data plane (tests give a fake one).
     pub async fn open_with(db: Db, opts: ServiceOptions, dataplane: Arc<dyn DataPlane>) -> Result<Network, Error> {
         let cfg = NetConfig::read(&opts.config.ini)?;
+        let policy = policy::load(&opts.config).map_err(|e| Error::bad_request(format!("network policy: {e}")))?;
         store::migrate(&db).await?;
         Ok(Network {
             inner: Arc::new(Inner {
@@ -84,6 +88,7 @@ impl Network {
                 opts,
                 cfg,
                 dataplane,
+                policy,
                 changed: tokio::sync::Notify::new(),
                 generation: Default::default(),
                 applied: Default::default(),
@@ -149,6 +154,10 @@ impl Network {
 
     pub(crate) fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    pub(crate) fn policy(&self) -> &rustack_policy::Policy {
+        &self.inner.policy
     }
 
     pub(crate) fn cfg(&self) -> &NetConfig {

@@ -9,7 +9,7 @@ use rustack_common::Error;
 use rustack_http::token_layer::Authenticated;
 use serde_json::{json, Value};
 
-use super::{caller, fields_of, ok, parse_body, Res};
+use super::{authz, caller, fields_of, ok, parse_body, Res};
 use crate::query::{project_fields, ListQuery};
 use crate::service::{
     self, body_of, extras, floatingips, networks, ports, routers, secgroups, subnetpools, subnets, Caller, Doc,
@@ -111,10 +111,14 @@ pub async fn list(
     u: Uri,
     RawQuery(q): RawQuery,
     kind: &'static str,
-    _coll: &'static str,
+    coll: &'static str,
 ) -> Res {
     let q = ListQuery::parse(q.as_deref())?;
-    ok(StatusCode::OK, do_list(&net, &caller(&a), kind, &q, &base_url(&net, &u)).await?)
+    let mut v = do_list(&net, &caller(&a), kind, &q, &base_url(&net, &u)).await?;
+    if let Some(items) = v.get_mut(coll).and_then(Value::as_array_mut) {
+        items.retain(|i| authz::can_get(&net, &a.0, kind, i));
+    }
+    ok(StatusCode::OK, v)
 }
 
 pub async fn create(
@@ -135,7 +139,11 @@ pub async fn create(
                 Value::Object(m) => m,
                 _ => return Err(Error::bad_request(format!("Invalid format: each {member} must be an object")).into()),
             };
-            match do_create(&net, &c, kind, d).await {
+            let made_one = match authz::create(&net, &a.0, kind, &d).await {
+                Ok(()) => do_create(&net, &c, kind, d).await,
+                Err(e) => Err(e),
+            };
+            match made_one {
                 Ok(v) => made.push(v),
                 Err(e) => {
                     for v in made.iter().rev() {
@@ -148,6 +156,7 @@ pub async fn create(
         return ok(StatusCode::CREATED, json!({ coll: made }));
     }
     let d = body_of(body, member)?;
+    authz::create(&net, &a.0, kind, &d).await?;
     ok(StatusCode::CREATED, json!({ member: do_create(&net, &c, kind, d).await? }))
 }
 
@@ -161,6 +170,9 @@ pub async fn show(
 ) -> Res {
     let fields = fields_of(&q)?;
     let v = do_show(&net, &caller(&a), kind, &id).await?;
+    if !authz::can_get(&net, &a.0, kind, &v) {
+        return Err(service::not_found(kind, &id).into());
+    }
     ok(StatusCode::OK, json!({ member: project_fields(v, &fields) }))
 }
 
@@ -173,11 +185,15 @@ pub async fn update(
     member: &'static str,
 ) -> Res {
     let d = body_of(parse_body(&b)?, member)?;
-    ok(StatusCode::OK, json!({ member: do_update(&net, &caller(&a), kind, &id, d).await? }))
+    let c = caller(&a);
+    authz::change(&net, &a.0, &c, "update", kind, &id, Some(&d)).await?;
+    ok(StatusCode::OK, json!({ member: do_update(&net, &c, kind, &id, d).await? }))
 }
 
 pub async fn delete(State(net): State<Network>, a: Authenticated, Path(id): Path<String>, kind: &'static str) -> Res {
-    do_delete(&net, &caller(&a), kind, &id).await?;
+    let c = caller(&a);
+    authz::change(&net, &a.0, &c, "delete", kind, &id, None).await?;
+    do_delete(&net, &c, kind, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -3,6 +3,7 @@
 //! routes (list, create — also in bulk —, show, update, delete), dispatched
 //! by kind in `dispatch`; the few extra routes follow.
 
+mod authz;
 mod dispatch;
 mod extensions;
 
