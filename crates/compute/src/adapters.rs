@@ -19,7 +19,7 @@ use crate::driver::HostResources;
 use crate::local_placement::{LocalPlacement, Ratios};
 use crate::model::Resources;
 use crate::peers::{
-    Candidate, Claim, ImageInfo, Images, NetRequest, NoPorts, PeerSet, PlacementClient, PortInfo, Ports,
+    Candidate, Claim, ImageDownload, ImageInfo, Images, NetRequest, NoPorts, PeerSet, PlacementClient, PortInfo, Ports,
 };
 use crate::Peers;
 
@@ -33,11 +33,32 @@ pub fn peer_set(peers: &Peers, cfg: &ComputeConfig) -> PeerSet {
         Some(n) => Arc::new(PortsAdapter { n: n.clone() }),
         None => Arc::new(NoPorts),
     };
-    PeerSet { images: Arc::new(ImagesAdapter { i: peers.image.clone() }), ports, placement }
+    // a QEMU snapshot is a standalone qcow2 file; the fake one is bytes
+    let snapshot_format = if cfg.driver == crate::config::DriverKind::Qemu { "qcow2" } else { "raw" };
+    PeerSet { images: Arc::new(ImagesAdapter { i: peers.image.clone(), snapshot_format }), ports, placement }
 }
 
 struct ImagesAdapter {
     i: rustack_image::Image,
+    snapshot_format: &'static str,
+}
+
+/// A file as a stream of 1 MiB chunks (snapshots go to the image service
+/// without being held in memory).
+fn file_stream(file: tokio::fs::File) -> rustack_image::ByteStream {
+    use tokio::io::AsyncReadExt;
+    Box::pin(futures_util::stream::unfold(Some(file), |state| async move {
+        let mut f = state?;
+        let mut buf = vec![0u8; 1 << 20];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(bytes::Bytes::from(buf)), Some(f)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    }))
 }
 
 impl Images for ImagesAdapter {
@@ -69,7 +90,7 @@ impl Images for ImagesAdapter {
     ) -> BoxFuture<'a, Result<String, Error>> {
         Box::pin(async move {
             let mut fields = Map::new();
-            fields.insert("disk_format".into(), Value::String("raw".into()));
+            fields.insert("disk_format".into(), Value::String(self.snapshot_format.into()));
             fields.insert("container_format".into(), Value::String("bare".into()));
             for (k, v) in properties {
                 fields.insert(k, Value::String(v));
@@ -84,6 +105,45 @@ impl Images for ImagesAdapter {
             let stream: rustack_image::ByteStream = Box::pin(futures_util::stream::once(async move { chunk }));
             self.i.upload_data(ctx, id, stream).await.map(|_| ())
         })
+    }
+
+    fn upload_file<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        id: &'a str,
+        path: &'a std::path::Path,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let f = tokio::fs::File::open(path).await.map_err(|e| Error::internal(&e))?;
+            self.i.upload_data(ctx, id, file_stream(f)).await.map(|_| ())
+        })
+    }
+
+    fn download<'a>(&'a self, ctx: &'a RequestContext, id: &'a str) -> BoxFuture<'a, Result<ImageDownload, Error>> {
+        Box::pin(async move {
+            let d = self.i.open_data(ctx, id).await?;
+            let img = d.image;
+            Ok(ImageDownload {
+                disk_format: img.disk_format.unwrap_or_default(),
+                size: d.size,
+                checksum: img.checksum,
+                os_hash: img.os_hash_algo.zip(img.os_hash_value),
+                properties: img.properties,
+                stream: d.stream,
+            })
+        })
+    }
+}
+
+fn port_info(rec: &rustack_network::PortRecord, network_name: String) -> PortInfo {
+    PortInfo {
+        id: rec.id.clone(),
+        network_name,
+        mac: rec.mac_address.clone(),
+        ips: rec.fixed_ips.iter().map(|f| f.ip_address.clone()).collect(),
+        network_id: rec.network_id.clone(),
+        fixed_ips: rec.fixed_ips.iter().map(|f| (f.subnet_id.clone(), f.ip_address.clone())).collect(),
+        status: rec.status.clone(),
     }
 }
 
@@ -175,12 +235,7 @@ impl Ports for PortsAdapter {
                         .ok()
                         .and_then(|n| n.get("name").and_then(Value::as_str).map(str::to_string))
                         .unwrap_or_else(|| rec.network_id.clone());
-                    out.push(PortInfo {
-                        id: rec.id.clone(),
-                        network_name: name,
-                        mac: rec.mac_address.clone(),
-                        ips: rec.fixed_ips.iter().map(|f| f.ip_address.clone()).collect(),
-                    });
+                    out.push(port_info(&rec, name));
                 }
                 Ok(())
             }
@@ -192,6 +247,14 @@ impl Ports for PortsAdapter {
                 return Err(e);
             }
             Ok(out)
+        })
+    }
+
+    fn ports_of<'a>(&'a self, instance_uuid: &'a str) -> BoxFuture<'a, Result<Vec<PortInfo>, Error>> {
+        Box::pin(async move {
+            let recs = self.n.ports_of_device(instance_uuid).await?;
+            // names are for the server's addresses; here the id is enough
+            Ok(recs.iter().map(|r| port_info(r, r.network_id.clone())).collect())
         })
     }
 

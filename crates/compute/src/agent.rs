@@ -9,16 +9,18 @@ use rustack_common::Error;
 
 use crate::config::ComputeConfig;
 use crate::driver::fake::{FakeDriver, FakeOptions};
+use crate::driver::qemu::QemuDriver;
 use crate::driver::{HostResources, HypervisorDriver, SpawnSpec};
 use crate::model::{power, vm};
 use crate::peers::Claim;
+use crate::peers::Images;
 use crate::Compute;
 
 pub struct Agent {
     pub host: String,
     pub driver: Arc<dyn HypervisorDriver>,
-    /// The same driver, typed, for test hooks.
-    pub fake: Arc<FakeDriver>,
+    /// The same driver, typed, for test hooks (fake hosts only).
+    pub fake: Option<Arc<FakeDriver>>,
 }
 
 impl Agent {
@@ -36,7 +38,17 @@ impl Agent {
                 fail_spawn: cfg.fails_spawn(host),
             },
         ));
-        Agent { host: host.to_string(), driver: fake.clone(), fake }
+        Agent { host: host.to_string(), driver: fake.clone(), fake: Some(fake) }
+    }
+
+    /// The agent of this machine with the QEMU driver.
+    pub async fn qemu(
+        cfg: &ComputeConfig,
+        data_dir: &std::path::Path,
+        images: Arc<dyn Images>,
+    ) -> Result<Agent, Error> {
+        let d = QemuDriver::open(&cfg.qemu, data_dir, images).await?;
+        Ok(Agent { host: d.host().to_string(), driver: Arc::new(d), fake: None })
     }
 }
 
@@ -48,7 +60,13 @@ impl Compute {
         for agent in self.inner.agents.values() {
             self.store().service_ensure(&agent.host, "nova-compute").await?;
             placement.ensure_provider(&agent.host, agent.driver.host_resources()).await?;
-            for i in self.store().instances_on_host(&agent.host).await? {
+            let on_host = self.store().instances_on_host(&agent.host).await?;
+            // what the host still runs is kept; anything else (a boot a
+            // crash cut off included: its recovery ends it in ERROR) goes
+            let known: Vec<String> =
+                on_host.iter().filter(|i| i.vm_state != vm::BUILDING).map(|i| i.uuid.clone()).collect();
+            agent.driver.adopt_host(&known).await?;
+            for i in on_host {
                 if i.vm_state == vm::BUILDING {
                     continue; // the crash recovery decides about these
                 }
@@ -66,8 +84,12 @@ impl Compute {
                     uuid: i.uuid.clone(),
                     name: i.name.clone(),
                     resources: res,
+                    root_gb: i.flavor.as_ref().map(|f| f.disk).unwrap_or(0),
                     image_ref: i.image_ref.clone(),
                     user_data: None,
+                    ctx: None,
+                    nics: vec![],
+                    config_drive: None,
                 };
                 let p = if i.power_state == power::NOSTATE { power::RUNNING } else { i.power_state };
                 agent.driver.adopt(&spec, p);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rustack_common::Error;
 
 use crate::bus::{Op, Task};
-use crate::driver::SpawnSpec;
+use crate::driver::{NicSpec, SnapshotData, SpawnSpec};
 use crate::model::{power, task, vm, ActionEvent, Address, Fault, Instance};
 use crate::peers::{Claim, NetRequest};
 use crate::scheduling::{self, HostInfo, Weights};
@@ -24,6 +24,50 @@ impl Compute {
 
     fn drop_lock(&self, uuid: &str) {
         self.inner.locks.lock().unwrap_or_else(|e| e.into_inner()).remove(uuid);
+    }
+
+    /// What the driver needs to build `inst`: its flavor, image, the
+    /// caller (image fetches), its NICs, and a config drive when the
+    /// instance asked for one or `force_config_drive` is set (QEMU only).
+    pub(crate) async fn spawn_spec(
+        &self,
+        inst: &Instance,
+        ctx: Option<Arc<rustack_http::RequestContext>>,
+        nics: Vec<NicSpec>,
+    ) -> Result<SpawnSpec, Error> {
+        let cfg = self.cfg();
+        let wants_drive = !inst.config_drive.is_empty() || cfg.qemu.force_config_drive;
+        let config_drive = if cfg.driver == crate::config::DriverKind::Qemu && wants_drive {
+            Some(crate::metadata::config_drive_files(self, inst).await?)
+        } else {
+            None
+        };
+        Ok(SpawnSpec {
+            uuid: inst.uuid.clone(),
+            name: inst.name.clone(),
+            resources: inst.resources(),
+            root_gb: inst.flavor.as_ref().map(|f| f.disk).unwrap_or(0),
+            image_ref: inst.image_ref.clone(),
+            user_data: inst.user_data.clone(),
+            ctx,
+            nics,
+            config_drive,
+        })
+    }
+
+    /// The NICs an instance has now (its ports, in the order it holds them).
+    async fn nics_of(&self, inst: &Instance) -> Result<Vec<NicSpec>, Error> {
+        let ports = self.inner.set.ports.ports_of(&inst.uuid).await?;
+        let mut out: Vec<NicSpec> = inst
+            .port_ids
+            .iter()
+            .filter_map(|id| ports.iter().find(|p| &p.id == id))
+            .map(|p| NicSpec { port_id: p.id.clone(), mac: p.mac.clone() })
+            .collect();
+        for p in ports.iter().filter(|p| !inst.port_ids.contains(&p.id)) {
+            out.push(NicSpec { port_id: p.id.clone(), mac: p.mac.clone() });
+        }
+        Ok(out)
     }
 
     /// Casts a workflow to the conductor.
@@ -225,14 +269,12 @@ impl Compute {
             None => vec![],
         };
         let port_ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
-        let spec = SpawnSpec {
-            uuid: inst.uuid.clone(),
-            name: inst.name.clone(),
-            resources: inst.resources(),
-            image_ref: inst.image_ref.clone(),
-            user_data: inst.user_data.clone(),
+        let nics = ports.iter().map(|p| NicSpec { port_id: p.id.clone(), mac: p.mac.clone() }).collect();
+        let spawned = match self.spawn_spec(inst, t.ctx.clone(), nics).await {
+            Ok(spec) => agent.driver.spawn(&spec).await,
+            Err(e) => Err(e),
         };
-        if let Err(e) = agent.driver.spawn(&spec).await {
+        if let Err(e) = spawned {
             let _ = agent.driver.destroy(&inst.uuid).await;
             self.inner.set.ports.deallocate(&inst.uuid, &port_ids).await?;
             return Err(e);
@@ -352,11 +394,14 @@ impl Compute {
                 (Some(vm::ACTIVE.into()), Some(power::RUNNING))
             }
             Op::Rescue => {
-                need_agent()?.driver.reboot(uuid, true).await?;
+                // the rescue boots the instance's own image (Nova's default
+                // rescue image), its disk attached second
+                let spec = self.spawn_spec(&inst, t.ctx.clone(), vec![]).await?;
+                need_agent()?.driver.rescue(&spec).await?;
                 (Some(vm::RESCUED.into()), Some(power::RUNNING))
             }
             Op::Unrescue => {
-                need_agent()?.driver.reboot(uuid, true).await?;
+                need_agent()?.driver.unrescue(uuid).await?;
                 (Some(vm::ACTIVE.into()), Some(power::RUNNING))
             }
             Op::Resize => {
@@ -379,7 +424,8 @@ impl Compute {
                         .await;
                     return Err(Error::bad_request("No valid host was found. There are not enough hosts available."));
                 }
-                a.driver.resize(uuid, want).await?;
+                let root_gb = inst.flavor.as_ref().map(|f| f.disk).unwrap_or(0);
+                a.driver.resize(uuid, want, root_gb).await?;
                 (Some(vm::RESIZED.into()), None)
             }
             Op::ConfirmResize => {
@@ -399,7 +445,7 @@ impl Compute {
                 let want = crate::model::Resources::of(&old);
                 let cl = Claim { consumer: uuid, host: &a.host, want, project: &inst.project_id, user: &inst.user_id };
                 self.inner.set.placement.claim(cl).await?;
-                a.driver.resize(uuid, want).await?;
+                a.driver.resize(uuid, want, old.disk).await?;
                 let prev = inst.previous_vm_state.clone().unwrap_or_else(|| vm::ACTIVE.into());
                 self.store()
                     .instance_modify(uuid, move |i| {
@@ -414,15 +460,9 @@ impl Compute {
             Op::Rebuild => {
                 let a = need_agent()?;
                 let was = inst.previous_vm_state.clone().unwrap_or_else(|| vm::ACTIVE.into());
-                a.driver.destroy(uuid).await?;
-                let spec = SpawnSpec {
-                    uuid: uuid.to_string(),
-                    name: inst.name.clone(),
-                    resources: inst.resources(),
-                    image_ref: inst.image_ref.clone(),
-                    user_data: inst.user_data.clone(),
-                };
-                a.driver.spawn(&spec).await?;
+                let nics = self.nics_of(&inst).await?;
+                let spec = self.spawn_spec(&inst, t.ctx.clone(), nics).await?;
+                a.driver.rebuild(&spec).await?;
                 if was == vm::STOPPED {
                     a.driver.power_off(uuid).await?;
                     (Some(vm::STOPPED.into()), Some(power::SHUTDOWN))
@@ -432,9 +472,19 @@ impl Compute {
             }
             Op::Snapshot { image_id } => {
                 let a = need_agent()?;
-                let data = a.driver.snapshot(uuid).await?;
-                if let Some(ctx) = &t.ctx {
-                    self.inner.set.images.upload(ctx, image_id, data).await?;
+                let images = &self.inner.set.images;
+                match (a.driver.snapshot(uuid).await?, &t.ctx) {
+                    (SnapshotData::Bytes(data), Some(ctx)) => images.upload(ctx, image_id, data).await?,
+                    (SnapshotData::File(path), ctx) => {
+                        // streamed from the file, which goes either way
+                        let r = match ctx {
+                            Some(ctx) => images.upload_file(ctx, image_id, &path).await,
+                            None => Ok(()),
+                        };
+                        let _ = std::fs::remove_file(&path);
+                        r?
+                    }
+                    (SnapshotData::Bytes(_), None) => {}
                 }
                 (None, None)
             }
@@ -456,13 +506,8 @@ impl Compute {
             Op::Unshelve => {
                 let (host, az) = self.schedule(&inst, &[]).await.map_err(|e| Error::conflict(e.message))?;
                 let a = self.agent(&host).cloned().ok_or_else(|| Error::not_found("no agent"))?;
-                let spec = SpawnSpec {
-                    uuid: uuid.to_string(),
-                    name: inst.name.clone(),
-                    resources: inst.resources(),
-                    image_ref: inst.image_ref.clone(),
-                    user_data: inst.user_data.clone(),
-                };
+                let nics = self.nics_of(&inst).await?;
+                let spec = self.spawn_spec(&inst, t.ctx.clone(), nics).await?;
                 if let Err(e) = a.driver.spawn(&spec).await {
                     self.inner.set.placement.release(uuid).await?;
                     return Err(e);

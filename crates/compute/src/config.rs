@@ -7,8 +7,35 @@ use rustack_http::microversion::Version;
 
 use crate::local_placement::Ratios;
 
+/// Which hypervisor driver the agents run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverKind {
+    /// `fake_hosts` in-memory hosts.
+    Fake,
+    /// One host: this machine, real QEMU VMs.
+    Qemu,
+}
+
+/// The `qemu` driver's options.
+#[derive(Debug, Clone)]
+pub struct QemuConfig {
+    /// `auto`, `kvm` or `qemu`.
+    pub virt_type: String,
+    /// The host name; None: the machine's hostname.
+    pub host: Option<String>,
+    /// None: `<data dir>/instances`.
+    pub instances_path: Option<std::path::PathBuf>,
+    /// None: `<data dir>/image-cache`.
+    pub image_cache_path: Option<std::path::PathBuf>,
+    pub force_config_drive: bool,
+    pub shutdown_timeout: Duration,
+    pub reserved_host_memory_mb: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct ComputeConfig {
+    pub driver: DriverKind,
+    pub qemu: QemuConfig,
     pub fake_hosts: usize,
     /// Claims in this process's tracker instead of the placement service.
     pub local_placement: bool,
@@ -50,7 +77,20 @@ fn int(ini: &Ini, name: &str) -> Result<i64, ConfigError> {
 
 impl ComputeConfig {
     pub fn read(ini: &Ini) -> Result<ComputeConfig, ConfigError> {
-        ini.choice("compute", "driver", &["fake"])?;
+        let driver = match ini.choice("compute", "driver", &["fake", "qemu"])?.as_str() {
+            "qemu" => DriverKind::Qemu,
+            _ => DriverKind::Fake,
+        };
+        let nonempty = |name: &str| ini.str("compute", name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let qemu = QemuConfig {
+            virt_type: ini.choice("compute", "virt_type", &["auto", "kvm", "qemu"])?,
+            host: nonempty("host"),
+            instances_path: nonempty("instances_path").map(Into::into),
+            image_cache_path: nonempty("image_cache_path").map(Into::into),
+            force_config_drive: ini.bool("compute", "force_config_drive")?,
+            shutdown_timeout: Duration::from_secs(ini.int("compute", "shutdown_timeout")?),
+            reserved_host_memory_mb: int(ini, "reserved_host_memory_mb")?,
+        };
         let mv = ini.str("compute", "max_microversion").unwrap_or_default();
         let max_version =
             Version::parse(&mv).filter(|v| *v >= Version::new(2, 1) && *v <= MAX_IMPLEMENTED).ok_or_else(|| {
@@ -64,6 +104,8 @@ impl ComputeConfig {
             .filter(|s| !s.is_empty())
             .collect();
         Ok(ComputeConfig {
+            driver,
+            qemu,
             fake_hosts: int(ini, "fake_hosts")? as usize,
             local_placement: ini.choice("compute", "placement", &["service", "local"])? == "local",
             host_vcpus: int(ini, "fake_host_vcpus")?,

@@ -1,6 +1,7 @@
 //! The Compute service (Nova's job): Compute API v2.1 with microversions on
 //! port 8774, the conductor that runs its workflows, and the compute agents
-//! (one per fake host) that drive instances through a [`HypervisorDriver`].
+//! (one per fake host, or this machine's with `driver = qemu`) that drive
+//! instances through a [`HypervisorDriver`].
 //!
 //! `Compute` is the handle the binary opens, serves and bootstraps.
 
@@ -76,10 +77,18 @@ impl Compute {
         let store = Store::open(db).await?;
         let set = adapters::peer_set(&peers, &cfg);
         let mut agents = HashMap::new();
-        for i in 0..cfg.fake_hosts {
-            let host = ComputeConfig::host_name(i);
-            let agent = Agent::fake(&host, &cfg);
-            agents.insert(host, Arc::new(agent));
+        match cfg.driver {
+            config::DriverKind::Fake => {
+                for i in 0..cfg.fake_hosts {
+                    let host = ComputeConfig::host_name(i);
+                    let agent = Agent::fake(&host, &cfg);
+                    agents.insert(host, Arc::new(agent));
+                }
+            }
+            config::DriverKind::Qemu => {
+                let agent = Agent::qemu(&cfg, &opts.data_dir, set.images.clone()).await?;
+                agents.insert(agent.host.clone(), Arc::new(agent));
+            }
         }
         let (bus, rx) = InProcBus::new();
         let c = Compute {
@@ -170,7 +179,12 @@ impl Compute {
 
     /// The fake driver of a host, for tests that act behind the API's back.
     pub fn fake_driver(&self, host: &str) -> Option<Arc<driver::fake::FakeDriver>> {
-        self.inner.agents.get(host).map(|a| a.fake.clone())
+        self.inner.agents.get(host).and_then(|a| a.fake.clone())
+    }
+
+    /// The hypervisor driver of a host this process runs (tests).
+    pub fn driver(&self, host: &str) -> Option<Arc<dyn HypervisorDriver>> {
+        self.inner.agents.get(host).map(|a| a.driver.clone())
     }
 
     /// Hosts run by this process.

@@ -31,6 +31,25 @@ pub struct ImageInfo {
     pub updated_at: String,
 }
 
+/// An image's bytes, opened for download, with what a cache checks them
+/// against.
+pub struct ImageDownload {
+    /// Glance's `disk_format` (`raw`, `qcow2`, `aki`, …).
+    pub disk_format: String,
+    /// Bytes the stream yields.
+    pub size: u64,
+    /// The md5 `checksum`.
+    pub checksum: Option<String>,
+    /// The multihash (`os_hash_algo`, `os_hash_value`).
+    pub os_hash: Option<(String, String)>,
+    /// Custom properties (`kernel_id`, `ramdisk_id`, `os_command_line`, …).
+    pub properties: BTreeMap<String, String>,
+    pub stream: ByteStream,
+}
+
+/// A stream of image bytes.
+pub type ByteStream = rustack_image::ByteStream;
+
 pub trait Images: Send + Sync + 'static {
     /// The image as `ctx` may see it; None when it does not exist for them.
     fn get<'a>(&'a self, ctx: &'a RequestContext, id: &'a str) -> BoxFuture<'a, Result<Option<ImageInfo>, Error>>;
@@ -43,6 +62,16 @@ pub trait Images: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<String, Error>>;
     /// Uploads the snapshot's data (the image becomes active).
     fn upload<'a>(&'a self, ctx: &'a RequestContext, id: &'a str, data: Vec<u8>) -> BoxFuture<'a, Result<(), Error>>;
+    /// Uploads the snapshot's data from a file, streamed (a real disk is
+    /// never held in memory).
+    fn upload_file<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        id: &'a str,
+        path: &'a std::path::Path,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+    /// Opens an active image's bytes as `ctx` may download them.
+    fn download<'a>(&'a self, ctx: &'a RequestContext, id: &'a str) -> BoxFuture<'a, Result<ImageDownload, Error>>;
 }
 
 /// One requested network of a server create.
@@ -67,6 +96,11 @@ pub struct PortInfo {
     pub network_name: String,
     pub mac: String,
     pub ips: Vec<String>,
+    pub network_id: String,
+    /// (subnet id, address)
+    pub fixed_ips: Vec<(String, String)>,
+    /// The port's `status` (ACTIVE once bound).
+    pub status: String,
 }
 
 pub trait Ports: Send + Sync + 'static {
@@ -81,6 +115,8 @@ pub trait Ports: Send + Sync + 'static {
         host: &'a str,
         req: &'a NetRequest,
     ) -> BoxFuture<'a, Result<Vec<PortInfo>, Error>>;
+    /// The ports whose device is the instance (what is plugged into it now).
+    fn ports_of<'a>(&'a self, instance_uuid: &'a str) -> BoxFuture<'a, Result<Vec<PortInfo>, Error>>;
     /// Deletes the instance's ports (the undo of `allocate`, and delete).
     fn deallocate<'a>(&'a self, instance_uuid: &'a str, port_ids: &'a [String]) -> BoxFuture<'a, Result<(), Error>>;
 }
@@ -148,6 +184,19 @@ impl Images for NoImages {
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move { Ok(()) })
     }
+    fn upload_file<'a>(
+        &'a self,
+        _ctx: &'a RequestContext,
+        _id: &'a str,
+        _path: &'a std::path::Path,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move { Ok(()) })
+    }
+    fn download<'a>(&'a self, _ctx: &'a RequestContext, _id: &'a str) -> BoxFuture<'a, Result<ImageDownload, Error>> {
+        Box::pin(async move {
+            Err(Error::new(rustack_common::ErrorKind::ServiceUnavailable, "The image service is not available."))
+        })
+    }
 }
 
 /// No network service: servers boot with no ports; asking for networks is a 400.
@@ -171,6 +220,9 @@ impl Ports for NoPorts {
         _host: &'a str,
         _req: &'a NetRequest,
     ) -> BoxFuture<'a, Result<Vec<PortInfo>, Error>> {
+        Box::pin(async move { Ok(vec![]) })
+    }
+    fn ports_of<'a>(&'a self, _instance_uuid: &'a str) -> BoxFuture<'a, Result<Vec<PortInfo>, Error>> {
         Box::pin(async move { Ok(vec![]) })
     }
     fn deallocate<'a>(&'a self, _instance_uuid: &'a str, _port_ids: &'a [String]) -> BoxFuture<'a, Result<(), Error>> {

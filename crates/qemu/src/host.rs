@@ -120,3 +120,18 @@ mod tests {
         assert_eq!(super::host_side_mac("52:54:00:aa:bb:cc"), "fe:54:00:aa:bb:cc");
     }
 }
+
+/// The size in bytes of the filesystem holding `path` (`statvfs`), for the
+/// disk a compute host reports.
+pub fn filesystem_size(path: &Path) -> Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::Invalid(format!("path with a NUL byte: {}", path.display())))?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid C string and `st` a writable statvfs.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    if rc != 0 {
+        return Err(Error::host(format!("statvfs {}", path.display()), std::io::Error::last_os_error()));
+    }
+    Ok(st.f_blocks as u64 * st.f_frsize as u64)
+}

@@ -4,7 +4,14 @@ use super::OptSpec;
 
 pub static OPTIONS: &[OptSpec] = &[
     opt!("compute", "port", Int, "8774", "Port of the Compute API v2.1."),
-    opt!("compute", "driver", Str, "fake", "Hypervisor driver of the compute agents: `fake` (instances kept in memory)."),
+    opt!("compute", "driver", Str, "fake", "Hypervisor driver of the compute agents: `fake` (instances kept in memory; `fake_hosts` hosts) or `qemu` (real QEMU virtual machines on this machine, one host; docs/qemu.md)."),
+    opt!("compute", "virt_type", Str, "auto", "Accelerator of the `qemu` driver: `kvm`, `qemu` (TCG emulation) or `auto` (KVM only when a probe boot shows it really runs a guest kernel here)."),
+    opt!("compute", "host", Str, "", "Compute host name of the `qemu` driver (its service and resource provider name); empty: this machine's hostname."),
+    opt!("compute", "instances_path", Str, "", "Directory of the `qemu` driver's instance files (disks, logs, sockets); empty: `<data dir>/instances`."),
+    opt!("compute", "image_cache_path", Str, "", "Directory where the `qemu` driver keeps the images it booted from (each fetched once per host); empty: `<data dir>/image-cache`."),
+    opt!("compute", "force_config_drive", Bool, "false", "Give every instance of the `qemu` driver a config drive, asked for or not."),
+    opt!("compute", "shutdown_timeout", Int, "60", "Seconds the `qemu` driver waits for a guest to power off after the ACPI power button (stop, soft reboot, resize) before it kills QEMU."),
+    opt!("compute", "reserved_host_memory_mb", Int, "512", "Memory (MB) of this machine the `qemu` driver keeps for the host: not reported to placement."),
     opt!("compute", "placement", Str, "service", "Where compute claims host resources: `service` (the placement service, in-process) or `local` (an in-memory tracker of this process)."),
     opt!("compute", "fake_hosts", Int, "1", "Number of fake compute hosts this process runs (`fake-compute-1` … `fake-compute-N`; 0: none), each its own resource provider."),
     opt!("compute", "fake_host_vcpus", Int, "64", "VCPUs each fake host reports."),

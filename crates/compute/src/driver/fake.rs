@@ -9,7 +9,7 @@ use std::time::Duration;
 use rustack_common::Error;
 use rustack_http::token_layer::BoxFuture;
 
-use super::{HostResources, HypervisorDriver, SpawnSpec};
+use super::{HostResources, HypervisorDriver, SnapshotData, SpawnSpec};
 use crate::model::{power, Resources};
 
 #[derive(Debug, Clone)]
@@ -150,7 +150,7 @@ impl HypervisorDriver for FakeDriver {
         }
     }
 
-    fn resize<'a>(&'a self, uuid: &'a str, resources: Resources) -> BoxFuture<'a, Result<(), Error>> {
+    fn resize<'a>(&'a self, uuid: &'a str, resources: Resources, _root_gb: i64) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             self.wait(self.opts.action_delay).await;
             let mut vms = self.vms.lock().unwrap_or_else(|e| e.into_inner());
@@ -160,12 +160,12 @@ impl HypervisorDriver for FakeDriver {
         })
     }
 
-    fn snapshot<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<Vec<u8>, Error>> {
+    fn snapshot<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<SnapshotData, Error>> {
         Box::pin(async move {
             self.wait(self.opts.action_delay).await;
             let vms = self.vms.lock().unwrap_or_else(|e| e.into_inner());
             let vm = vms.get(uuid).ok_or_else(|| Error::not_found(format!("Instance {uuid} not on this host")))?;
-            Ok(format!("fake snapshot of {} ({uuid})\n", vm.name).into_bytes())
+            Ok(SnapshotData::Bytes(format!("fake snapshot of {} ({uuid})\n", vm.name).into_bytes()))
         })
     }
 

@@ -1,13 +1,28 @@
 //! The hypervisor driver boundary: what a compute agent asks of the host.
-//! `fake` keeps instances in memory (this issue); the QEMU/KVM driver comes
-//! later behind the same trait.
+//! `fake` keeps instances in memory; `qemu` runs real virtual machines
+//! through `rustack_qemu::Vmm` (docs/qemu.md).
 
 pub mod fake;
+mod host_info;
+mod image_cache;
+pub mod qemu;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use rustack_common::Error;
 use rustack_http::token_layer::BoxFuture;
+use rustack_http::RequestContext;
 
 use crate::model::Resources;
+
+/// One network interface of an instance: a port of the network service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NicSpec {
+    pub port_id: String,
+    pub mac: String,
+}
 
 /// What the agent hands the driver to build an instance.
 #[derive(Debug, Clone)]
@@ -15,8 +30,24 @@ pub struct SpawnSpec {
     pub uuid: String,
     pub name: String,
     pub resources: Resources,
+    /// The flavor's root disk (GB); 0: the image's own size.
+    pub root_gb: i64,
     pub image_ref: String,
     pub user_data: Option<String>,
+    /// The caller, for fetching the image from the image service.
+    pub ctx: Option<Arc<RequestContext>>,
+    pub nics: Vec<NicSpec>,
+    /// The files of a config drive, when the instance gets one.
+    pub config_drive: Option<BTreeMap<String, Vec<u8>>>,
+}
+
+/// A disk snapshot, as the driver made it.
+#[derive(Debug)]
+pub enum SnapshotData {
+    /// Small enough to hold (the fake driver).
+    Bytes(Vec<u8>),
+    /// A file to stream to the image service; the caller removes it after.
+    File(PathBuf),
 }
 
 /// A host's capacity, reported as placement inventory.
@@ -39,10 +70,36 @@ pub trait HypervisorDriver: Send + Sync + 'static {
     fn power_off<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<(), Error>>;
     fn pause<'a>(&'a self, uuid: &'a str, pause: bool) -> BoxFuture<'a, Result<(), Error>>;
     fn suspend<'a>(&'a self, uuid: &'a str, suspend: bool) -> BoxFuture<'a, Result<(), Error>>;
-    /// Resizes in place (the fake driver has one host per resize).
-    fn resize<'a>(&'a self, uuid: &'a str, resources: Resources) -> BoxFuture<'a, Result<(), Error>>;
-    /// The bytes of a disk snapshot (a fake one here).
-    fn snapshot<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<Vec<u8>, Error>>;
+    /// Resizes in place (one host per resize): new vCPUs/RAM, the root disk
+    /// grown to `root_gb` (never shrunk); the power state is kept.
+    fn resize<'a>(&'a self, uuid: &'a str, resources: Resources, root_gb: i64) -> BoxFuture<'a, Result<(), Error>>;
+    /// Rebuilds the instance from `spec.image_ref` (a fresh root disk; the
+    /// NICs and the config drive kept); the instance runs afterwards. The
+    /// fake driver destroys and spawns.
+    fn rebuild<'a>(&'a self, spec: &'a SpawnSpec) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            self.destroy(&spec.uuid).await?;
+            self.spawn(spec).await
+        })
+    }
+    /// A snapshot of the instance's root disk.
+    fn snapshot<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<SnapshotData, Error>>;
+    /// Boots the instance from `spec.image_ref` with its own disk attached
+    /// second; the fake driver only reboots.
+    fn rescue<'a>(&'a self, spec: &'a SpawnSpec) -> BoxFuture<'a, Result<(), Error>> {
+        self.reboot(&spec.uuid, true)
+    }
+    fn unrescue<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        self.reboot(uuid, true)
+    }
+    /// Plugs a port into the instance (hot-plug when it runs).
+    fn attach_interface<'a>(&'a self, _uuid: &'a str, _nic: &'a NicSpec) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Unplugs a port; one the instance does not have is not an error.
+    fn detach_interface<'a>(&'a self, _uuid: &'a str, _port_id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
     /// The power state Nova would record (`model::power`); None when the
     /// driver does not know the instance.
     fn power_state(&self, uuid: &str) -> Option<i64>;
@@ -52,6 +109,12 @@ pub trait HypervisorDriver: Send + Sync + 'static {
     /// The instance's VNC server as a Unix socket, for the console proxy;
     /// None when the driver has no graphical console for it.
     fn vnc_socket(&self, uuid: &str) -> Option<std::path::PathBuf>;
+    /// At agent start: finds what the host still runs and removes whatever
+    /// is not one of `known` (the instances the database places here). The
+    /// fake driver has nothing on the host.
+    fn adopt_host<'a>(&'a self, _known: &'a [String]) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
     /// Takes back an instance the database says runs here, after an agent
     /// restart; the fake driver recreates it in `power_state`.
     fn adopt(&self, spec: &SpawnSpec, power_state: i64);
