@@ -5,6 +5,7 @@ mod app;
 mod cli;
 mod files;
 mod logging;
+mod malloc;
 mod server;
 mod services;
 mod test_image;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn main() -> ExitCode {
+    malloc::tune();
     let cli = Cli::parse();
     if let Command::Version = cli.command {
         println!("rustack {}", env!("CARGO_PKG_VERSION"));

@@ -622,7 +622,11 @@ async fn listing(
         ),
         None => None,
     };
-    let mut items = c.store().instance_list(scope.as_deref(), deleted || changes_since.is_some()).await?;
+    // changes-since is what pollers send every fraction of a second: let SQL
+    // drop the unchanged servers (one second early: the exact test follows)
+    let since = changes_since.map(|cs| rustack_common::time::iso_micro(&(cs - chrono::Duration::seconds(1))));
+    let mut items =
+        c.store().instance_list_since(scope.as_deref(), deleted || changes_since.is_some(), since.as_deref()).await?;
     if deleted {
         items.retain(|i| i.deleted);
     }
@@ -715,15 +719,11 @@ async fn listing(
         }
     }
     let (items, more) = page(items, q, |i| i.uuid.as_str(), |m| bad(format!("marker [{m}] not found")))?;
-    let list: Vec<Value> =
-        items.iter().map(|i| if detail { view::detail(c, ctx, v, i, false) } else { view::summary(c, i) }).collect();
-    let mut body = json!({ "servers": list });
-    if more {
-        if let Some(last) = items.last() {
-            body["servers_links"] = next_link(c, if detail { "servers/detail" } else { "servers" }, q, &last.uuid);
-        }
-    }
-    Ok(ok(body))
+    let links = match items.last() {
+        Some(last) if more => Some(next_link(c, if detail { "servers/detail" } else { "servers" }, q, &last.uuid)),
+        _ => None,
+    };
+    Ok(view::servers_body(c, ctx, v, items, detail, links))
 }
 
 async fn list(

@@ -1,6 +1,11 @@
 //! How a server looks on the wire: one renderer of the latest shape, with
 //! the microversion deciding which fields appear (Nova's view builder).
 
+use axum::body::{Body, Bytes};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use futures_util::StreamExt;
 use rustack_http::microversion::Version;
 use rustack_http::RequestContext;
 use serde_json::{json, Map, Value};
@@ -144,6 +149,62 @@ pub fn detail(c: &Compute, ctx: &RequestContext, v: Version, i: &Instance, show:
     s
 }
 
+/// Servers rendered per chunk of a streamed list body (about 100 KB of
+/// JSON in detail).
+const LIST_CHUNK: usize = 64;
+
+/// The 200 of `GET /servers[/detail]`: `{"servers": [..], "servers_links": ..}`
+/// rendered a chunk of servers at a time while the body is sent, so a list
+/// of 5000 (8 MB in detail) never exists as one JSON tree or one string: the
+/// process's peak memory stays the decoded instances plus one chunk. Lists
+/// that fit one chunk go out whole (with a Content-Length).
+pub fn servers_body(
+    c: &Compute,
+    ctx: &RequestContext,
+    v: Version,
+    items: Vec<Instance>,
+    detailed: bool,
+    links: Option<Value>,
+) -> Response {
+    let chunks = items.len().div_ceil(LIST_CHUNK).max(1);
+    let (c, ctx) = (c.clone(), ctx.clone());
+    let render = move |k: usize| -> Bytes {
+        let part = items.get(k * LIST_CHUNK..items.len().min((k + 1) * LIST_CHUNK)).unwrap_or_default();
+        let mut buf: Vec<u8> = Vec::with_capacity(part.len() * if detailed { 1800 } else { 200 } + 64);
+        if k == 0 {
+            buf.extend_from_slice(b"{\"servers\": [");
+        }
+        for (n, i) in part.iter().enumerate() {
+            if k > 0 || n > 0 {
+                buf.extend_from_slice(b", ");
+            }
+            let s = if detailed { detail(&c, &ctx, v, i, false) } else { summary(&c, i) };
+            // a Value always serializes; an error here would be a bug, not input
+            let _ = serde_json::to_writer(&mut buf, &s);
+        }
+        if k + 1 == chunks {
+            buf.push(b']');
+            if let Some(l) = &links {
+                buf.extend_from_slice(b", \"servers_links\": ");
+                let _ = serde_json::to_writer(&mut buf, l);
+            }
+            buf.push(b'}');
+        }
+        Bytes::from(buf)
+    };
+    let body = if chunks == 1 {
+        Body::from(render(0))
+    } else {
+        Body::from_stream(
+            futures_util::stream::iter(0..chunks).map(move |k| Ok::<_, std::convert::Infallible>(render(k))),
+        )
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = StatusCode::OK;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
 /// The body of update and rebuild: before 2.75 it lacks the extended
 /// attributes show has.
 pub fn reduced(c: &Compute, ctx: &RequestContext, v: Version, i: &Instance) -> Value {
@@ -180,4 +241,105 @@ pub fn reduced(c: &Compute, ctx: &RequestContext, v: Version, i: &Instance) -> V
 
 pub fn instance_name(i: &Instance) -> String {
     format!("instance-{}", &i.uuid[..8.min(i.uuid.len())])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::time::{Duration, Instant};
+
+    use rustack_test_utils::TestCloud;
+    use serde_json::{json, Value};
+
+    /// More servers than one chunk of the streamed list (64): the body is
+    /// sent in pieces and must still be one valid document, newest first,
+    /// with the page link and the changes-since filter intact.
+    #[tokio::test]
+    async fn server_lists_stream_in_chunks_and_stay_one_document() {
+        let cloud = TestCloud::start().await;
+        let token = cloud.admin_token().await;
+        let nova = format!("{}/v2.1", cloud.compute.url);
+        let project = cloud.projects.admin_project_id.clone();
+        cloud
+            .request(
+                axum::http::Method::PUT,
+                &format!("{nova}/os-quota-sets/{project}"),
+                Some(&token),
+                Some(json!({"quota_set": {"instances": -1, "cores": -1, "ram": -1}})),
+            )
+            .await
+            .expect(200);
+        let image = cloud
+            .post(
+                &format!("{}/v2/images", cloud.image.url),
+                &token,
+                json!({"name": "tiny", "disk_format": "raw", "container_format": "bare", "visibility": "public"}),
+            )
+            .await
+            .expect(201)
+            .body["id"]
+            .as_str()
+            .expect("image id")
+            .to_string();
+        let put = reqwest::Client::new()
+            .put(format!("{}/v2/images/{image}/file", cloud.image.url))
+            .header("X-Auth-Token", &token)
+            .header("Content-Type", "application/octet-stream")
+            .body(vec![0u8; 1024])
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(put.status().as_u16(), 204);
+        let before = rustack_common::time::iso_micro(&(rustack_common::time::now() - chrono::Duration::seconds(5)));
+        let n = 150;
+        cloud
+            .request_with(
+                axum::http::Method::POST,
+                &format!("{nova}/servers"),
+                Some(&token),
+                Some(json!({"server": {"name": "many", "imageRef": image, "flavorRef": "1", "networks": "none",
+                                       "min_count": n, "max_count": n}})),
+                &[("OpenStack-API-Version", "compute 2.37")],
+            )
+            .await
+            .expect(202);
+
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let servers = loop {
+            let r = cloud.get(&format!("{nova}/servers/detail"), &token).await.expect(200);
+            let list = r.body["servers"].as_array().cloned().unwrap_or_default();
+            if list.len() == n && list.iter().all(|s| s["status"] == "ACTIVE") {
+                assert!(r.body.get("servers_links").is_none());
+                break list;
+            }
+            assert!(Instant::now() < deadline, "servers never all ACTIVE");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let ids: HashSet<&str> = servers.iter().filter_map(|s| s["id"].as_str()).collect();
+        assert_eq!(ids.len(), n, "every server once");
+        assert!(servers.iter().all(|s| s["OS-EXT-STS:vm_state"] == "active" && s["tenant_id"] == project.as_str()));
+        let created: Vec<&str> = servers.iter().filter_map(|s| s["created"].as_str()).collect();
+        assert!(created.windows(2).all(|w| w[0] >= w[1]), "newest first");
+
+        // a page of 100 (two chunks) ends with the link to the next page
+        let r = cloud.get(&format!("{nova}/servers/detail?limit=100"), &token).await.expect(200);
+        let page = r.body["servers"].as_array().expect("servers");
+        assert_eq!(page.len(), 100);
+        let next = r.body["servers_links"][0]["href"].as_str().expect("next link");
+        assert!(next.contains(&format!("marker={}", page[99]["id"].as_str().expect("id"))), "{next}");
+        assert_eq!(page[..], servers[..100]);
+
+        // the summary list streams the same way
+        let r = cloud.get(&format!("{nova}/servers"), &token).await.expect(200);
+        let summary = r.body["servers"].as_array().expect("servers");
+        assert_eq!(summary.len(), n);
+        assert!(summary.iter().all(|s| s.as_object().is_some_and(|o| o.len() == 3)));
+
+        // changes-since: SQL keeps the recent rows, the exact test follows
+        let r = cloud.get(&format!("{nova}/servers/detail?changes-since={before}"), &token).await.expect(200);
+        assert_eq!(r.body["servers"].as_array().map(Vec::len), Some(n));
+        let later = rustack_common::time::iso_micro(&(rustack_common::time::now() + chrono::Duration::seconds(60)));
+        let r = cloud.get(&format!("{nova}/servers/detail?changes-since={later}"), &token).await.expect(200);
+        assert_eq!(r.body["servers"], Value::Array(vec![]));
+    }
 }

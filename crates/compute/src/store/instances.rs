@@ -2,6 +2,7 @@
 //! counts read (project, host, states, vcpus, memory, deleted) beside it.
 //! Every change is a read-modify-write in one write transaction.
 
+use futures_util::TryStreamExt;
 use rustack_common::Error;
 use rustack_db::sqlx::{self, any::AnyRow, Row};
 
@@ -132,9 +133,30 @@ impl Store {
 
     /// Instances newest first; `project` None means every project.
     pub async fn instance_list(&self, project: Option<&str>, with_deleted: bool) -> Result<Vec<Instance>, Error> {
+        self.instance_list_since(project, with_deleted, None).await
+    }
+
+    /// Instances newest first, `since` (an ISO time) keeping those updated at
+    /// or after it (a coarse SQL filter: every `updated_at` column is written
+    /// by `model::now()` in one fixed-width format, so text order is time
+    /// order; callers apply the exact comparison). Rows are decoded as they
+    /// arrive, so a list of thousands never holds every raw row and every
+    /// decoded instance at once.
+    pub async fn instance_list_since(
+        &self,
+        project: Option<&str>,
+        with_deleted: bool,
+        since: Option<&str>,
+    ) -> Result<Vec<Instance>, Error> {
         let mut q = String::from("SELECT doc, version FROM compute_instance WHERE 1 = 1");
+        let mut n = 0;
         if project.is_some() {
-            q.push_str(" AND project_id = $1");
+            n += 1;
+            q.push_str(&format!(" AND project_id = ${n}"));
+        }
+        if since.is_some() {
+            n += 1;
+            q.push_str(&format!(" AND updated_at >= ${n}"));
         }
         if !with_deleted {
             q.push_str(" AND deleted = 0");
@@ -144,8 +166,15 @@ impl Store {
         if let Some(p) = project {
             query = query.bind(p);
         }
-        let rows = query.fetch_all(self.db.pool()).await.map_err(db_err)?;
-        rows.iter().map(doc).collect()
+        if let Some(t) = since {
+            query = query.bind(t);
+        }
+        let mut rows = query.fetch(self.db.pool());
+        let mut out = Vec::new();
+        while let Some(r) = rows.try_next().await.map_err(db_err)? {
+            out.push(doc(&r)?);
+        }
+        Ok(out)
     }
 
     /// Live instances placed on `host`.
