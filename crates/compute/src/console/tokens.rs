@@ -11,6 +11,9 @@ use crate::Compute;
 
 /// `[vnc] token_ttl`'s default, for a value that does not parse.
 const DEFAULT_TTL_SECS: u64 = 600;
+/// A year: a larger `token_ttl` is taken as this (a time far enough out
+/// would overflow the clock's range).
+const MAX_TTL_SECS: u64 = 365 * 24 * 3600;
 
 /// A new noVNC console token for `inst`, and the URL that carries it:
 /// `<novncproxy_base_url>?path=%3Ftoken%3D<token>` (noVNC ≥ 1.1 passes the
@@ -19,7 +22,7 @@ pub(crate) async fn issue_novnc(c: &Compute, inst: &Instance) -> Result<String, 
     let host = ready_host(inst)?;
     let socket = c.agent(host).and_then(|a| a.driver.vnc_socket(&inst.uuid)).ok_or_else(|| unavailable("novnc"))?;
     let ini = &c.options().config.ini;
-    let ttl = ini.int("vnc", "token_ttl").unwrap_or(DEFAULT_TTL_SECS).min(i64::MAX as u64 / 1000);
+    let ttl = ini.int("vnc", "token_ttl").unwrap_or(DEFAULT_TTL_SECS).min(MAX_TTL_SECS);
     let expires = now() + chrono::Duration::seconds(ttl as i64);
     let token = uuid::Uuid::new_v4().to_string();
     let grant = ConsoleToken {
