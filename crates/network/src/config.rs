@@ -17,6 +17,8 @@ pub struct NetConfig {
     pub public_cidr: String,
     pub private_cidr: String,
     pub masquerade_uplink: Option<String>,
+    /// physical network → host interface.
+    pub physical_interface_mappings: BTreeMap<String, String>,
     pub physnet_mtu: i64,
     pub metadata_url: String,
     /// Signs `X-Instance-ID` for the metadata API (`[metadata] shared_secret`).
@@ -68,6 +70,23 @@ impl NetConfig {
                 }
             }
         }
+        let mut physical_interface_mappings = BTreeMap::new();
+        for item in list(ini.str("network", "physical_interface_mappings")) {
+            let ok = item.split_once(':').filter(|(p, i)| {
+                !p.trim().is_empty()
+                    && !i.trim().is_empty()
+                    && i.trim().len() <= 15
+                    && i.trim().bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            });
+            let Some((phys, iface)) = ok else {
+                return Err(bad(
+                    ini,
+                    "physical_interface_mappings",
+                    format!("'{item}' is not physical_network:interface"),
+                ));
+            };
+            physical_interface_mappings.insert(phys.trim().to_string(), iface.trim().to_string());
+        }
         let host = ini.str("network", "host").unwrap_or_else(|| {
             std::fs::read_to_string("/etc/hostname")
                 .ok()
@@ -85,6 +104,7 @@ impl NetConfig {
             public_cidr: ini.str("network", "public_cidr").unwrap_or_else(|| "172.24.4.0/24".into()),
             private_cidr: ini.str("network", "private_cidr").unwrap_or_else(|| "10.0.0.0/26".into()),
             masquerade_uplink: ini.str("network", "masquerade_uplink"),
+            physical_interface_mappings,
             physnet_mtu: ini.int("network", "global_physnet_mtu").map_err(cfgerr)? as i64,
             metadata_url: match ini.str("network", "metadata_url") {
                 Some(u) => u,
@@ -95,5 +115,26 @@ impl NetConfig {
             reconcile_interval: ini.int("network", "reconcile_interval").map_err(cfgerr)?.max(1),
             host,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<NetConfig, Error> {
+        NetConfig::read(&Ini::parse("t.conf", text).expect("ini"))
+    }
+
+    #[test]
+    fn physical_interface_mappings_are_physnet_colon_interface() {
+        let c = read("[network]\nphysical_interface_mappings = physnet1:eth1, public : br-ex\n").unwrap();
+        assert_eq!(c.physical_interface_mappings.get("physnet1").map(String::as_str), Some("eth1"));
+        assert_eq!(c.physical_interface_mappings.get("public").map(String::as_str), Some("br-ex"));
+        assert!(read("[network]\n").unwrap().physical_interface_mappings.is_empty());
+        for bad in ["eth1", "physnet1:", "p:eth 1", "p:an-interface-name-too-long", "p:e;rm"] {
+            let e = read(&format!("[network]\nphysical_interface_mappings = {bad}\n")).unwrap_err();
+            assert!(e.to_string().contains("physical_interface_mappings"), "{bad}: {e}");
+        }
     }
 }

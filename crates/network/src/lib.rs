@@ -71,6 +71,7 @@ impl Network {
         let settings = rustack_netplane::LinuxSettings {
             state_dir: opts.data_dir.join("network"),
             masquerade_uplink: cfg.masquerade_uplink.clone(),
+            physical_interface_mappings: cfg.physical_interface_mappings.clone(),
             ..Default::default()
         };
         let dp = rustack_netplane::from_config(&cfg.dataplane, settings);

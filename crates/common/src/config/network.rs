@@ -13,6 +13,7 @@ pub static OPTIONS: &[OptSpec] = &[
     opt!("network", "public_cidr", Str, "172.24.4.0/24", "CIDR of the bootstrap external network `public` (devstack's FLOATING_RANGE)."),
     opt!("network", "private_cidr", Str, "10.0.0.0/26", "CIDR of the demo project's bootstrap network `private` (devstack's FIXED_RANGE)."),
     opt!("network", "masquerade_uplink", Str, "", "Host interface the external bridge's traffic is masqueraded to; empty: no masquerading (the host's own addresses and routes are never touched)."),
+    opt!("network", "physical_interface_mappings", Str, "", "Comma list of `physical_network:interface`: the host interface each physical network's flat and vlan networks use (vlan tagging by tc eBPF, docs/dataplane.md); empty: none, such networks stay on this host and no host interface is touched."),
     opt!("network", "global_physnet_mtu", Int, "1500", "MTU of the physical networks; vxlan networks get this minus 50."),
     opt!("network", "metadata_url", Str, "", "The compute metadata API the metadata proxy forwards to; empty: `http://127.0.0.1:<[metadata] port>`."),
     opt!("network", "dns_servers", Str, "", "Comma list of DNS servers dnsmasq hands out when a subnet names none."),
