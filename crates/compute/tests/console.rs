@@ -8,7 +8,7 @@ mod common;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use common::{action, boot, get_v, image, post_v, wait_status};
+use common::{action, boot, get_v, image, post_v, url, wait_status};
 use futures_util::{SinkExt, StreamExt};
 use rustack_test_utils::TestCloud;
 use serde_json::json;
@@ -227,6 +227,21 @@ async fn bad_expired_and_cross_origin_tokens_are_refused() {
     let r = get_v(&c.cloud, &format!("/os-console-auth-tokens/{token}"), &c.admin, "2.31").await;
     r.expect(404);
     assert_eq!(ws(&c, &format!("/?token={token}"), None).await.err(), Some(403), "an expired token is refused");
+
+    // the VNC server is gone (QEMU died): the token is used up, the browser gets 502
+    let token = token_of(&console_url(&c, false).await);
+    let s = get_v(&c.cloud, &format!("/servers/{}", c.server), &c.admin, "2.79").await.expect(200);
+    let host = s.body["server"]["OS-EXT-SRV-ATTR:host"].as_str().unwrap().to_string();
+    let driver = c.cloud.compute.svc.fake_driver(&host).unwrap();
+    driver.set_vnc_socket(&c.server, c.dir.join("no-such.sock"));
+    assert_eq!(ws(&c, &format!("/?token={token}"), None).await.err(), Some(502));
+
+    // the instance is deleted: its token no longer connects
+    driver.set_vnc_socket(&c.server, c.dir.join("vnc.sock"));
+    let token = token_of(&console_url(&c, false).await);
+    c.cloud.delete(&url(&c.cloud, &format!("/servers/{}", c.server)), &c.demo).await.expect(204);
+    wait_status(&c.cloud, &c.demo, &c.server, "DELETED").await;
+    assert_eq!(ws(&c, &format!("/?token={token}"), None).await.err(), Some(404));
     std::fs::remove_dir_all(&c.dir).ok();
 }
 
