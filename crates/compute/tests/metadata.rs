@@ -281,3 +281,47 @@ async fn with_a_shared_secret_only_signed_requests_are_answered() {
     let ghost = sign("s3cret", "ghost");
     assert_eq!(get(&md, path, &[("X-Instance-ID", "ghost"), ("X-Instance-ID-Signature", &ghost)]).await.0, 404);
 }
+
+/// The whole path a guest's request takes: the network service's metadata
+/// proxy (here on loopback, the guest being 127.0.0.1) signs the instance id
+/// it finds for the guest's address, and the metadata API believes it.
+#[tokio::test]
+async fn requests_through_the_network_proxy_are_signed_and_answered() {
+    use rustack_network::netplane::linux::metadata::{start, ProxyContext};
+
+    let db = rustack_db::testing::sqlite().await;
+    let cloud = TestCloud::start_with(db, "[metadata]\nshared_secret = s3cret\n").await;
+    let (id, _, public) = boot_full(&cloud).await;
+    let md = serve(cloud.compute.svc.metadata_router()).await;
+    let guest: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let proxy_for = |secret: &str, ports| {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let ctx = ProxyContext {
+            url: md.clone(),
+            shared_secret: Some(secret.to_string()),
+            network_id: Some("net-1".into()),
+            ports,
+            ..Default::default()
+        };
+        (start(l, ctx).unwrap(), url)
+    };
+    let known = vec![("net-1".to_string(), guest, Some(id.clone()), Some(cloud.projects.demo_project_id.clone()))];
+
+    let (_p, url) = proxy_for("s3cret", known.clone());
+    let m = json_doc(&url, "/openstack/latest/meta_data.json", &[]).await;
+    assert_eq!(m["uuid"], id.as_str());
+    assert_eq!(m["public_keys"]["k1"], public.as_str());
+    assert_eq!(text(&url, "/latest/user-data", &[]).await, USER_DATA);
+    // headers a guest sends itself are dropped by the proxy, not believed
+    let spoofed = [("X-Instance-ID", "someone-else")];
+    assert_eq!(json_doc(&url, "/openstack/latest/meta_data.json", &spoofed).await["uuid"], id.as_str());
+
+    // a proxy with another secret is refused
+    let (_q, wrong) = proxy_for("not-the-secret", known);
+    assert_eq!(get(&wrong, "/openstack/latest/meta_data.json", &[]).await.0, 403);
+    // a proxy that does not know the guest's port sends no signed id: refused
+    let (_r, unknown) = proxy_for("s3cret", vec![]);
+    assert_eq!(get(&unknown, "/openstack/latest/meta_data.json", &[]).await.0, 403);
+}

@@ -46,6 +46,9 @@ pub(crate) struct IpFacts {
     /// The network's DHCP port has an address on this subnet (Nova's
     /// `dhcp_server`: the MTU then comes from DHCP, not network_data.json).
     pub dhcp_server: bool,
+    /// The subnet's `ipv6_address_mode` (`slaac`, `dhcpv6-stateful`,
+    /// `dhcpv6-stateless`), which names the network's type instead.
+    pub ipv6_mode: Option<String>,
 }
 
 impl Facts {
@@ -118,11 +121,13 @@ pub(crate) async fn gather(c: &Compute, inst: Instance) -> Result<Facts, Error> 
 }
 
 fn ports_from_network(inst: &Instance, recs: &[rustack_network::PortRecord], state: &HostState) -> Vec<PortFacts> {
-    let mut subnets: BTreeMap<&str, (&Subnet, bool)> = BTreeMap::new();
+    let mut subnets: BTreeMap<&str, (&Subnet, bool, Option<String>)> = BTreeMap::new();
     for n in &state.networks {
         for s in &n.subnets {
             let server = n.dhcp_port.as_ref().is_some_and(|d| d.fixed_ips.iter().any(|f| f.subnet_id == s.id));
-            subnets.insert(s.id.as_str(), (s, server));
+            let mode = n.ipv6_modes_of(&s.id).address_mode.and_then(|m| serde_json::to_value(m).ok());
+            let mode = mode.and_then(|m| m.as_str().map(str::to_string));
+            subnets.insert(s.id.as_str(), (s, server, mode));
         }
     }
     let mut out = Vec::new();
@@ -135,9 +140,10 @@ fn ports_from_network(inst: &Instance, recs: &[rustack_network::PortRecord], sta
                 IpFacts {
                     address: f.ip_address.clone(),
                     version: if f.ip_address.contains(':') { 6 } else { 4 },
-                    subnet: sub.map(|(s, _)| (*s).clone()),
-                    dhcp: sub.is_some_and(|(s, _)| s.enable_dhcp),
-                    dhcp_server: sub.is_some_and(|(_, d)| *d),
+                    subnet: sub.map(|(s, _, _)| (*s).clone()),
+                    dhcp: sub.is_some_and(|(s, _, _)| s.enable_dhcp),
+                    dhcp_server: sub.is_some_and(|(_, d, _)| *d),
+                    ipv6_mode: sub.and_then(|(_, _, m)| m.clone()),
                 }
             })
             .collect();
@@ -177,6 +183,7 @@ fn ports_from_addresses(inst: &Instance) -> Vec<PortFacts> {
                     subnet: None,
                     dhcp: false,
                     dhcp_server: false,
+                    ipv6_mode: None,
                 });
             }
         }

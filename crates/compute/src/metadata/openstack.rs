@@ -159,7 +159,13 @@ fn dns(ip: &IpFacts) -> Vec<Value> {
 
 fn network(p: &PortFacts, ip: &IpFacts, n: usize, link_id: &str) -> Value {
     let id = format!("network{n}");
-    if ip.dhcp {
+    // an IPv6 address mode names the type (`ipv6_slaac`, …) of a network
+    // described in full; otherwise a DHCP subnet is only named
+    let kind = match &ip.ipv6_mode {
+        Some(m) => format!("ipv{}_{m}", ip.version),
+        None => format!("ipv{}", ip.version),
+    };
+    if ip.dhcp && ip.ipv6_mode.is_none() {
         return json!({
             "id": id, "type": format!("ipv{}_dhcp", ip.version), "link": link_id, "network_id": p.network_id,
         });
@@ -179,7 +185,7 @@ fn network(p: &PortFacts, ip: &IpFacts, n: usize, link_id: &str) -> Value {
     }
     json!({
         "id": id,
-        "type": format!("ipv{}", ip.version),
+        "type": kind,
         "link": link_id,
         "ip_address": ip.address,
         "netmask": mask,
@@ -248,6 +254,7 @@ mod tests {
                     subnet: Some(sub),
                     dhcp: false,
                     dhcp_server: false,
+                    ipv6_mode: None,
                 }],
                 floating: vec![],
             }],
@@ -262,5 +269,33 @@ mod tests {
         assert_eq!(n["routes"][0], json!({"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "10.0.0.1"}));
         assert_eq!(n["routes"][1], json!({"network": "172.16.0.0", "netmask": "255.255.0.0", "gateway": "10.0.0.254"}));
         assert_eq!(d["services"], json!([{"type": "dns", "address": "9.9.9.9"}]));
+    }
+
+    #[test]
+    fn slaac_subnets_are_described_with_their_mode() {
+        let sub = Subnet {
+            id: "s6".into(),
+            cidr: "fd00::/64".into(),
+            ip_version: 6,
+            gateway_ip: Some("fd00::1".into()),
+            enable_dhcp: true,
+            ..Default::default()
+        };
+        let ip = IpFacts {
+            address: "fd00::f816:3eff:fe00:1".into(),
+            version: 6,
+            subnet: Some(sub),
+            dhcp: true,
+            dhcp_server: false,
+            ipv6_mode: Some("slaac".into()),
+        };
+        let f = Facts {
+            ports: vec![PortFacts { id: "p".into(), network_id: "n".into(), ips: vec![ip], ..Default::default() }],
+            ..Default::default()
+        };
+        let n = &network_data(&f)["networks"][0];
+        assert_eq!(n["type"], "ipv6_slaac");
+        assert_eq!(n["netmask"], "ffff:ffff:ffff:ffff::");
+        assert_eq!(n["routes"][0], json!({"network": "::", "netmask": "::", "gateway": "fd00::1"}));
     }
 }
