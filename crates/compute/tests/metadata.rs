@@ -217,6 +217,16 @@ async fn instances_are_found_by_id_or_by_address_on_their_network() {
     assert_eq!(get(&md, "/openstack/latest/meta_data.json", &wrong_tenant).await.0, 404);
     let right_tenant = [("X-Instance-ID", id.as_str()), ("X-Tenant-ID", cloud.projects.demo_project_id.as_str())];
     assert_eq!(json_doc(&md, "/openstack/latest/meta_data.json", &right_tenant).await["uuid"], id.as_str());
+    // two ids in one request: Nova's 400
+    let resp = reqwest::Client::new()
+        .get(format!("{md}/openstack/latest/meta_data.json"))
+        .header("X-Instance-ID", id.as_str())
+        .header("X-Instance-ID", "another")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    assert!(resp.text().await.unwrap().contains("Multiple X-Instance-ID headers"));
     // no headers at all: nobody to answer for
     assert_eq!(get(&md, "/openstack/latest/meta_data.json", &[]).await.0, 404);
 

@@ -55,6 +55,11 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 
 /// The instance a request with these headers is for.
 pub(crate) async fn instance(c: &Compute, h: &HeaderMap, secret: Option<&str>) -> Result<Instance, IdentifyError> {
+    for (name, shown) in [("x-instance-id", "X-Instance-ID"), ("x-tenant-id", "X-Tenant-ID")] {
+        if h.get_all(name).iter().count() > 1 {
+            return Err(Refusal::BadRequest(format!("Multiple {shown} headers found within request.")).into());
+        }
+    }
     let instance_id = header(h, "x-instance-id");
     if let Some(secret) = secret {
         // With a secret only a signed instance id is believed: anything else
