@@ -352,7 +352,8 @@ impl LinuxDataPlane {
         // consulted before removing, so that another cloud on this host
         // (same names, another state dir) keeps its objects.
         let (want_vlan, mut vlan_failed) = self.wanted_vlans(d);
-        let want_vlan_legs: BTreeSet<String> = want_vlan.iter().map(|w| nm.vlan_leg(w.vid as u32)).collect();
+        let want_vlan_legs: BTreeSet<String> =
+            want_vlan.iter().map(|w| nm.vlan_leg(&w.physdev, w.vid as u32)).collect();
         let mut ledger = Ledger::load(&self.settings.state_dir);
         ledger.extend(want_ns.iter().map(|n| format!("ns:{n}")));
         ledger.extend(nets.keys().chain(want_vx.iter()).chain(want_vlan_legs.iter()).map(|l| format!("link:{l}")));

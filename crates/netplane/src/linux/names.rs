@@ -106,18 +106,23 @@ impl Names {
         fnv(self.salt.as_bytes()) % 255 + 1
     }
 
-    /// The veth end in a VLAN network's bridge towards the physical interface.
-    pub fn vlan_leg(&self, vid: u32) -> String {
-        format!("vl{}-{vid}", self.tag)
+    /// The veth end in a VLAN network's bridge towards physical interface
+    /// `physdev`: `vl<tag>-<3 hex of the interface name>-<vid>`, so the same
+    /// VLAN id on two physical networks gets two legs.
+    pub fn vlan_leg(&self, physdev: &str, vid: u32) -> String {
+        format!("vl{}-{:03x}-{vid}", self.tag, fnv(physdev.as_bytes()) & 0xfff)
     }
     pub fn is_vlan_leg(&self, ifname: &str) -> bool {
-        ifname
-            .strip_prefix(&format!("vl{}-", self.tag))
-            .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
+        ifname.strip_prefix(&format!("vl{}-", self.tag)).and_then(|r| r.split_once('-')).is_some_and(|(h, v)| {
+            h.len() == 3
+                && h.bytes().all(|b| b.is_ascii_hexdigit())
+                && !v.is_empty()
+                && v.bytes().all(|b| b.is_ascii_digit())
+        })
     }
     /// The other end: not bridged; its ingress tags frames onto the physical interface.
-    pub fn vlan_trunk_leg(&self, vid: u32) -> String {
-        format!("vp{}-{vid}", self.tag)
+    pub fn vlan_trunk_leg(&self, physdev: &str, vid: u32) -> String {
+        format!("vp{}-{:03x}-{vid}", self.tag, fnv(physdev.as_bytes()) & 0xfff)
     }
     /// This data plane's directory in the bpffs (its pinned VLAN programs).
     pub fn bpf_dir(&self) -> String {
@@ -183,12 +188,21 @@ mod tests {
         let b = Names::new("t", std::path::Path::new("/d"));
         let p = Names::new("", std::path::Path::new("/d"));
         let id = "1abcdef0-1234";
-        for name in [a.bridge(id), a.vxlan(16777215), a.physnet_bridge("physnet-extra-long")] {
+        for name in [
+            a.bridge(id),
+            a.vxlan(16777215),
+            a.physnet_bridge("physnet-extra-long"),
+            a.vlan_leg("eth1", 4094),
+            a.vlan_trunk_leg("eth1", 4094),
+        ] {
             assert!(name.len() <= IFNAMSIZ, "{name}");
         }
         assert!(!b.is_bridge(&a.bridge(id)) && !p.is_bridge(&a.bridge(id)));
         assert!(!p.is_ours_ns(&a.dhcp_ns(id)) && !b.is_ours_ns(&a.dhcp_ns(id)));
         assert!(!p.is_vxlan(&a.vxlan(5)) && a.is_vxlan(&a.vxlan(5)));
+        assert!(a.is_vlan_leg(&a.vlan_leg("eth1", 100)) && !p.is_vlan_leg(&a.vlan_leg("eth1", 100)));
+        assert!(!b.is_vlan_leg(&a.vlan_leg("eth1", 100)) && !a.is_vlan_leg(&a.vlan_trunk_leg("eth1", 100)));
+        assert_ne!(a.vlan_leg("eth1", 100), a.vlan_leg("eth2", 100), "one leg per physical network");
         assert_ne!(a.sg_bridge_table(), p.sg_bridge_table());
         assert_eq!(a.sg_bridge_table(), "rustack_t1_sg");
         // Two untagged data planes (two clouds on one host) keep their own tables.

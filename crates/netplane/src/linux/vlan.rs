@@ -1,8 +1,8 @@
 //! VLAN networks on a mapped physical interface, tagged by tc eBPF (see
 //! `bpf`; docs/dataplane.md "VLAN networks"). For VLAN `vid` on interface P:
 //!
-//! - a veth `vl<tag>-<vid>` (in the network's bridge) ↔ `vp<tag>-<vid>`
-//!   (not bridged); on `vp`'s ingress a program tags every frame with `vid`
+//! - a veth `vl<tag>-<hhh>-<vid>` (in the network's bridge) ↔ `vp<tag>-<hhh>-<vid>`
+//!   (not bridged; `hhh` from P's name); on `vp`'s ingress a program tags every frame with `vid`
 //!   and redirects it out of P;
 //! - on P's ingress one filter per VLAN id (preference = the id): a frame
 //!   tagged `vid` is untagged and redirected out of `vp` (so it enters the
@@ -151,7 +151,7 @@ pub async fn ensure(
     w: &Want,
     rep: &mut ApplyReport,
 ) -> Result<(), Error> {
-    let (leg, peer) = (names.vlan_leg(w.vid as u32), names.vlan_trunk_leg(w.vid as u32));
+    let (leg, peer) = (names.vlan_leg(&w.physdev, w.vid as u32), names.vlan_trunk_leg(&w.physdev, w.vid as u32));
     let (l, p) = (links.get(&leg), links.get(&peer));
     if l.is_none() || p.is_none() {
         for (name, have) in [(&leg, l), (&peer, p)] {
@@ -196,7 +196,7 @@ pub async fn ensure(
         1,
         &ingress_programs(&peer).await?,
         &format!("vt{vid}_{phys_ix:x}"),
-        &format!("tag-{vid}"),
+        &format!("tag-{}-{vid}", w.physdev),
         bpf::tag_program(vid, phys_ix),
         rep,
     )
@@ -207,7 +207,7 @@ pub async fn ensure(
         vid,
         &ingress_programs(&w.physdev).await?,
         &format!("vu{vid}_{peer_ix:x}"),
-        &format!("untag-{vid}"),
+        &format!("untag-{}-{vid}", w.physdev),
         bpf::untag_program(vid, peer_ix),
         rep,
     )
@@ -251,7 +251,7 @@ pub async fn remove_stale(
         match r {
             Ok(()) => {
                 let dir = pin_dir(names);
-                for f in [format!("tag-{vid}"), format!("untag-{vid}")] {
+                for f in [format!("tag-{dev}-{vid}"), format!("untag-{dev}-{vid}")] {
                     let _ = std::fs::remove_file(dir.join(f));
                 }
                 ledger.entries.remove(&entry(&dev, vid));
