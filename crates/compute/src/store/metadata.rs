@@ -67,6 +67,21 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Forgets the password (Nova's `DELETE /servers/{id}/os-server-password`,
+    /// and a deleted or rebuilt instance's).
+    pub async fn metadata_password_clear(&self, instance_uuid: &str) -> Result<(), Error> {
+        self.metadata_tables().await?;
+        let mut w = self.write().await?;
+        sqlx::query("DELETE FROM compute_metadata_password WHERE instance_uuid = $1")
+            .bind(instance_uuid)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(db_err)?;
+        w.commit().await.map_err(db_err)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rustack_db::testing::all_backends;
@@ -82,6 +97,9 @@ mod tests {
             assert!(!s.metadata_password_set("i1", "other").await.unwrap());
             assert_eq!(s.metadata_password_get("i1").await.unwrap().as_deref(), Some("secret"));
             assert_eq!(s.metadata_password_get("i2").await.unwrap(), None);
+            s.metadata_password_clear("i1").await.unwrap();
+            assert_eq!(s.metadata_password_get("i1").await.unwrap(), None);
+            assert!(s.metadata_password_set("i1", "new").await.unwrap());
         }
     }
 }
