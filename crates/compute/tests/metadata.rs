@@ -227,6 +227,9 @@ async fn instances_are_found_by_id_or_by_address_on_their_network() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     assert!(resp.text().await.unwrap().contains("Multiple X-Instance-ID headers"));
+    // only GET, HEAD (and POST of the password) are served
+    let put = reqwest::Client::new().put(format!("{md}/openstack/latest/meta_data.json")).send().await.unwrap();
+    assert_eq!(put.status().as_u16(), 405);
     // no headers at all: nobody to answer for
     assert_eq!(get(&md, "/openstack/latest/meta_data.json", &[]).await.0, 404);
 
