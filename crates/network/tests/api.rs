@@ -469,3 +469,49 @@ async fn a_new_bound_port_reaches_the_data_plane_within_a_second() {
     }
     eprintln!("port create to desired state applied: {:?}", t0.elapsed());
 }
+
+/// A VLAN provider network with an IPv6 SLAAC subnet on a router reaches the
+/// data plane with its segment and the subnet's IPv6 modes (the router's
+/// advertisements depend on them).
+#[tokio::test]
+async fn vlan_and_ipv6_modes_reach_the_data_plane() {
+    let cloud = TestCloud::start().await;
+    let admin = cloud.admin_token().await;
+    let body = json!({"network": {"name": "v", "provider:network_type": "vlan",
+        "provider:physical_network": "physnet1", "provider:segmentation_id": 100}});
+    let nid = cloud.post(&url(&cloud, "/networks"), &admin, body).await.expect(201).body["network"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = json!({"subnet": {"network_id": nid, "ip_version": 6, "cidr": "fd00:100::/64",
+        "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}});
+    let sid = cloud.post(&url(&cloud, "/subnets"), &admin, body).await.expect(201).body["subnet"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rid = cloud.post(&url(&cloud, "/routers"), &admin, json!({"router": {"name": "r6"}})).await.expect(201).body
+        ["router"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    cloud
+        .request(
+            reqwest::Method::PUT,
+            &url(&cloud, &format!("/routers/{rid}/add_router_interface")),
+            Some(&admin),
+            Some(json!({"subnet_id": sid})),
+        )
+        .await
+        .expect(200);
+    assert!(cloud.network.svc.wait_applied(Duration::from_secs(5)).await);
+    let fake = cloud.network.svc.dataplane().as_any().downcast_ref::<FakeDataPlane>().unwrap();
+    let state = fake.last_applied().expect("applied");
+    let n = state.networks.iter().find(|n| n.id == nid).expect("the VLAN network is on this host");
+    assert_eq!(n.network_type, rustack_network::netplane::NetworkType::Vlan);
+    assert_eq!((n.segmentation_id, n.physical_network.as_deref()), (Some(100), Some("physnet1")));
+    let m = n.ipv6_modes_of(&sid);
+    assert_eq!(m.ra_mode, Some(rustack_network::netplane::Ipv6Mode::Slaac));
+    assert_eq!(m.address_mode, Some(rustack_network::netplane::Ipv6Mode::Slaac));
+    let r = state.routers.iter().find(|r| r.id == rid).expect("router");
+    assert_eq!(r.interfaces[0].fixed_ips[0].ip_address, "fd00:100::1", "the router holds the gateway");
+}

@@ -89,3 +89,28 @@ async fn the_defaults_are_neutrons() {
     assert_eq!(r.body["NeutronError"]["type"], "PolicyNotAuthorized");
     cloud.delete(&url(&cloud, &format!("/networks/{nid}")), &demo).await.expect(204);
 }
+
+#[tokio::test]
+async fn an_override_can_grant_members_an_admin_only_attribute() {
+    let cloud = cloud_with_policy(json!({
+        "create_network:shared": "rule:owner",
+        "create_floatingip:floating_ip_address": "rule:regular_user",
+    }))
+    .await;
+    let demo = cloud.demo_token().await;
+    let r = cloud
+        .post(&url(&cloud, "/networks"), &demo, json!({"network": {"name": "s", "shared": true}}))
+        .await
+        .expect(201);
+    assert_eq!(r.body["network"]["shared"], true);
+    // Not granted: still admin-only.
+    let r =
+        cloud.post(&url(&cloud, "/networks"), &demo, json!({"network": {"router:external": true}})).await.expect(403);
+    assert_eq!(r.body["NeutronError"]["message"], "rule:create_network:router:external is disallowed by policy");
+    // A chosen floating IP address on `public`.
+    let r = cloud.get(&url(&cloud, "/networks?name=public"), &demo).await.expect(200);
+    let public = r.body["networks"][0]["id"].as_str().unwrap().to_string();
+    let body = json!({"floatingip": {"floating_network_id": public, "floating_ip_address": "172.24.4.77"}});
+    let r = cloud.post(&url(&cloud, "/floatingips"), &demo, body).await.expect(201);
+    assert_eq!(r.body["floatingip"]["floating_ip_address"], "172.24.4.77");
+}

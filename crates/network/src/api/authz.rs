@@ -30,23 +30,28 @@ fn enforce_with_attrs(
     action: &str,
     target: &rustack_policy::Target,
     body: Option<&Doc>,
-) -> Result<(), String> {
+) -> Result<Vec<String>, String> {
     let p = net.policy();
     let creds = policy::credentials(ctx);
     if !p.enforce(action, &creds, target) {
         return Err(action.to_string());
     }
+    let mut granted = vec![];
     for (k, v) in body.into_iter().flatten() {
         let rule = format!("{action}:{k}");
-        if policy::is_attribute_rule(&rule) && policy::explicitly_set(v) && !p.enforce(&rule, &creds, target) {
-            return Err(rule);
+        if policy::is_attribute_rule(&rule) && policy::explicitly_set(v) {
+            if !p.enforce(&rule, &creds, target) {
+                return Err(rule);
+            }
+            granted.push(rule);
         }
     }
-    Ok(())
+    Ok(granted)
 }
 
-/// `create_<kind>` on the body, the caller's project filled in as Neutron does.
-pub async fn create(net: &Network, ctx: &RequestContext, kind: &str, body: &Doc) -> Result<(), Error> {
+/// `create_<kind>` on the body, the caller's project filled in as Neutron
+/// does. Returns the attribute rules it allowed (for `Caller::granted`).
+pub async fn create(net: &Network, ctx: &RequestContext, kind: &str, body: &Doc) -> Result<Vec<String>, Error> {
     let mut t = body.clone();
     if !t.contains_key("project_id") && !t.contains_key("tenant_id") {
         if let Some(p) = ctx.project_id() {
@@ -60,6 +65,7 @@ pub async fn create(net: &Network, ctx: &RequestContext, kind: &str, body: &Doc)
 /// `update_<kind>` (with the body's attributes) or `delete_<kind>` on the
 /// stored resource. A resource that does not exist is left to the service
 /// (its 404); one the caller cannot see is a 404 too, as Neutron answers.
+/// Returns the attribute rules it allowed (for `Caller::granted`).
 pub async fn change(
     net: &Network,
     ctx: &RequestContext,
@@ -68,13 +74,13 @@ pub async fn change(
     kind: &str,
     id: &str,
     body: Option<&Doc>,
-) -> Result<(), Error> {
+) -> Result<Vec<String>, Error> {
     let Ok(Value::Object(have)) = super::dispatch::do_show(net, &Caller::admin(), kind, id).await else {
-        return Ok(());
+        return Ok(vec![]);
     };
     let target = policy::target(&have, network_owner(net, kind, &have).await.as_deref());
     match enforce_with_attrs(net, ctx, &format!("{verb}_{kind}"), &target, body) {
-        Ok(()) => Ok(()),
+        Ok(granted) => Ok(granted),
         Err(rule) => {
             if super::dispatch::do_show(net, c, kind, id).await.is_ok() {
                 Err(forbidden(&rule))

@@ -140,7 +140,7 @@ pub async fn create(
                 _ => return Err(Error::bad_request(format!("Invalid format: each {member} must be an object")).into()),
             };
             let made_one = match authz::create(&net, &a.0, kind, &d).await {
-                Ok(()) => do_create(&net, &c, kind, d).await,
+                Ok(granted) => do_create(&net, &Caller { granted, ..c.clone() }, kind, d).await,
                 Err(e) => Err(e),
             };
             match made_one {
@@ -156,7 +156,7 @@ pub async fn create(
         return ok(StatusCode::CREATED, json!({ coll: made }));
     }
     let d = body_of(body, member)?;
-    authz::create(&net, &a.0, kind, &d).await?;
+    let c = Caller { granted: authz::create(&net, &a.0, kind, &d).await?, ..c };
     ok(StatusCode::CREATED, json!({ member: do_create(&net, &c, kind, d).await? }))
 }
 
@@ -186,7 +186,7 @@ pub async fn update(
 ) -> Res {
     let d = body_of(parse_body(&b)?, member)?;
     let c = caller(&a);
-    authz::change(&net, &a.0, &c, "update", kind, &id, Some(&d)).await?;
+    let c = Caller { granted: authz::change(&net, &a.0, &c, "update", kind, &id, Some(&d)).await?, ..c };
     ok(StatusCode::OK, json!({ member: do_update(&net, &c, kind, &id, d).await? }))
 }
 

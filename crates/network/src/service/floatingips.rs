@@ -142,7 +142,7 @@ pub async fn create(net: &Network, caller: &Caller, doc: Doc) -> Result<Value, E
     check_quota(&mut w, &project, "floatingip", "floatingip", 1).await?;
     let id = new_id();
     let wanted_ip = get_str(&doc, "floating_ip_address")?;
-    if wanted_ip.is_some() && !caller.is_admin {
+    if wanted_ip.is_some() && !caller.may("create_floatingip:floating_ip_address") {
         return Err(forbidden("create_floatingip:floating_ip_address"));
     }
     let subnet_id = get_str(&doc, "subnet_id")?;

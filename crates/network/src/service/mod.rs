@@ -25,15 +25,28 @@ pub struct Caller {
     /// The token's project ("" for a system-scoped or unscoped token).
     pub project_id: String,
     pub is_admin: bool,
+    /// Attribute rules (`create_network:shared`, …) the policy allowed for
+    /// this request (`api::authz`): an operator's override that grants one
+    /// to non-admins lifts the service's admin-only check of it.
+    pub granted: Vec<String>,
 }
 
 impl Caller {
     pub fn from_ctx(ctx: &RequestContext) -> Caller {
-        Caller { project_id: ctx.project_id().unwrap_or_default().to_string(), is_admin: ctx.has_role("admin") }
+        Caller {
+            project_id: ctx.project_id().unwrap_or_default().to_string(),
+            is_admin: ctx.has_role("admin"),
+            granted: vec![],
+        }
     }
     /// The service itself (bootstrap, compute's calls).
     pub fn admin() -> Caller {
-        Caller { project_id: String::new(), is_admin: true }
+        Caller { project_id: String::new(), is_admin: true, granted: vec![] }
+    }
+    /// Whether an admin-only attribute rule lets this caller through: an
+    /// admin, or the policy allowed the rule for this request.
+    pub fn may(&self, rule: &str) -> bool {
+        self.is_admin || self.granted.iter().any(|g| g == rule)
     }
     pub fn owns(&self, doc: &Value) -> bool {
         self.is_admin || (!self.project_id.is_empty() && doc["project_id"].as_str() == Some(&self.project_id))

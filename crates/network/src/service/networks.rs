@@ -207,11 +207,14 @@ pub async fn create(net: &Network, caller: &Caller, doc: Doc) -> Result<Value, E
     let project = owner_of_new(caller, &doc)?;
     let admin_only =
         ["provider:network_type", "provider:physical_network", "provider:segmentation_id", "router:external"];
-    if !caller.is_admin && admin_only.iter().any(|k| doc.get(*k).is_some_and(|v| !v.is_null() && *v != json!(false))) {
-        return Err(forbidden("create_network:provider:network_type"));
+    for k in admin_only {
+        let rule = format!("create_network:{k}");
+        if doc.get(k).is_some_and(|v| !v.is_null() && *v != json!(false)) && !caller.may(&rule) {
+            return Err(forbidden(&rule));
+        }
     }
     let shared = get_bool(&doc, "shared")?.unwrap_or(false);
-    if shared && !caller.is_admin {
+    if shared && !caller.may("create_network:shared") {
         return Err(forbidden("create_network:shared"));
     }
     let external = get_bool(&doc, "router:external")?.unwrap_or(false);
@@ -264,7 +267,7 @@ pub async fn update(net: &Network, caller: &Caller, id: &str, upd: Doc) -> Resul
         n["admin_state_up"] = json!(b);
     }
     if let Some(s) = get_bool(&upd, "shared")? {
-        if !caller.is_admin {
+        if !caller.may("update_network:shared") {
             return Err(forbidden("update_network:shared"));
         }
         if !s && n["shared"] == json!(true) {
@@ -284,7 +287,7 @@ pub async fn update(net: &Network, caller: &Caller, id: &str, upd: Doc) -> Resul
         n["shared"] = json!(s);
     }
     if let Some(e) = get_bool(&upd, "router:external")? {
-        if !caller.is_admin {
+        if !caller.may("update_network:router:external") {
             return Err(forbidden("update_network:router:external"));
         }
         n["router:external"] = json!(e);

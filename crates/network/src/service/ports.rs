@@ -455,7 +455,9 @@ pub async fn create_in(c: &mut Conn, caller: &Caller, doc: Doc) -> Result<Value,
     check_quota(c, &project, "port", "port", 1).await?;
     let device_owner = get_str(&doc, "device_owner")?.unwrap_or_default();
     let device_id = get_str(&doc, "device_id")?.unwrap_or_default();
-    if !caller.is_admin && (doc.contains_key("binding:host_id") || doc.contains_key("binding:profile")) {
+    if (doc.contains_key("binding:host_id") && !caller.may("create_port:binding:host_id"))
+        || (doc.contains_key("binding:profile") && !caller.may("create_port:binding:profile"))
+    {
         return Err(forbidden("create_port:binding:host_id"));
     }
     let psec = get_bool(&doc, "port_security_enabled")?.unwrap_or(n["port_security_enabled"] != json!(false));
@@ -529,7 +531,9 @@ pub async fn update(net: &Network, caller: &Caller, id: &str, upd: Doc) -> Resul
     let mut p = get_visible(&mut w, caller, id).await?;
     let network_id = p["network_id"].as_str().unwrap_or_default().to_string();
     let project = p["project_id"].as_str().unwrap_or_default().to_string();
-    if !caller.is_admin && (upd.contains_key("binding:host_id") || upd.contains_key("binding:profile")) {
+    if (upd.contains_key("binding:host_id") && !caller.may("update_port:binding:host_id"))
+        || (upd.contains_key("binding:profile") && !caller.may("update_port:binding:profile"))
+    {
         return Err(forbidden("update_port:binding:host_id"));
     }
     update_std(&mut p, &upd)?;

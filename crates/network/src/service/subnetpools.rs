@@ -73,7 +73,9 @@ pub async fn create(net: &Network, caller: &Caller, doc: Doc) -> Result<Value, E
     }
     let shared = get_bool(&doc, "shared")?.unwrap_or(false);
     let is_default = get_bool(&doc, "is_default")?.unwrap_or(false);
-    if (shared || is_default) && !caller.is_admin {
+    if (shared && !caller.may("create_subnetpool:shared"))
+        || (is_default && !caller.may("create_subnetpool:is_default"))
+    {
         return Err(forbidden("create_subnetpool:shared"));
     }
     let id = new_id();
