@@ -86,6 +86,81 @@ fn router_if(n: &Network, ip: String) -> RouterInterface {
     }
 }
 
+/// What a router advertisement says: (managed M, other-config O, each
+/// prefix with its autonomous A flag).
+#[derive(Debug)]
+struct Ra {
+    managed: bool,
+    other: bool,
+    prefixes: Vec<(std::net::Ipv6Addr, u8, bool)>,
+}
+
+/// Sends a router solicitation from inside `ns` (out of `eth0`) and returns
+/// the first advertisement heard within `wait` (raw ICMPv6 socket; the
+/// kernel fills the checksum).
+fn solicit(ns: &str, wait: Duration) -> Option<Ra> {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || unsafe {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open(&path).expect("netns");
+        // SAFETY: setns and socket calls on this short-lived thread; buffers outlive the calls.
+        assert_eq!(libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET), 0, "setns");
+        let fd = libc::socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_ICMPV6);
+        assert!(fd >= 0, "raw ICMPv6 socket");
+        let hops: i32 = 255;
+        libc::setsockopt(fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS, &hops as *const _ as *const _, 4);
+        let tv = libc::timeval { tv_sec: 1, tv_usec: 0 };
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const _, 16);
+        let ifindex = libc::if_nametoindex(c"eth0".as_ptr());
+        let mut to: libc::sockaddr_in6 = std::mem::zeroed();
+        to.sin6_family = libc::AF_INET6 as u16;
+        to.sin6_addr.s6_addr = "ff02::2".parse::<std::net::Ipv6Addr>().unwrap().octets();
+        to.sin6_scope_id = ifindex;
+        let rs = [133u8, 0, 0, 0, 0, 0, 0, 0];
+        let t0 = Instant::now();
+        let mut sent = Instant::now() - Duration::from_secs(10);
+        let mut buf = [0u8; 1500];
+        let mut found = None;
+        while t0.elapsed() < wait && found.is_none() {
+            if sent.elapsed() > Duration::from_secs(2) {
+                libc::sendto(
+                    fd,
+                    rs.as_ptr() as *const _,
+                    rs.len(),
+                    0,
+                    &to as *const _ as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_in6>() as u32,
+                );
+                sent = Instant::now();
+            }
+            let n = libc::recv(fd, buf.as_mut_ptr() as *mut _, buf.len(), 0);
+            if n < 16 || buf[0] != 134 {
+                continue;
+            }
+            let n = n as usize;
+            let mut ra = Ra { managed: buf[5] & 0x80 != 0, other: buf[5] & 0x40 != 0, prefixes: vec![] };
+            let mut off = 16;
+            while off + 8 <= n {
+                let (ty, len) = (buf[off], buf[off + 1] as usize * 8);
+                if len == 0 || off + len > n {
+                    break;
+                }
+                if ty == 3 && len == 32 {
+                    let mut p = [0u8; 16];
+                    p.copy_from_slice(&buf[off + 16..off + 32]);
+                    ra.prefixes.push((p.into(), buf[off + 2], buf[off + 3] & 0x40 != 0));
+                }
+                off += len;
+            }
+            found = Some(ra);
+        }
+        libc::close(fd);
+        found
+    })
+    .join()
+    .expect("thread")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slaac_vm_gets_its_eui64_address_from_the_router_and_dhcpv6_runs() {
     if let Err(why) = rustack_netplane::linux::host_supports_linux() {
@@ -154,6 +229,28 @@ async fn slaac_vm_gets_its_eui64_address_from_the_router_and_dhcpv6_runs() {
         tap = port.device_name
     ));
 
+    // A second VM on the stateful network, to hear its advertisements.
+    let pid2 = uuid();
+    let port2 = Port {
+        device_name: format!("tap{}", &pid2[..11]),
+        id: pid2,
+        network_id: stateful.id.clone(),
+        mac: vm_mac.clone(),
+        fixed_ips: vec![FixedIp {
+            subnet_id: stateful.subnets[0].id.clone(),
+            ip_address: format!("{stateful_prefix}10"),
+        }],
+        port_security_enabled: false,
+        ..Default::default()
+    };
+    let vm2 = format!("{tag}-vm2");
+    g.vms.push(vm2.clone());
+    sh_ok(&format!(
+        "ip netns add {vm2} && ip -n {vm2} link set lo up && ip link add {tap} type veth peer name eth0 netns {vm2} && \
+         ip -n {vm2} link set eth0 address {vm_mac} up && ip link set {tap} up",
+        tap = port2.device_name
+    ));
+
     let router = Router {
         id: uuid(),
         interfaces: vec![
@@ -165,7 +262,7 @@ async fn slaac_vm_gets_its_eui64_address_from_the_router_and_dhcpv6_runs() {
     let state = HostState {
         networks: vec![slaac.clone(), stateful.clone()],
         routers: vec![router.clone()],
-        ports: vec![port],
+        ports: vec![port, port2],
         security_groups: vec![sg],
         ..Default::default()
     };
@@ -206,6 +303,17 @@ async fn slaac_vm_gets_its_eui64_address_from_the_router_and_dhcpv6_runs() {
     assert!(routes.contains("via fe80"), "{routes}");
     let ping = sh(&format!("ip netns exec {vm} ping -6 -c2 -i0.3 -W2 {slaac_prefix}1"));
     assert!(ping.status.success(), "ping the gateway: {}", String::from_utf8_lossy(&ping.stdout));
+
+    // What the advertisements say: SLAAC autonomous and nothing managed;
+    // stateful managed and not autonomous.
+    let ra = solicit(&vm, Duration::from_secs(15)).expect("an RA on the SLAAC network");
+    eprintln!("SLAAC network RA: {ra:?}");
+    assert!(!ra.managed && !ra.other, "{ra:?}");
+    assert_eq!(ra.prefixes, vec![(format!("{slaac_prefix}").parse().unwrap(), 64, true)]);
+    let ra = solicit(&vm2, Duration::from_secs(15)).expect("an RA on the stateful network");
+    eprintln!("DHCPv6-stateful network RA: {ra:?}");
+    assert!(ra.managed, "{ra:?}");
+    assert!(ra.prefixes.iter().all(|p| !p.2), "no autonomous prefix: {ra:?}");
 
     // Gone with the router: namespace, both dnsmasq, files.
     plane.apply(&HostState::default()).await.expect("clear");
