@@ -309,7 +309,7 @@ async fn slaac_vm_gets_its_eui64_address_from_the_router_and_dhcpv6_runs() {
     let ra = solicit(&vm, Duration::from_secs(15)).expect("an RA on the SLAAC network");
     eprintln!("SLAAC network RA: {ra:?}");
     assert!(!ra.managed && !ra.other, "{ra:?}");
-    assert_eq!(ra.prefixes, vec![(format!("{slaac_prefix}").parse().unwrap(), 64, true)]);
+    assert_eq!(ra.prefixes, vec![(slaac_prefix.parse().unwrap(), 64, true)]);
     let ra = solicit(&vm2, Duration::from_secs(15)).expect("an RA on the stateful network");
     eprintln!("DHCPv6-stateful network RA: {ra:?}");
     assert!(ra.managed, "{ra:?}");
