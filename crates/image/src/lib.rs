@@ -20,6 +20,7 @@
 
 mod api;
 pub mod data;
+mod digest;
 pub mod format;
 pub mod model;
 mod policy;

@@ -166,6 +166,24 @@ async fn filesystem_store_is_all_or_nothing() {
 }
 
 #[tokio::test]
+async fn filesystem_store_is_exact_past_its_writeback_and_prefetch_windows() {
+    // larger than the put's writeback step (8 MiB) and the get's prefetch
+    // window (16 MiB), in chunks that align with neither
+    let dir = rustack_db::testing::temp_dir("fs-big");
+    let fs = FilesystemStore::new(&dir).unwrap();
+    let data: Vec<u8> = (0..(40u32 << 20) + 12_345).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    assert_eq!(fs.put("big", stream_of(data.clone(), 777_777)).await.unwrap(), data.len() as u64);
+    let (_, s) = fs.get("big", None).await.unwrap();
+    assert!(collect(s).await == data, "the whole image reads back as written");
+    let n = data.len() as u64;
+    for (a, b) in [(17 << 20, n - 1), (5, (33 << 20) + 3), (n - 1, n - 1)] {
+        let (_, s) = fs.get("big", Some((a, b))).await.unwrap();
+        assert!(collect(s).await == data[a as usize..=b as usize], "range {a}-{b}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn a_dropped_put_leaves_no_temporary_file() {
     let dir = rustack_db::testing::temp_dir("fs-drop");
     let fs = FilesystemStore::new(&dir).unwrap();
