@@ -282,6 +282,10 @@ async fn vlan_networks_are_tagged_on_the_trunk_and_isolated_then_nothing_remains
     assert!(ping(&g, "a100", "10.100.0.2"));
 
     // Everything goes: legs, filters, pins, the clsact qdiscs we added.
+    // Host A as `rustack dataplane clear` does it: a fresh data plane on the
+    // same state dir, without the mappings, applies an empty state.
+    let a =
+        LinuxDataPlane::new(LinuxSettings { physical_interface_mappings: Default::default(), ..a.settings().clone() });
     a.apply(&HostState::default()).await.expect("clear A");
     b.apply(&HostState::default()).await.expect("clear B");
     assert_eq!(a.leftovers().await.unwrap(), Vec::<String>::new());
