@@ -179,23 +179,28 @@ pub async fn ensure(
         }
     }
 
-    if !has_clsact(&w.physdev).await? {
+    // A wanted program in place implies its clsact qdisc: an unchanged VLAN
+    // costs two `tc filter show` and nothing else.
+    let (phys_ix, peer_ix) = (ifindex(&w.physdev)?, ifindex(&peer)?);
+    let vid = w.vid;
+    let (tag_name, untag_name) = (format!("vt{vid}_{phys_ix:x}"), format!("vu{vid}_{peer_ix:x}"));
+    let peer_have = ingress_programs(&peer).await?;
+    let phys_have = ingress_programs(&w.physdev).await?;
+    if phys_have.get(&(vid as u64)) != Some(&untag_name) && !has_clsact(&w.physdev).await? {
         ledger.extend(std::iter::once(format!("clsact:{}", w.physdev)));
         ledger.save()?;
         cmd::run("tc", &["qdisc", "add", "dev", &w.physdev, "clsact"]).await?;
         rep.actions.push(format!("added clsact qdisc on {}", w.physdev));
     }
-    if !has_clsact(&peer).await? {
+    if peer_have.get(&1) != Some(&tag_name) && !has_clsact(&peer).await? {
         cmd::run("tc", &["qdisc", "add", "dev", &peer, "clsact"]).await?;
     }
-    let (phys_ix, peer_ix) = (ifindex(&w.physdev)?, ifindex(&peer)?);
-    let vid = w.vid;
     ensure_filter(
         names,
         &peer,
         1,
-        &ingress_programs(&peer).await?,
-        &format!("vt{vid}_{phys_ix:x}"),
+        &peer_have,
+        &tag_name,
         &format!("tag-{}-{vid}", w.physdev),
         bpf::tag_program(vid, phys_ix),
         rep,
@@ -205,8 +210,8 @@ pub async fn ensure(
         names,
         &w.physdev,
         vid,
-        &ingress_programs(&w.physdev).await?,
-        &format!("vu{vid}_{peer_ix:x}"),
+        &phys_have,
+        &untag_name,
         &format!("untag-{}-{vid}", w.physdev),
         bpf::untag_program(vid, peer_ix),
         rep,
