@@ -6,6 +6,7 @@
 mod actions;
 mod consoles;
 mod flavors;
+mod floating_ips;
 mod groups;
 mod hosts;
 mod keypairs;
@@ -14,6 +15,7 @@ mod proxies;
 mod quotas;
 mod secgroups;
 mod server_extras;
+mod server_password;
 mod servers;
 mod versions;
 mod view;
@@ -47,6 +49,8 @@ pub fn router(svc: Compute) -> Router {
         .merge(actions::routes())
         .merge(consoles::routes())
         .merge(server_extras::routes())
+        .merge(server_password::routes())
+        .merge(floating_ips::routes())
         .merge(groups::routes())
         .merge(hosts::routes())
         .merge(quotas::routes())

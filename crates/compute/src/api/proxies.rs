@@ -5,8 +5,9 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use rustack_common::Error;
+use rustack_http::microversion::Version;
 use rustack_http::token_layer::Authenticated;
 use rustack_http::{ApiResult, JsonBody};
 use rustack_image::model::CORE_SHOWN;
@@ -27,6 +28,8 @@ pub(super) fn routes() -> Router<Compute> {
         .route("/images/detail", get(images_detail))
         .route("/os-tenant-networks", get(tenant_networks))
         .route("/os-tenant-networks/{id}", get(tenant_network))
+        .route("/os-networks", get(networks))
+        .route("/os-networks/{id}", get(network))
 }
 
 async fn migrations(Authenticated(ctx): Authenticated) -> ApiResult<Response> {
@@ -134,6 +137,77 @@ async fn tenant_network(
         .await
         .map_err(|_| Error::not_found(format!("Network {id} could not be found.")))?;
     Ok(ok(json!({"network": tenant_net_view(&n)})))
+}
+
+/// `os-networks` (deprecated, gone at 2.36) over the network service: Nova
+/// with Neutron fills only `id` and `label`; the nova-network fields are
+/// null, the operator ones shown to admins only.
+fn network_view(n: &Value, admin: bool) -> Value {
+    const FIELDS: &[&str] =
+        &["cidr", "netmask", "gateway", "broadcast", "dns1", "dns2", "cidr_v6", "gateway_v6", "netmask_v6"];
+    const ADMIN_FIELDS: &[&str] = &[
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "deleted",
+        "injected",
+        "bridge",
+        "vlan",
+        "vpn_public_address",
+        "vpn_public_port",
+        "vpn_private_address",
+        "dhcp_start",
+        "project_id",
+        "host",
+        "bridge_interface",
+        "multi_host",
+        "priority",
+        "rxtx_base",
+        "mtu",
+        "dhcp_server",
+        "enable_dhcp",
+        "share_address",
+    ];
+    let mut o = serde_json::Map::new();
+    o.insert("id".into(), n["id"].clone());
+    o.insert("label".into(), n["name"].clone());
+    let extra = if admin { ADMIN_FIELDS } else { &[] };
+    for f in FIELDS.iter().chain(extra) {
+        o.insert((*f).into(), Value::Null);
+    }
+    Value::Object(o)
+}
+
+fn networks_gone(v: Version) -> Result<(), Error> {
+    if v.at_least(2, 36) {
+        return Err(Error::not_found("The resource could not be found."));
+    }
+    Ok(())
+}
+
+async fn networks(
+    State(c): State<Compute>,
+    Authenticated(ctx): Authenticated,
+    Extension(v): Extension<Version>,
+) -> ApiResult<Response> {
+    networks_gone(v)?;
+    let Some(net) = &c.inner.peers.network else { return Ok(ok(json!({"networks": []}))) };
+    let admin = is_admin(&ctx);
+    let list: Vec<Value> = net.list_networks_for(&ctx).await?.iter().map(|n| network_view(n, admin)).collect();
+    Ok(ok(json!({ "networks": list })))
+}
+
+async fn network(
+    State(c): State<Compute>,
+    Authenticated(ctx): Authenticated,
+    Extension(v): Extension<Version>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    networks_gone(v)?;
+    let missing = || Error::not_found(format!("Network {id} could not be found."));
+    let net = c.inner.peers.network.as_ref().ok_or_else(missing)?;
+    let n = net.get_network_for(&ctx, &id).await.map_err(|_| missing())?;
+    Ok(ok(json!({"network": network_view(&n, is_admin(&ctx))})))
 }
 
 // ---- the image proxy over Glance's API, with the caller's token ----
@@ -408,4 +482,36 @@ async fn image_md_delete(
 ) -> ApiResult<Response> {
     patch_md(&c, &tok(&h), &id, &serde_json::Map::new(), &[key], false).await?;
     Ok(super::no_content())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Method;
+    use rustack_test_utils::TestCloud;
+
+    #[tokio::test]
+    async fn os_networks_lists_and_shows_the_network_services_networks_until_2_36() {
+        let cloud = TestCloud::start().await;
+        let token = cloud.admin_token().await;
+        let nova = format!("{}/v2.1", cloud.compute.url);
+        let r = cloud.get(&format!("{nova}/os-networks"), &token).await.expect(200);
+        let list = r.body["networks"].as_array().expect("networks").clone();
+        let public = list.iter().find(|n| n["label"] == "public").expect("the bootstrap's public network").clone();
+        assert!(public["cidr"].is_null() && public.get("project_id").is_some(), "{public}");
+        let id = public["id"].as_str().expect("id");
+        let r = cloud.get(&format!("{nova}/os-networks/{id}"), &token).await.expect(200);
+        assert_eq!(r.body["network"], public);
+        let r = cloud.get(&format!("{nova}/os-networks/no-such-network"), &token).await.expect(404);
+        assert_eq!(r.body["itemNotFound"]["message"], "Network no-such-network could not be found.");
+        let r = cloud
+            .request_with(
+                Method::GET,
+                &format!("{nova}/os-networks"),
+                Some(&token),
+                None,
+                &[("OpenStack-API-Version", "compute 2.36")],
+            )
+            .await;
+        r.expect(404);
+    }
 }
