@@ -258,6 +258,15 @@ impl Ports for PortsAdapter {
         })
     }
 
+    fn unbind<'a>(&'a self, port_id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            match self.n.bind_port(port_id, "").await {
+                Err(e) if e.status() != 404 => Err(e),
+                _ => Ok(()),
+            }
+        })
+    }
+
     fn deallocate<'a>(&'a self, instance_uuid: &'a str, port_ids: &'a [String]) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let _ = instance_uuid;

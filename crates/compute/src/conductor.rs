@@ -582,6 +582,122 @@ fn fault(code: i64, message: &str) -> Fault {
     Fault { code, message: message.to_string(), details: String::new(), created: crate::model::now() }
 }
 
+impl Compute {
+    /// An instance whose interfaces may change now (Nova: ACTIVE, PAUSED or
+    /// STOPPED, no task running), with its host's agent.
+    async fn for_interfaces(&self, uuid: &str, op: &str) -> Result<(Instance, Arc<crate::agent::Agent>), Error> {
+        let inst = self
+            .store()
+            .instance_get(uuid)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("Instance {uuid} could not be found.")))?;
+        let ok_state = [vm::ACTIVE, vm::PAUSED, vm::STOPPED].contains(&inst.vm_state.as_str());
+        if !ok_state || inst.task_state.is_some() {
+            return Err(Error::conflict(format!(
+                "Cannot '{op}' instance {uuid} while it is in vm_state {}",
+                inst.vm_state
+            )));
+        }
+        let agent = inst
+            .host
+            .as_deref()
+            .and_then(|h| self.agent(h))
+            .cloned()
+            .ok_or_else(|| Error::conflict(format!("Instance {uuid} has no host.")))?;
+        Ok((inst, agent))
+    }
+
+    /// The instance's ports as the interface API shows them: those it holds
+    /// (`port_ids`) and any other port whose device it is.
+    pub(crate) async fn interfaces_of(&self, inst: &Instance) -> Result<Vec<crate::peers::PortInfo>, Error> {
+        let mut ports = self.inner.set.ports.ports_of(&inst.uuid).await?;
+        ports.sort_by_key(|p| inst.port_ids.iter().position(|id| id == &p.id).unwrap_or(usize::MAX));
+        Ok(ports)
+    }
+
+    /// os-interface attach: a new port on a network (or the caller's port)
+    /// bound to the instance's host and plugged in (hot-plug when it runs).
+    pub(crate) async fn attach_interface(
+        &self,
+        ctx: &rustack_http::RequestContext,
+        uuid: &str,
+        req: NetRequest,
+    ) -> Result<crate::peers::PortInfo, Error> {
+        let lock = self.instance_lock(uuid);
+        let _held = lock.lock().await;
+        let (inst, agent) = self.for_interfaces(uuid, "attach_interface").await?;
+        let ports = &self.inner.set.ports;
+        let users_port = matches!(&req, NetRequest::List(items) if items.iter().any(|i| i.port_id.is_some()));
+        let made = ports.allocate(ctx, uuid, &agent.host, &req).await?;
+        let p = made.into_iter().next().ok_or_else(|| Error::bad_request("No network to attach to."))?;
+        let undo = || async {
+            if users_port {
+                let _ = ports.unbind(&p.id).await;
+            } else {
+                let _ = ports.deallocate(uuid, std::slice::from_ref(&p.id)).await;
+            }
+        };
+        if let Err(e) =
+            agent.driver.attach_interface(uuid, &NicSpec { port_id: p.id.clone(), mac: p.mac.clone() }).await
+        {
+            undo().await;
+            return Err(e);
+        }
+        let (pid, net, mac, ips) = (p.id.clone(), p.network_name.clone(), p.mac.clone(), p.ips.clone());
+        let saved = self
+            .store()
+            .instance_modify(&inst.uuid, move |i| {
+                i.port_ids.push(pid);
+                let list = i.addresses.entry(net).or_default();
+                for ip in ips {
+                    let version = if ip.contains(':') { 6 } else { 4 };
+                    list.push(Address { addr: ip, version, mac: mac.clone(), kind: "fixed".into() });
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = saved {
+            let _ = agent.driver.detach_interface(uuid, &p.id).await;
+            undo().await;
+            return Err(e);
+        }
+        Ok(p)
+    }
+
+    /// os-interface detach: unplugged, then deleted when compute made the
+    /// port, unbound when the caller brought it (as Nova does).
+    pub(crate) async fn detach_interface(&self, uuid: &str, port_id: &str) -> Result<(), Error> {
+        let lock = self.instance_lock(uuid);
+        let _held = lock.lock().await;
+        let (inst, agent) = self.for_interfaces(uuid, "detach_interface").await?;
+        let owned = self.interfaces_of(&inst).await?.into_iter().find(|p| p.id == port_id);
+        if owned.is_none() && !inst.port_ids.iter().any(|p| p == port_id) {
+            return Err(Error::not_found(format!("Port {port_id} is not attached")));
+        }
+        agent.driver.detach_interface(uuid, port_id).await?;
+        let ports = &self.inner.set.ports;
+        match &owned {
+            Some(_) => ports.deallocate(uuid, &[port_id.to_string()]).await?,
+            None => ports.unbind(port_id).await?,
+        }
+        let pid = port_id.to_string();
+        let mac = owned.map(|p| p.mac);
+        self.store()
+            .instance_modify(uuid, move |i| {
+                i.port_ids.retain(|p| p != &pid);
+                if let Some(mac) = &mac {
+                    for list in i.addresses.values_mut() {
+                        list.retain(|a| &a.mac != mac);
+                    }
+                    i.addresses.retain(|_, l| !l.is_empty());
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+}
+
 /// The power-state reconciler: for each instance at rest on a local host,
 /// the driver's power state wins; an instance found shut down while ACTIVE
 /// becomes SHUTOFF, as Nova's `_sync_power_states`. Idempotent; returns how

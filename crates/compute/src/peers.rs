@@ -117,6 +117,8 @@ pub trait Ports: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<PortInfo>, Error>>;
     /// The ports whose device is the instance (what is plugged into it now).
     fn ports_of<'a>(&'a self, instance_uuid: &'a str) -> BoxFuture<'a, Result<Vec<PortInfo>, Error>>;
+    /// Unbinds a port the user made (a detach keeps it, as Nova does).
+    fn unbind<'a>(&'a self, port_id: &'a str) -> BoxFuture<'a, Result<(), Error>>;
     /// Deletes the instance's ports (the undo of `allocate`, and delete).
     fn deallocate<'a>(&'a self, instance_uuid: &'a str, port_ids: &'a [String]) -> BoxFuture<'a, Result<(), Error>>;
 }
@@ -224,6 +226,9 @@ impl Ports for NoPorts {
     }
     fn ports_of<'a>(&'a self, _instance_uuid: &'a str) -> BoxFuture<'a, Result<Vec<PortInfo>, Error>> {
         Box::pin(async move { Ok(vec![]) })
+    }
+    fn unbind<'a>(&'a self, _port_id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move { Ok(()) })
     }
     fn deallocate<'a>(&'a self, _instance_uuid: &'a str, _port_ids: &'a [String]) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move { Ok(()) })

@@ -113,14 +113,6 @@ pub async fn unplug_tap(tap: &str) -> Result<()> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn host_side_mac_is_locally_administered() {
-        assert_eq!(super::host_side_mac("52:54:00:aa:bb:cc"), "fe:54:00:aa:bb:cc");
-    }
-}
-
 /// The size in bytes of the filesystem holding `path` (`statvfs`), for the
 /// disk a compute host reports.
 pub fn filesystem_size(path: &Path) -> Result<u64> {
@@ -134,4 +126,12 @@ pub fn filesystem_size(path: &Path) -> Result<u64> {
         return Err(Error::host(format!("statvfs {}", path.display()), std::io::Error::last_os_error()));
     }
     Ok(st.f_blocks as u64 * st.f_frsize as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn host_side_mac_is_locally_administered() {
+        assert_eq!(super::host_side_mac("52:54:00:aa:bb:cc"), "fe:54:00:aa:bb:cc");
+    }
 }

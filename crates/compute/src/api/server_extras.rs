@@ -27,7 +27,8 @@ pub(super) fn routes() -> Router<Compute> {
         .route("/servers/{id}/ips", get(ips))
         .route("/servers/{id}/ips/{net}", get(ips_of))
         .route("/servers/{id}/os-security-groups", get(sgs))
-        .route("/servers/{id}/os-interface", get(interfaces))
+        .route("/servers/{id}/os-interface", get(interfaces).post(interface_attach))
+        .route("/servers/{id}/os-interface/{port}", get(interface_show).delete(interface_detach))
         .route("/servers/{id}/os-volume_attachments", get(volumes))
         .route("/servers/{id}/diagnostics", get(diagnostics))
         .route("/extensions", get(extensions))
@@ -445,13 +446,110 @@ async fn sgs(
     Ok(ok(json!({"security_groups": list})))
 }
 
+/// One interface as os-interface shows it (`tag` from 2.70).
+fn interface_view(p: &crate::peers::PortInfo, v: Version) -> Value {
+    let ips: Vec<Value> =
+        p.fixed_ips.iter().map(|(subnet, ip)| json!({"subnet_id": subnet, "ip_address": ip})).collect();
+    let mut out = json!({"port_state": p.status, "fixed_ips": ips, "port_id": p.id, "net_id": p.network_id,
+                         "mac_addr": p.mac});
+    if v.at_least(2, 70) {
+        out["tag"] = Value::Null;
+    }
+    out
+}
+
 async fn interfaces(
     State(c): State<Compute>,
     Authenticated(ctx): Authenticated,
+    Extension(v): Extension<Version>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    load(&c, &ctx, &id).await?;
-    Ok(ok(json!({"interfaceAttachments": []})))
+    let i = load(&c, &ctx, &id).await?;
+    let list: Vec<Value> = c.interfaces_of(&i).await?.iter().map(|p| interface_view(p, v)).collect();
+    Ok(ok(json!({ "interfaceAttachments": list })))
+}
+
+async fn interface_show(
+    State(c): State<Compute>,
+    Authenticated(ctx): Authenticated,
+    Extension(v): Extension<Version>,
+    Path((id, port)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let i = load(&c, &ctx, &id).await?;
+    let p = c
+        .interfaces_of(&i)
+        .await?
+        .into_iter()
+        .find(|p| p.id == port)
+        .ok_or_else(|| Error::not_found(format!("Port {port} is not attached")))?;
+    Ok(ok(json!({ "interfaceAttachment": interface_view(&p, v) })))
+}
+
+/// The body of an attach: a network (with optional fixed IPs) or a port.
+fn attach_request(body: &Value) -> Result<crate::peers::NetItem, Error> {
+    let a = body
+        .get("interfaceAttachment")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Error::bad_request("Invalid input for field/attribute interfaceAttachment."))?;
+    let text = |k: &str| -> Result<Option<String>, Error> {
+        match a.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(_) => Err(Error::bad_request(format!("Invalid input for field/attribute {k}."))),
+        }
+    };
+    let (net, port) = (text("net_id")?, text("port_id")?);
+    if net.is_some() && port.is_some() {
+        return Err(Error::bad_request("Must not input both network_id and port_id"));
+    }
+    let fixed = match a.get("fixed_ips") {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(l)) if l.len() <= 1 => l
+            .iter()
+            .map(|x| {
+                x.get("ip_address")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| Error::bad_request("Invalid input for field/attribute fixed_ips."))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err(Error::bad_request("Invalid input for field/attribute fixed_ips.")),
+    };
+    if !fixed.is_empty() && net.is_none() {
+        return Err(Error::bad_request("Must input network_id when request IP address"));
+    }
+    Ok(crate::peers::NetItem { network_id: net, port_id: port, fixed_ip: fixed.into_iter().next() })
+}
+
+async fn interface_attach(
+    State(c): State<Compute>,
+    Authenticated(ctx): Authenticated,
+    Extension(v): Extension<Version>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Response> {
+    let i = load(&c, &ctx, &id).await?;
+    check_unlocked(&c, &ctx, &i)?;
+    let item = attach_request(&body)?;
+    let req = if item.network_id.is_none() && item.port_id.is_none() {
+        // no network named: the one network the project would boot on
+        crate::peers::NetRequest::Auto
+    } else {
+        crate::peers::NetRequest::List(vec![item])
+    };
+    let p = c.attach_interface(&ctx, &i.uuid, req).await?;
+    Ok(ok(json!({ "interfaceAttachment": interface_view(&p, v) })))
+}
+
+async fn interface_detach(
+    State(c): State<Compute>,
+    Authenticated(ctx): Authenticated,
+    Path((id, port)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let i = load(&c, &ctx, &id).await?;
+    check_unlocked(&c, &ctx, &i)?;
+    c.detach_interface(&i.uuid, &port).await?;
+    Ok(super::accepted())
 }
 
 async fn volumes(
