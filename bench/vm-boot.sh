@@ -57,6 +57,9 @@ done
 A() { openstack --os-cloud rustack-admin "$@"; }
 NET=$(A network create bench-net -f value -c id)
 A subnet create --network bench-net --subnet-range 10.80.0.0/24 bench-subnet >/dev/null
+# the guests answer ping from the network's DHCP namespace
+SG=$(A security group list --project admin -f value -c ID -c Name | awk '$2 == "default" {print $1; exit}')
+A security group rule create --protocol icmp --ingress "$SG" >/dev/null
 IMG=$(A image show rustack-test -f value -c id)
 FLAVOR=$(A flavor show m1.tiny -f value -c id)
 COMPUTE=$(A endpoint list --service compute --interface public -f value -c URL | head -1)

@@ -88,6 +88,10 @@ vmcloud_init
 cleanup() {
     local rc=$?
     if [[ $rc -ne 0 ]]; then cp "$VC/up.log" "${RUSTACK_TEST_OUT:-/tmp}/e2e-vm-up.log" 2>/dev/null || true; fi
+    if [[ $rc -ne 0 && ${KEEP:-} == 1 ]]; then
+        echo "e2e-vm: KEEP=1: the cloud is left running for a look (pid $VC_PID, $VC); tests/host/vmcloud.sh's vmcloud_clear removes it" >&2
+        exit $rc
+    fi
     vmcloud_clear
     [[ ${KEEP:-} == 1 ]] || rm -rf "$VC"
     exit $rc

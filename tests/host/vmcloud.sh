@@ -34,7 +34,7 @@ vmcloud_init() {
         printf '[compute]\ndriver = qemu\nsync_power_state_interval = 5\n'
         printf '[network]\ndataplane = linux\n'
         printf '[image]\ntest_image_dir = %s\n' "$IMAGE_DIR"
-        [[ -n ${VC_EXTRA_CONF:-} ]] && printf '%s\n' "$VC_EXTRA_CONF"
+        if [[ -n ${VC_EXTRA_CONF:-} ]]; then printf '%s\n' "$VC_EXTRA_CONF"; fi
     } | python3 -c '
 import sys, configparser
 # merge repeated sections ([compute] twice) into one file
