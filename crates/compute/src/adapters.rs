@@ -207,6 +207,7 @@ impl Ports for PortsAdapter {
         instance_uuid: &'a str,
         host: &'a str,
         req: &'a NetRequest,
+        security_groups: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<PortInfo>, Error>> {
         Box::pin(async move {
             let mut made: Vec<String> = Vec::new();
@@ -222,6 +223,7 @@ impl Ports for PortsAdapter {
                         let preq: rustack_network::PortRequest = serde_json::from_value(serde_json::json!({
                             "network_id": net, "fixed_ips": fixed, "device_id": instance_uuid,
                             "device_owner": "compute:nova",
+                            "security_groups": (!security_groups.is_empty()).then_some(security_groups),
                         }))
                         .map_err(|e| Error::internal(&e))?;
                         let rec = self.n.create_port_for(ctx, preq).await?;

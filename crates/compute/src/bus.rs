@@ -23,9 +23,16 @@ pub struct Task {
 
 #[derive(Debug, Clone)]
 pub enum Op {
-    Build { networks: NetRequest },
+    /// `security_groups`: ids of the groups the new ports get (empty: the
+    /// project's `default`, as the network service gives a port by default).
+    Build {
+        networks: NetRequest,
+        security_groups: Vec<String>,
+    },
     Delete,
-    Reboot { hard: bool },
+    Reboot {
+        hard: bool,
+    },
     Stop,
     Start,
     Pause,
@@ -38,7 +45,9 @@ pub enum Op {
     ConfirmResize,
     RevertResize,
     Rebuild,
-    Snapshot { image_id: String },
+    Snapshot {
+        image_id: String,
+    },
     Shelve,
     Unshelve,
 }

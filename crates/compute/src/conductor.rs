@@ -81,7 +81,7 @@ impl Compute {
         let _held = lock.lock().await;
         let start = crate::model::now();
         let res = match &t.op {
-            Op::Build { networks } => self.build(&t, networks).await,
+            Op::Build { networks, security_groups } => self.build(&t, networks, security_groups).await,
             Op::Delete => self.terminate(&t.uuid).await,
             _ => self.action(&t).await,
         };
@@ -195,7 +195,7 @@ impl Compute {
         ))
     }
 
-    async fn build(&self, t: &Task, networks: &NetRequest) -> Result<(), Error> {
+    async fn build(&self, t: &Task, networks: &NetRequest, security_groups: &[String]) -> Result<(), Error> {
         let Some(inst) = self.store().instance_get(&t.uuid).await? else { return Ok(()) };
         if inst.task_state.as_deref() == Some(task::DELETING) || inst.vm_state != vm::BUILDING {
             return Ok(());
@@ -242,7 +242,7 @@ impl Compute {
                 }
             };
             // 2. ports, 3. spawn — each undone if a later step fails
-            match self.spawn_on(t, &inst, &host, networks).await {
+            match self.spawn_on(t, &inst, &host, networks, security_groups).await {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     tracing::info!(instance = %inst.uuid, host, error = %e.message, "spawn failed; rescheduling");
@@ -261,11 +261,18 @@ impl Compute {
         self.build_failed(&inst.uuid, &msg).await
     }
 
-    async fn spawn_on(&self, t: &Task, inst: &Instance, host: &str, networks: &NetRequest) -> Result<(), Error> {
+    async fn spawn_on(
+        &self,
+        t: &Task,
+        inst: &Instance,
+        host: &str,
+        networks: &NetRequest,
+        security_groups: &[String],
+    ) -> Result<(), Error> {
         let agent =
             self.agent(host).ok_or_else(|| Error::not_found(format!("Compute host {host} could not be found.")))?;
         let ports = match &t.ctx {
-            Some(ctx) => self.inner.set.ports.allocate(ctx, &inst.uuid, host, networks).await?,
+            Some(ctx) => self.inner.set.ports.allocate(ctx, &inst.uuid, host, networks, security_groups).await?,
             None => vec![],
         };
         let port_ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
@@ -628,7 +635,7 @@ impl Compute {
         let (inst, agent) = self.for_interfaces(uuid, "attach_interface").await?;
         let ports = &self.inner.set.ports;
         let users_port = matches!(&req, NetRequest::List(items) if items.iter().any(|i| i.port_id.is_some()));
-        let made = ports.allocate(ctx, uuid, &agent.host, &req).await?;
+        let made = ports.allocate(ctx, uuid, &agent.host, &req, &[]).await?;
         let p = made.into_iter().next().ok_or_else(|| Error::bad_request("No network to attach to."))?;
         let undo = || async {
             if users_port {

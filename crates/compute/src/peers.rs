@@ -114,6 +114,7 @@ pub trait Ports: Send + Sync + 'static {
         instance_uuid: &'a str,
         host: &'a str,
         req: &'a NetRequest,
+        security_groups: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<PortInfo>, Error>>;
     /// The ports whose device is the instance (what is plugged into it now).
     fn ports_of<'a>(&'a self, instance_uuid: &'a str) -> BoxFuture<'a, Result<Vec<PortInfo>, Error>>;
@@ -221,6 +222,7 @@ impl Ports for NoPorts {
         _instance_uuid: &'a str,
         _host: &'a str,
         _req: &'a NetRequest,
+        _security_groups: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<PortInfo>, Error>> {
         Box::pin(async move { Ok(vec![]) })
     }

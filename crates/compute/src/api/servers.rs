@@ -361,6 +361,10 @@ async fn create(
         None => vec!["default".into()],
         Some(_) => return Err(bad("Invalid input for field/attribute security_groups.").into()),
     };
+    // the ids the ports get, and the names the server shows (a group may be
+    // asked for by name or by id, as Nova accepts both)
+    let mut security_group_ids: Vec<String> = Vec::new();
+    let mut security_groups = security_groups;
     if c.inner.peers.network.is_some() && security_groups.iter().any(|g| g != "default") {
         let tok = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
         let (s, known) = super::secgroups::neutron(
@@ -373,11 +377,22 @@ async fn create(
         .await?;
         if s == 200 {
             let known = known["security_groups"].as_array().cloned().unwrap_or_default();
-            for g in security_groups.iter().filter(|g| *g != "default") {
-                if !known.iter().any(|k| k["name"] == g.as_str() || k["id"] == g.as_str()) {
+            let mut names = Vec::new();
+            for g in &security_groups {
+                let found = known
+                    .iter()
+                    .find(|k| k["id"] == g.as_str())
+                    .or_else(|| known.iter().find(|k| k["name"] == g.as_str() && k["project_id"] == project.as_str()));
+                let Some(k) = found.or_else(|| known.iter().find(|k| k["name"] == g.as_str())) else {
                     return Err(bad(format!("Security group {g} not found for project {project}.")).into());
+                };
+                let id = k["id"].as_str().unwrap_or_default().to_string();
+                if !security_group_ids.contains(&id) {
+                    security_group_ids.push(id);
+                    names.push(k["name"].as_str().unwrap_or(g).to_string());
                 }
             }
+            security_groups = names;
         }
     }
     let description = if v.at_least(2, 19) { str_field(o, "description", 255)?.map(str::to_string) } else { None };
@@ -514,7 +529,7 @@ async fn create(
             uuid: i.uuid.clone(),
             ctx: Some(ctx_arc.clone()),
             action_id: Some(a.id.clone()),
-            op: Op::Build { networks: networks.clone() },
+            op: Op::Build { networks: networks.clone(), security_groups: security_group_ids.clone() },
         })?;
     }
     if o.get("return_reservation_id").and_then(Value::as_bool) == Some(true) {
