@@ -14,7 +14,7 @@ use rustack_image::model::CORE_SHOWN;
 use serde_json::{json, Value};
 
 use super::{is_admin, links, ok, require_admin};
-use crate::model::iso_seconds;
+use crate::model::{iso_naive, iso_seconds};
 use crate::Compute;
 
 pub(super) fn routes() -> Router<Compute> {
@@ -32,9 +32,43 @@ pub(super) fn routes() -> Router<Compute> {
         .route("/os-networks/{id}", get(network))
 }
 
-async fn migrations(Authenticated(ctx): Authenticated) -> ApiResult<Response> {
+/// `os-migrations`: the resizes and cold migrations of the action log
+/// (`Store::migrations`), newest first, with Nova's filters (`instance_uuid`,
+/// `status`, `host`, `migration_type`). A resize stays on its host here.
+async fn migrations(
+    State(c): State<Compute>,
+    Authenticated(ctx): Authenticated,
+    Extension(v): Extension<Version>,
+    axum::extract::Query(q): super::Query,
+) -> ApiResult<Response> {
     require_admin(&ctx, "os_compute_api:os-migrations:index")?;
-    Ok(ok(json!({"migrations": []})))
+    let all = c.store().migrations().await?;
+    let kind = |m: &crate::store::instances::MigrationRecord| if m.action == "resize" { "resize" } else { "migration" };
+    let list: Vec<Value> = all
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, m)| q.get("instance_uuid").is_none_or(|u| *u == m.instance_uuid))
+        .filter(|(_, m)| q.get("status").is_none_or(|s| s.eq_ignore_ascii_case(m.status)))
+        .filter(|(_, m)| q.get("host").is_none_or(|h| m.host.as_deref() == Some(h.as_str())))
+        .filter(|(_, m)| q.get("migration_type").is_none_or(|t| t == kind(m)))
+        .map(|(n, m)| {
+            let mut o = json!({
+                "id": n + 1, "status": m.status, "instance_uuid": m.instance_uuid,
+                "source_node": m.host, "source_compute": m.host, "dest_node": m.host, "dest_compute": m.host,
+                "dest_host": m.host, "old_instance_type_id": null, "new_instance_type_id": null,
+                "created_at": iso_naive(&m.created_at), "updated_at": iso_naive(&m.updated_at),
+            });
+            if v.at_least(2, 23) {
+                o["migration_type"] = json!(kind(m));
+            }
+            if v.at_least(2, 59) {
+                o["uuid"] = json!(m.id);
+            }
+            o
+        })
+        .collect();
+    Ok(ok(json!({ "migrations": list })))
 }
 
 async fn events(
@@ -513,5 +547,86 @@ mod tests {
             )
             .await;
         r.expect(404);
+    }
+
+    #[tokio::test]
+    async fn os_migrations_lists_a_resize_and_its_confirmation() {
+        let cloud = TestCloud::start().await;
+        let token = cloud.admin_token().await;
+        let nova = format!("{}/v2.1", cloud.compute.url);
+        let r = cloud.get(&format!("{nova}/os-migrations"), &token).await.expect(200);
+        assert_eq!(r.body["migrations"], serde_json::json!([]));
+
+        let image = cloud
+            .post(
+                &format!("{}/v2/images", cloud.image.url),
+                &token,
+                serde_json::json!({"name": "m", "disk_format": "raw", "container_format": "bare"}),
+            )
+            .await
+            .expect(201)
+            .body["id"]
+            .as_str()
+            .expect("image id")
+            .to_string();
+        let put = reqwest::Client::new()
+            .put(format!("{}/v2/images/{image}/file", cloud.image.url))
+            .header("X-Auth-Token", &token)
+            .header("Content-Type", "application/octet-stream")
+            .body(vec![0u8; 1024])
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(put.status().as_u16(), 204);
+        let v237 = [("OpenStack-API-Version", "compute 2.37")];
+        let body =
+            serde_json::json!({"server": {"name": "m", "imageRef": image, "flavorRef": "1", "networks": "none"}});
+        let r = cloud.request_with(Method::POST, &format!("{nova}/servers"), Some(&token), Some(body), &v237).await;
+        let id = r.expect(202).body["server"]["id"].as_str().expect("id").to_string();
+        let wait = |status: &'static str| {
+            let (cloud, url, token) = (&cloud, format!("{nova}/servers/{id}"), token.clone());
+            async move {
+                for _ in 0..300 {
+                    let r = cloud.get(&url, &token).await.expect(200);
+                    if r.body["server"]["status"] == status {
+                        return;
+                    }
+                    assert_ne!(r.body["server"]["status"], "ERROR", "{}", r.body);
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                panic!("server never {status}");
+            }
+        };
+        wait("ACTIVE").await;
+        let action = format!("{nova}/servers/{id}/action");
+        cloud.post(&action, &token, serde_json::json!({"resize": {"flavorRef": "2"}})).await.expect(202);
+        wait("VERIFY_RESIZE").await;
+        let r = cloud.get(&format!("{nova}/os-migrations"), &token).await.expect(200);
+        let m = r.body["migrations"][0].clone();
+        assert_eq!(m["instance_uuid"], id.as_str());
+        assert_eq!(m["status"], "finished");
+        assert!(m["id"].is_u64() && m.get("migration_type").is_none(), "{m}");
+        cloud.post(&action, &token, serde_json::json!({"confirmResize": null})).await.expect(204);
+        wait("ACTIVE").await;
+        let r = cloud
+            .request_with(
+                Method::GET,
+                &format!("{nova}/os-migrations?instance_uuid={id}"),
+                Some(&token),
+                None,
+                &[("OpenStack-API-Version", "compute 2.59")],
+            )
+            .await
+            .expect(200);
+        let list = r.body["migrations"].as_array().expect("migrations");
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0]["status"], "confirmed");
+        assert_eq!(list[0]["migration_type"], "resize");
+        assert!(list[0]["uuid"].as_str().is_some_and(|u| u.len() == 36));
+        let r = cloud.get(&format!("{nova}/os-migrations?status=error"), &token).await.expect(200);
+        assert_eq!(r.body["migrations"], serde_json::json!([]));
+        // admins only
+        let demo = cloud.demo_token().await;
+        cloud.get(&format!("{nova}/os-migrations"), &demo).await.expect(403);
     }
 }

@@ -16,6 +16,24 @@ fn doc(r: &AnyRow) -> Result<Instance, Error> {
     Ok(i)
 }
 
+/// A resize (or cold migration) as `os-migrations` shows it, derived from
+/// the instance's actions: there is no migration table, the action log
+/// already records every resize and its confirm or revert.
+#[derive(Debug, Clone)]
+pub struct MigrationRecord {
+    /// The action's id (a UUID: Nova's migration `uuid` from 2.59).
+    pub id: String,
+    pub instance_uuid: String,
+    /// `resize` or `migrate`
+    pub action: String,
+    pub host: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// `confirmed`, `reverted` (by a later confirmResize / revertResize of
+    /// the same instance) or `finished`.
+    pub status: &'static str,
+}
+
 /// What a project uses now: servers, VCPUs and RAM of its live instances.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Usage {
@@ -173,6 +191,49 @@ impl Store {
         let mut out = Vec::new();
         while let Some(r) = rows.try_next().await.map_err(db_err)? {
             out.push(doc(&r)?);
+        }
+        Ok(out)
+    }
+
+    /// Every resize and cold migration, oldest first (see [`MigrationRecord`]).
+    pub async fn migrations(&self) -> Result<Vec<MigrationRecord>, Error> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.instance_uuid, a.action, a.start_time, a.updated_at, i.host \
+             FROM compute_instance_action a JOIN compute_instance i ON i.uuid = a.instance_uuid \
+             WHERE a.action IN ('resize', 'migrate', 'confirmResize', 'revertResize') \
+             ORDER BY a.start_time, a.id",
+        )
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(db_err)?;
+        let mut out: Vec<MigrationRecord> = Vec::new();
+        for r in &rows {
+            let action: String = r.try_get("action").map_err(db_err)?;
+            let instance_uuid: String = r.try_get("instance_uuid").map_err(db_err)?;
+            let ending = match action.as_str() {
+                "confirmResize" => Some("confirmed"),
+                "revertResize" => Some("reverted"),
+                _ => None,
+            };
+            if let Some(status) = ending {
+                // closes the instance's last open resize
+                if let Some(m) =
+                    out.iter_mut().rev().find(|m| m.instance_uuid == instance_uuid && m.status == "finished")
+                {
+                    m.status = status;
+                    m.updated_at = r.try_get("start_time").map_err(db_err)?;
+                }
+                continue;
+            }
+            out.push(MigrationRecord {
+                id: r.try_get("id").map_err(db_err)?,
+                instance_uuid,
+                action,
+                host: r.try_get("host").map_err(db_err)?,
+                created_at: r.try_get("start_time").map_err(db_err)?,
+                updated_at: r.try_get("updated_at").map_err(db_err)?,
+                status: "finished",
+            });
         }
         Ok(out)
     }
