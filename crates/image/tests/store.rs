@@ -166,9 +166,9 @@ async fn filesystem_store_is_all_or_nothing() {
 }
 
 #[tokio::test]
-async fn filesystem_store_is_exact_past_its_writeback_and_prefetch_windows() {
-    // larger than the put's writeback step (8 MiB) and the get's prefetch
-    // window (16 MiB), in chunks that align with neither
+async fn filesystem_store_is_exact_past_its_writeback_steps() {
+    // several of the put's writeback steps (8 MiB) and the get's chunks
+    // (1 MiB), in pieces that align with neither
     let dir = rustack_db::testing::temp_dir("fs-big");
     let fs = FilesystemStore::new(&dir).unwrap();
     let data: Vec<u8> = (0..(40u32 << 20) + 12_345).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
