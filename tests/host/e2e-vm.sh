@@ -65,11 +65,14 @@ ssh_guest() {
     ssh -i "$VC/key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
         -o ConnectTimeout=5 -o BatchMode=yes "root@$1" "${@:2}"
 }
-tcp_echo() { # HOST PORT: sends a line, prints what comes back
+tcp_echo() { # HOST PORT: the guest's greeting, then the line sent, echoed
     python3 - "$1" "$2" <<'PY'
 import socket, sys
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
-s.sendall(b"rustack-echo\n"); print(s.recv(64).decode().strip())
+f = s.makefile("rwb")
+greeting = f.readline().decode().strip()
+f.write(b"rustack-echo\n"); f.flush()
+print(greeting, f.readline().decode().strip())
 PY
 }
 tcp_state() { # HOST PORT: open | refused | timeout
@@ -150,7 +153,8 @@ wait_match 60 "^$S-vm1\$" ssh_guest "$FIP" hostname || fail "ssh"
 check "user data ran in the guest"
 [[ $(ssh_guest "$FIP" cat /tmp/userdata) == rustack-userdata-ran ]] || fail "user data output"
 check "TCP 7 echoes"
-[[ $(tcp_echo "$FIP" 7) == rustack-echo ]] || fail "TCP 7"
+ECHO=$(tcp_echo "$FIP" 7)
+[[ $ECHO == "RUSTACK-ECHO $S-vm1 rustack-echo" ]] || fail "TCP 7: $ECHO"
 check "TCP 23 is blocked by the security group (dropped, not refused)"
 [[ $(tcp_state "$FIP" 23) == timeout ]] || fail "TCP 23 not filtered"
 
