@@ -177,6 +177,18 @@ impl Network {
         service::compute::bind_port(self, port_id, host).await
     }
 
+    /// Binds a port the user brought to an instance (`device_id`,
+    /// `device_owner`, `binding:host_id`); empty strings release and unbind it.
+    pub async fn attach_port(
+        &self,
+        port_id: &str,
+        host: &str,
+        device_id: &str,
+        device_owner: &str,
+    ) -> Result<PortRecord, Error> {
+        service::compute::set_binding(self, port_id, host, Some((device_id, device_owner))).await
+    }
+
     /// Deletes a port (its addresses are released; 404 when it does not exist).
     pub async fn delete_port(&self, port_id: &str) -> Result<(), Error> {
         service::ports::delete(self, &Caller::admin(), port_id).await

@@ -132,8 +132,24 @@ pub async fn create_port_for(net: &Network, caller: &Caller, req: PortRequest) -
 }
 
 pub async fn bind_port(net: &Network, port_id: &str, host: &str) -> Result<PortRecord, Error> {
+    set_binding(net, port_id, host, None).await
+}
+
+/// Binds a port (`host`) and, when `device` is given, names its device
+/// (`device_id`, `device_owner`; empty strings release it), as Nova does with
+/// a port the user brought.
+pub async fn set_binding(
+    net: &Network,
+    port_id: &str,
+    host: &str,
+    device: Option<(&str, &str)>,
+) -> Result<PortRecord, Error> {
     let mut w = begin(net).await?;
     let mut p = must_get(&mut w, "port", port_id).await?;
+    if let Some((id, owner)) = device {
+        p["device_id"] = json!(id);
+        p["device_owner"] = json!(owner);
+    }
     ports::bind(&mut p, host);
     bump(&mut p);
     store::update(&mut w, "port", &p).await?;
