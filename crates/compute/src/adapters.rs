@@ -215,7 +215,8 @@ impl Ports for PortsAdapter {
             let res: Result<(), Error> = async {
                 for it in self.targets(ctx, req).await? {
                     let rec = if let Some(port) = &it.port_id {
-                        self.n.bind_port(port, host).await?
+                        // the user's port: it names the instance now, as Nova does
+                        self.n.attach_port(port, host, instance_uuid, "compute:nova").await?
                     } else {
                         let net = it.network_id.clone().unwrap_or_default();
                         let fixed: Vec<Value> =
@@ -262,7 +263,7 @@ impl Ports for PortsAdapter {
 
     fn unbind<'a>(&'a self, port_id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            match self.n.bind_port(port_id, "").await {
+            match self.n.attach_port(port_id, "", "", "").await {
                 Err(e) if e.status() != 404 => Err(e),
                 _ => Ok(()),
             }

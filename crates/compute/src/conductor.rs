@@ -283,7 +283,7 @@ impl Compute {
         };
         if let Err(e) = spawned {
             let _ = agent.driver.destroy(&inst.uuid).await;
-            self.inner.set.ports.deallocate(&inst.uuid, &port_ids).await?;
+            self.release_ports(inst, &port_ids).await?;
             return Err(e);
         }
         let mut addresses: std::collections::BTreeMap<String, Vec<Address>> = Default::default();
@@ -314,7 +314,7 @@ impl Compute {
             // deleted while spawning (or the database failed): undo everything
             let _ = agent.driver.destroy(&inst.uuid).await;
             let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
-            self.inner.set.ports.deallocate(&inst.uuid, &ids).await?;
+            self.release_ports(inst, &ids).await?;
             if e.status() != 404 {
                 return Err(e); // the caller releases the claim and reschedules
             }
@@ -344,7 +344,7 @@ impl Compute {
         if let Some(agent) = inst.host.as_deref().and_then(|h| self.agent(h)) {
             agent.driver.destroy(uuid).await?;
         }
-        self.inner.set.ports.deallocate(uuid, &inst.port_ids).await?;
+        self.release_ports(&inst, &inst.port_ids).await?;
         self.inner.set.placement.release(uuid).await?;
         if let Some(g) = &inst.server_group {
             self.store().group_members(g, &[uuid.to_string()], false, -1).await?;
@@ -559,7 +559,14 @@ impl Compute {
                 if let Some(a) = i.host.as_deref().and_then(|h| self.agent(h)) {
                     a.driver.destroy(&uuid).await?;
                 }
-                self.inner.set.ports.deallocate(&uuid, &i.port_ids).await?;
+                // the boot's ports are only on the instance once it is ACTIVE
+                let mut ids = i.port_ids.clone();
+                for p in self.inner.set.ports.ports_of(&uuid).await? {
+                    if !ids.contains(&p.id) {
+                        ids.push(p.id);
+                    }
+                }
+                self.release_ports(&i, &ids).await?;
                 self.inner.set.placement.release(&uuid).await?;
                 self.store()
                     .instance_modify(&uuid, |i| {
@@ -583,6 +590,13 @@ impl Compute {
         }
         Ok(())
     }
+}
+
+/// The ports the user brought: `{"port": …}` entries of the boot's (and
+/// interface attaches') network request.
+fn users_ports(inst: &Instance) -> Vec<String> {
+    let req = inst.requested_networks.as_array().into_iter().flatten();
+    req.filter_map(|n| n.get("port").and_then(serde_json::Value::as_str)).map(str::to_string).collect()
 }
 
 fn fault(code: i64, message: &str) -> Fault {
@@ -612,6 +626,17 @@ impl Compute {
             .cloned()
             .ok_or_else(|| Error::conflict(format!("Instance {uuid} has no host.")))?;
         Ok((inst, agent))
+    }
+
+    /// Lets an instance's ports go: the ones the user brought (at boot or by
+    /// an interface attach) are unbound and kept, compute's own deleted.
+    pub(crate) async fn release_ports(&self, inst: &Instance, port_ids: &[String]) -> Result<(), Error> {
+        let users = users_ports(inst);
+        let (theirs, mine): (Vec<String>, Vec<String>) = port_ids.iter().cloned().partition(|p| users.contains(p));
+        for p in &theirs {
+            self.inner.set.ports.unbind(p).await?;
+        }
+        self.inner.set.ports.deallocate(&inst.uuid, &mine).await
     }
 
     /// The instance's ports as the interface API shows them: those it holds
@@ -654,6 +679,12 @@ impl Compute {
         let saved = self
             .store()
             .instance_modify(&inst.uuid, move |i| {
+                if users_port {
+                    // remembered as the user's (a detach or delete keeps it)
+                    let mut req = i.requested_networks.as_array().cloned().unwrap_or_default();
+                    req.push(serde_json::json!({ "port": pid }));
+                    i.requested_networks = serde_json::Value::Array(req);
+                }
                 i.port_ids.push(pid);
                 let list = i.addresses.entry(net).or_default();
                 for ip in ips {
@@ -677,21 +708,20 @@ impl Compute {
         let lock = self.instance_lock(uuid);
         let _held = lock.lock().await;
         let (inst, agent) = self.for_interfaces(uuid, "detach_interface").await?;
-        let owned = self.interfaces_of(&inst).await?.into_iter().find(|p| p.id == port_id);
-        if owned.is_none() && !inst.port_ids.iter().any(|p| p == port_id) {
+        let found = self.interfaces_of(&inst).await?.into_iter().find(|p| p.id == port_id);
+        if found.is_none() && !inst.port_ids.iter().any(|p| p == port_id) {
             return Err(Error::not_found(format!("Port {port_id} is not attached")));
         }
         agent.driver.detach_interface(uuid, port_id).await?;
-        let ports = &self.inner.set.ports;
-        match &owned {
-            Some(_) => ports.deallocate(uuid, &[port_id.to_string()]).await?,
-            None => ports.unbind(port_id).await?,
-        }
+        self.release_ports(&inst, &[port_id.to_string()]).await?;
         let pid = port_id.to_string();
-        let mac = owned.map(|p| p.mac);
+        let mac = found.map(|p| p.mac);
         self.store()
             .instance_modify(uuid, move |i| {
                 i.port_ids.retain(|p| p != &pid);
+                if let Some(req) = i.requested_networks.as_array_mut() {
+                    req.retain(|n| n.get("port").and_then(serde_json::Value::as_str) != Some(pid.as_str()));
+                }
                 if let Some(mac) = &mac {
                     for list in i.addresses.values_mut() {
                         list.retain(|a| &a.mac != mac);
