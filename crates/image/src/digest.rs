@@ -1,16 +1,18 @@
 //! The two digests every upload computes over the image bytes: md5 (the
 //! `checksum` field) and sha512 (`os_hash_value`).
 //!
-//! They are most of an upload's CPU time (each byte is hashed twice), so with
-//! the `openssl` feature (default) they come from the system's libcrypto
-//! (OpenSSL's EVP, hand-tuned assembly). Measured on the project's build
+//! They are most of an upload's CPU time (each byte is hashed twice), so they
+//! come from the system's libcrypto (OpenSSL's EVP, hand-tuned assembly),
+//! loaded at run time (src/libcrypto.rs). Measured on the project's build
 //! machine (docs/perf/image.md), CPU seconds per GiB: md5 1.42 vs 1.75–1.84
 //! for the md-5 crate (its `asm` feature is no faster), sha512 1.24–1.61 vs
 //! 1.98–2.52 for the sha2 crate (its `asm` feature is slower). Where
-//! libcrypto refuses an algorithm (md5 under a FIPS-only provider), or
-//! without the feature, the RustCrypto crates compute it.
+//! libcrypto is absent or refuses an algorithm (md5 under a FIPS-only
+//! provider), the RustCrypto crates compute it.
 
 use md5::Digest as _;
+
+use crate::libcrypto::{EvpHasher, Md};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Algorithm {
@@ -22,25 +24,27 @@ pub enum Algorithm {
 pub struct Hasher(Inner);
 
 enum Inner {
-    #[cfg(feature = "openssl")]
-    OpenSsl(openssl::hash::Hasher),
+    Evp(EvpHasher),
     Md5(md5::Md5),
     Sha512(sha2::Sha512),
 }
 
 impl Hasher {
     pub fn new(alg: Algorithm) -> Hasher {
-        #[cfg(feature = "openssl")]
-        {
-            let md = match alg {
-                Algorithm::Md5 => openssl::hash::MessageDigest::md5(),
-                Algorithm::Sha512 => openssl::hash::MessageDigest::sha512(),
-            };
-            if let Ok(h) = openssl::hash::Hasher::new(md) {
-                return Hasher(Inner::OpenSsl(h));
-            }
+        let md = match alg {
+            Algorithm::Md5 => Md::Md5,
+            Algorithm::Sha512 => Md::Sha512,
+        };
+        match EvpHasher::new(md) {
+            Some(h) => Hasher(Inner::Evp(h)),
+            None => Hasher::rust(alg),
         }
-        Hasher::rust(alg)
+    }
+
+    /// Whether libcrypto computes this digest.
+    #[cfg(test)]
+    pub fn is_libcrypto(&self) -> bool {
+        matches!(self.0, Inner::Evp(_))
     }
 
     /// The RustCrypto implementation, whatever the features.
@@ -53,8 +57,7 @@ impl Hasher {
 
     pub fn update(&mut self, data: &[u8]) -> std::io::Result<()> {
         match &mut self.0 {
-            #[cfg(feature = "openssl")]
-            Inner::OpenSsl(h) => h.update(data).map_err(std::io::Error::other),
+            Inner::Evp(h) => h.update(data),
             Inner::Md5(h) => {
                 h.update(data);
                 Ok(())
@@ -68,8 +71,7 @@ impl Hasher {
 
     pub fn finish_hex(self) -> std::io::Result<String> {
         match self.0 {
-            #[cfg(feature = "openssl")]
-            Inner::OpenSsl(mut h) => h.finish().map(hex::encode).map_err(std::io::Error::other),
+            Inner::Evp(h) => h.finish().map(hex::encode),
             Inner::Md5(h) => Ok(hex::encode(h.finalize())),
             Inner::Sha512(h) => Ok(hex::encode(h.finalize())),
         }
@@ -99,6 +101,17 @@ mod tests {
             assert_eq!(digest(h, b"abc", 2), sha);
         }
         assert_eq!(digest(Hasher::new(Algorithm::Md5), b"", 1), "d41d8cd98f00b204e9800998ecf8427e");
+    }
+
+    #[test]
+    fn libcrypto_is_used_where_installed() {
+        // this project's machines have libssl3 (curl needs it): check the fast
+        // path really runs there, not only the fallback
+        if std::path::Path::new("/usr/lib/x86_64-linux-gnu/libcrypto.so.3").exists() {
+            assert!(Hasher::new(Algorithm::Md5).is_libcrypto());
+            assert!(Hasher::new(Algorithm::Sha512).is_libcrypto());
+        }
+        assert!(!Hasher::rust(Algorithm::Md5).is_libcrypto());
     }
 
     #[test]

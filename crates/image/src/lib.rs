@@ -22,6 +22,7 @@ mod api;
 pub mod data;
 mod digest;
 pub mod format;
+mod libcrypto;
 pub mod model;
 mod policy;
 mod service;
