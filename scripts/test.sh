@@ -10,6 +10,8 @@
 #      network and compute the tests listed in tests/tempest/<service>-passing.txt
 #   5. the openstack CLI against image, network and compute (tests/cli/<service>.sh)
 #   6. random requests against every identity route (tests/fuzz): never a 5xx
+#   7. real VMs (root): tests/host/e2e-vm.sh (the CLI flow of issue 7), crash-vm.sh,
+#      and Tempest's SSH-validation tests with the QEMU driver (tempest-vm.sh)
 #
 #   scripts/test.sh
 #
@@ -19,7 +21,7 @@
 #   RUSTACK_TEST_POSTGRES_URL  use this PostgreSQL instead of the local Debian cluster
 #   RUSTACK_SHARED             the shared dir (default: ../shared beside the project)
 #   RUSTACK_TEST_OUT           where logs and result lists go (default: target/test-results)
-#   SKIP_CARGO_TEST=1 SKIP_DAY1=1 SKIP_TEMPEST=1 SKIP_TEMPEST_FULL=1 SKIP_FUZZ=1   skip a stage
+#   SKIP_CARGO_TEST=1 SKIP_DAY1=1 SKIP_TEMPEST=1 SKIP_TEMPEST_FULL=1 SKIP_FUZZ=1 SKIP_VMS=1   skip a stage
 #   FUZZ_REQUESTS              random requests of the API fuzz stage (default 3000)
 # Exit status: 0 when every required stage passed.
 set -uo pipefail
@@ -137,7 +139,9 @@ start_server() {
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   # the [security_compliance] settings Tempest's security-compliance tests expect
-  printf '[identity]\nport = %s\n[security_compliance]\nlockout_failure_attempts = 2\nlockout_duration = 5\nunique_last_password_count = 2\n' \
+  # the fake hypervisor: Tempest's 400-odd compute tests boot hundreds of servers
+  # (real VMs are stage 7's)
+  printf '[identity]\nport = %s\n[security_compliance]\nlockout_failure_attempts = 2\nlockout_duration = 5\nunique_last_password_count = 2\n[compute]\ndriver = fake\n' \
     "$port" > "$TMP/rustack.conf"
   local t0 t1
   t0=$(date +%s%N)
@@ -317,6 +321,37 @@ if [[ $SERVER_OK == 1 ]]; then
     grep -E 'status=5[0-9][0-9]|panicked|ERROR' "$OUT/rustack-up.log" | grep -v 'status=501' | head -20
     record "server log" FAIL "$DETAIL"
   else record "server log" ok "$DETAIL"; fi
+fi
+
+# ---- 7. real virtual machines: the QEMU driver end to end --------------------------
+# each script starts its own `rustack up` (driver qemu, Linux data plane) after the
+# main cloud above has stopped and cleared its data plane (both would own 172.24.4.1)
+vm_stage() { # vm_stage STAGE SCRIPT [ARGS]: runs a tests/host script, records its last line
+  local stage=$1 script=$2 log
+  shift 2
+  log="$OUT/${stage// /-}.log"
+  say "$stage ($script)"
+  if RUSTACK_BIN="$TARGET/$PROFILE/rustack" RUSTACK_TEST_OUT="$OUT" timeout 1800 "$ROOT/$script" "$@" 2>&1 | tee "$log"; then
+    record "$stage" ok "$(tail -1 "$log")"
+  else
+    record "$stage" FAIL "$(grep -E 'FAILED|failed' "$log" | tail -1)"
+  fi
+}
+if [[ ${SKIP_VMS:-} == 1 ]]; then record "vm e2e" skip "SKIP_VMS=1"
+elif [[ $EUID -ne 0 ]]; then record "vm e2e" FAIL "needs root (taps, bridges, namespaces); SKIP_VMS=1 to skip"
+else
+  vm_stage "vm e2e" tests/host/e2e-vm.sh
+  vm_stage "vm crash" tests/host/crash-vm.sh
+  say "Tempest with real VMs and SSH validation (tests/host/tempest-vm.sh)"
+  RUSTACK_BIN="$TARGET/$PROFILE/rustack" RUSTACK_TEST_OUT="$OUT" RUSTACK_SHARED="$SHARED" \
+    timeout 2400 "$ROOT/tests/host/tempest-vm.sh" 2>&1 | tee "$OUT/tempest-vm.log"
+  LINE=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$OUT/tempest-vm.log" | tail -1)
+  WANT=$(grep -cv '^\s*\(#\|$\)' "$SHARED/conformance/interop-needs-ssh-validation.txt")
+  if [[ $LINE =~ ^([0-9]+)\ passed,\ 0\ failed,\ 0\ skipped$ && ${BASH_REMATCH[1]} -eq $WANT ]]; then
+    record "tempest vm ssh" ok "$LINE (of $WANT)"
+  else
+    record "tempest vm ssh" FAIL "${LINE:-tempest-vm.sh did not finish} (of $WANT required)"
+  fi
 fi
 
 # ---- summary ------------------------------------------------------------------

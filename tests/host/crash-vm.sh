@@ -71,13 +71,19 @@ PID_A=$(qemu_of "$A")
 [[ -n $PID_A ]] || fail "no QEMU process for A"
 
 check "kill -9 rustack while server B boots"
-B=$(val server create --image rustack-test --flavor m1.tiny --network "$S-net" "$S-b" -c id)
-CUT="before its QEMU started"
-for _ in $(seq 1 60); do
-    if [[ -n $(qemu_of "$B") ]]; then CUT="after its QEMU started"; break; fi
+# B boots from a 768 MiB image: fetching it into the host's image cache (and
+# verifying its checksums) keeps the boot in progress long enough to cut it
+head -c 805306368 /dev/zero > "$VC/big.raw"
+demo image create --file "$VC/big.raw" --disk-format raw --container-format bare "$S-big" >/dev/null
+rm -f "$VC/big.raw"
+B=$(val server create --image "$S-big" --flavor m1.tiny --network "$S-net" "$S-b" -c id)
+for _ in $(seq 1 100); do
+    [[ $(val server show "$B" -c OS-EXT-STS:task_state) == spawning ]] && break
     sleep 0.05
 done
 vmcloud_kill9
+CUT="during its image fetch"
+[[ -n $(qemu_of "$B") ]] && CUT="after its QEMU started"
 echo "# rustack killed while B was booting ($CUT)" >&2
 
 check "A keeps running while rustack is down"
@@ -91,6 +97,9 @@ wait_match 60 '^ACTIVE$' val server show "$A" -c status || fail "A not ACTIVE"
 wait_match 60 '^ERROR$' val server show "$B" -c status || fail "B not ERROR"
 sleep 1
 [[ -z $(qemu_of "$B") ]] || fail "B's QEMU still runs"
+[[ ! -e $VC/data/instances/$B ]] || fail "B's instance directory is left"
+LEFT=$(find "$VC/data/image-cache" -name '*.part' 2>/dev/null)
+[[ -z $LEFT ]] || fail "a partial image fetch is left in the cache: $LEFT"
 TOKEN=$(admin token issue -f value -c id)
 PLACEMENT=$(admin endpoint list --service placement --interface public -f value -c URL | head -1)
 ALLOC=$(curl -fsS -H "X-Auth-Token: $TOKEN" "$PLACEMENT/allocations/$B")
@@ -105,6 +114,7 @@ demo router unset --external-gateway "$S-router"
 demo router delete "$S-router"
 demo network delete "$S-net"
 demo security group delete "$S-sg"
+demo image delete "$S-big"
 sleep 2
 LEFT=$(vmcloud_leftovers | grep -v '^namespace\|^device' || true)
 [[ -z $LEFT ]] || fail "left behind: $LEFT"

@@ -115,13 +115,18 @@ async fn hv_full(c: &Compute, s: &ServiceRecord, v: Version) -> Result<Value, Er
         m.insert("vcpus_used".into(), json!(used.vcpu));
         m.insert("memory_mb_used".into(), json!(used.memory_mb));
         m.insert("local_gb_used".into(), json!(used.disk_gb));
-        m.insert("hypervisor_type".into(), json!("fake"));
+        // as Nova's drivers report themselves (libvirt with qemu/kvm says QEMU)
+        let (kind, model) = match c.cfg().driver {
+            crate::config::DriverKind::Qemu => ("QEMU", "qemu64"),
+            crate::config::DriverKind::Fake => ("fake", "fake"),
+        };
+        m.insert("hypervisor_type".into(), json!(kind));
         m.insert("hypervisor_version".into(), json!(1000));
         m.insert("free_ram_mb".into(), json!(r.memory_mb - used.memory_mb));
         m.insert("free_disk_gb".into(), json!(r.disk_gb - used.disk_gb));
         m.insert("current_workload".into(), json!(0));
         m.insert("running_vms".into(), json!(running));
-        let cpu = json!({"arch": "x86_64", "model": "fake", "vendor": "rustack", "features": [],
+        let cpu = json!({"arch": "x86_64", "model": model, "vendor": "rustack", "features": [],
                          "topology": {"cores": r.vcpus, "threads": 1, "sockets": 1}});
         m.insert("cpu_info".into(), if v.at_least(2, 28) { cpu } else { json!(cpu.to_string()) });
         m.insert("disk_available_least".into(), json!(r.disk_gb - used.disk_gb));
