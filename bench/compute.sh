@@ -59,6 +59,7 @@ admin_password = admin
 demo_password = demo
 [image]
 port = 45292
+test_image_dir =
 [network]
 port = 45696
 dataplane = fake
@@ -67,6 +68,7 @@ port = 45778
 [compute]
 port = 45774
 fake_hosts = 8
+driver = fake
 [metadata]
 port = 45775
 [vnc]

@@ -39,6 +39,10 @@ port = $PORT
 admin_password = admin
 demo_password = demo
 password_hash_rounds = 12
+[compute]
+driver = fake
+[image]
+test_image_dir =
 CONF
 start_rustack() { "$BIN" --config "$OUT/rustack.conf" --data-dir "$D" up > "$OUT/rustack.log" 2>&1 & echo $! > "$OUT/rustack.pid"; }
 stop_rustack() { [[ -f $OUT/rustack.pid ]] && kill "$(cat "$OUT/rustack.pid")" 2>/dev/null; sleep 0.3; }

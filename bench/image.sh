@@ -33,11 +33,13 @@ admin_password = admin
 demo_password = demo
 [image]
 port = $IMAGE_PORT
+test_image_dir =
 [network]
 port = $NETWORK_PORT
 dataplane = fake
 [compute]
 port = $COMPUTE_PORT
+driver = fake
 [placement]
 port = $PLACEMENT_PORT
 [metadata]

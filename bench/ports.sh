@@ -24,11 +24,13 @@ admin_password = admin
 demo_password = demo
 [image]
 port = $((BASE_PORT + 1))
+test_image_dir =
 [network]
 port = $((BASE_PORT + 2))
 dataplane = fake
 [compute]
 port = $((BASE_PORT + 3))
+driver = fake
 [placement]
 port = $((BASE_PORT + 4))
 CONF

@@ -24,6 +24,10 @@ admin_password = admin
 demo_password = demo
 [token]
 cache_validations = false
+[compute]
+driver = fake
+[image]
+test_image_dir =
 CONF
 "$BIN" --config "$OUT/rustack.conf" --data-dir "$OUT/data" up > "$OUT/rustack.log" 2>&1 &
 PID=$!

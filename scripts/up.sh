@@ -22,6 +22,20 @@ if [[ $EUID -eq 0 ]] && ! { command -v dnsmasq >/dev/null && command -v nft >/de
     || echo "up.sh: could not install them; networks will be API-only" >&2
 fi
 
+# real VMs: `[compute] driver = auto` runs QEMU guests when rustack is root and QEMU is
+# installed; the test guest is built from Debian packages and registered at bootstrap
+# as `rustack-test` (SKIP_VMS=1 skips both; servers then live in memory)
+if [[ $EUID -eq 0 && ${SKIP_VMS:-} != 1 ]]; then
+  # shellcheck source=../tools/guest/host-packages.sh
+  . tools/guest/host-packages.sh
+  if ! command -v qemu-system-x86_64 >/dev/null || ! command -v genisoimage >/dev/null; then
+    echo "up.sh: installing QEMU and genisoimage for real virtual machines" >&2
+  fi
+  ensure_packages qemu-system-x86 qemu-utils genisoimage novnc >/dev/null \
+    || echo "up.sh: could not install QEMU; servers will be kept in memory (fake driver)" >&2
+  scripts/build-test-image.sh >/dev/null || echo "up.sh: could not build the test guest image" >&2
+fi
+
 cargo build --release -p rustack
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/rustack
 

@@ -75,11 +75,36 @@ fn int(ini: &Ini, name: &str) -> Result<i64, ConfigError> {
     Ok(ini.int("compute", name)? as i64)
 }
 
+/// `driver = auto`: real VMs where this process can run them (root, for the
+/// taps; QEMU installed; /dev/net/tun), else the fake hypervisor.
+fn auto_driver() -> DriverKind {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the process's effective user
+    let root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+    let qemu = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("qemu-system-x86_64").is_file()))
+        .unwrap_or(false);
+    let tun = std::path::Path::new("/dev/net/tun").exists();
+    if root && qemu && tun {
+        tracing::info!("compute driver auto: qemu (real virtual machines)");
+        DriverKind::Qemu
+    } else {
+        tracing::warn!(
+            root,
+            qemu_installed = qemu,
+            tun,
+            "compute driver auto: fake (real VMs need root, qemu-system-x86_64 and /dev/net/tun); servers are kept in memory"
+        );
+        DriverKind::Fake
+    }
+}
+
 impl ComputeConfig {
     pub fn read(ini: &Ini) -> Result<ComputeConfig, ConfigError> {
-        let driver = match ini.choice("compute", "driver", &["fake", "qemu"])?.as_str() {
+        let driver = match ini.choice("compute", "driver", &["auto", "fake", "qemu"])?.as_str() {
             "qemu" => DriverKind::Qemu,
-            _ => DriverKind::Fake,
+            "fake" => DriverKind::Fake,
+            _ => auto_driver(),
         };
         let nonempty = |name: &str| ini.str("compute", name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         let qemu = QemuConfig {

@@ -45,7 +45,7 @@ fn other_ports() -> String {
         .iter()
         .map(|s| format!("[{s}]\nport = {}\n", free_port()))
         .collect();
-    format!("{ports}[network]\ndataplane = fake\n[image]\ntest_image_dir =\n")
+    format!("{ports}[network]\ndataplane = fake\n[image]\ntest_image_dir =\n[compute]\ndriver = fake\n")
 }
 
 /// A temp dir holding `rustack.conf` (with `extra` appended to a config

@@ -160,8 +160,9 @@ impl Resp {
 }
 
 /// Config lines every test cloud uses (bcrypt at its cheapest: tests are
-/// about behaviour, and cost 12 takes 0.3 s a hash).
-const TEST_CONFIG: &str = "[identity]\npassword_hash_rounds = 4\n";
+/// about behaviour, and cost 12 takes 0.3 s a hash; the fake hypervisor,
+/// whatever the host could run; a test's own config may say otherwise).
+const TEST_CONFIG: &str = "[identity]\npassword_hash_rounds = 4\n[compute]\ndriver = fake\n";
 
 /// A workspace build compiles every service into the test cloud, so the
 /// other crates' tests run compute too: only compute's own tests (and the

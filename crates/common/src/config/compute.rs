@@ -4,7 +4,7 @@ use super::OptSpec;
 
 pub static OPTIONS: &[OptSpec] = &[
     opt!("compute", "port", Int, "8774", "Port of the Compute API v2.1."),
-    opt!("compute", "driver", Str, "fake", "Hypervisor driver of the compute agents: `fake` (instances kept in memory; `fake_hosts` hosts) or `qemu` (real QEMU virtual machines on this machine, one host; docs/qemu.md)."),
+    opt!("compute", "driver", Str, "auto", "Hypervisor driver of the compute agents: `qemu` (real QEMU virtual machines on this machine, one host; docs/qemu.md), `fake` (instances kept in memory; `fake_hosts` hosts) or `auto` (qemu when rustack runs as root with qemu-system-x86_64 installed and /dev/net/tun present, else fake; the log says which)."),
     opt!("compute", "virt_type", Str, "auto", "Accelerator of the `qemu` driver: `kvm`, `qemu` (TCG emulation) or `auto` (KVM only when a probe boot shows it really runs a guest kernel here)."),
     opt!("compute", "host", Str, "", "Compute host name of the `qemu` driver (its service and resource provider name); empty: this machine's hostname."),
     opt!("compute", "instances_path", Str, "", "Directory of the `qemu` driver's instance files (disks, logs, sockets); empty: `<data dir>/instances`."),
