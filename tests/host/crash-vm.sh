@@ -95,6 +95,7 @@ vmcloud_start || fail "restart"
 wait_match 60 '^ACTIVE$' val server show "$A" -c status || fail "A not ACTIVE"
 [[ $(qemu_of "$A") == "$PID_A" ]] || fail "A's QEMU changed: $(qemu_of "$A") vs $PID_A"
 wait_match 60 '^ERROR$' val server show "$B" -c status || fail "B not ERROR"
+demo port list --device-id "$B" -f value -c ID >> "$VC/ports"
 sleep 1
 [[ -z $(qemu_of "$B") ]] || fail "B's QEMU still runs"
 [[ ! -e $VC/data/instances/$B ]] || fail "B's instance directory is left"
@@ -119,6 +120,6 @@ sleep 2
 LEFT=$(vmcloud_leftovers | grep -v '^namespace\|^device' || true)
 [[ -z $LEFT ]] || fail "left behind: $LEFT"
 vmcloud_clear
-LEFT=$(vmcloud_leftovers)
+LEFT=$(vmcloud_leftovers strict)
 [[ -z $LEFT ]] || fail "left behind after clear: $LEFT"
 echo "crash-vm: all $STEPS steps passed (B was cut $CUT)"

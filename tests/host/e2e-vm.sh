@@ -210,7 +210,7 @@ LEFT=$(vmcloud_leftovers | grep -v '^namespace\|^device' || true)
 [[ -z $LEFT ]] || fail "left behind: $LEFT"
 check "after stop and dataplane clear, nothing at all is left"
 vmcloud_clear
-LEFT=$(vmcloud_leftovers)
+LEFT=$(vmcloud_leftovers strict)
 [[ -z $LEFT ]] || fail "left behind: $LEFT"
 check "no 5xx and no panic in the server log"
 BAD=$(grep -E 'status=5[0-9][0-9]|panicked' "$VC/up.log" | grep -v 'status=501' | head -5 || true)

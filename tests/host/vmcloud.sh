@@ -7,7 +7,8 @@
 #   vmcloud_init            work dir $VC (config, data dir, logs), free ports
 #   vmcloud_start           rustack up in the background ($VC_PID), waits for identity
 #   vmcloud_kill9 / vmcloud_stop
-#   vmcloud_leftovers       prints what the cloud left on the host (none: empty)
+#   vmcloud_leftovers [strict]  prints what the cloud left on the host (none: empty);
+#                           strict (after vmcloud_clear): any tap new since vmcloud_init
 #   vmcloud_clear           stops, clears the data plane, kills stray QEMUs
 #
 # Needs root, qemu-system-x86_64, the test image (scripts/build-test-image.sh) and the
@@ -40,6 +41,7 @@ import sys, configparser
 # merge repeated sections ([compute] twice) into one file
 c = configparser.RawConfigParser(strict=False); c.optionxform = str
 c.read_string(sys.stdin.read()); c.write(sys.stdout)' > "$VC/rustack.conf"
+    vc_taps > "$VC/taps-before"
     export OS_CLIENT_CONFIG_FILE=$VC/data/clouds.yaml
     vc_log "work dir $VC, identity on port $VC_PORT"
 }
@@ -74,6 +76,8 @@ vmcloud_stop() {
     wait "$VC_PID" 2>/dev/null || true
 }
 
+vc_taps() { ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^tap' | sort || true; }
+
 # QEMU processes whose pidfile lies under this cloud's data dir
 vc_qemu_pids() {
     pgrep -f "qemu-system.*-pidfile $VC/data/" 2>/dev/null || true
@@ -85,9 +89,14 @@ vmcloud_leftovers() {
     if [[ -d $VC/data/instances ]]; then
         for name in "$VC"/data/instances/*; do [[ -e $name ]] && echo "instance dir $name"; done
     fi
-    for name in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^tap' || true); do
-        # taps of this cloud's ports: the ports file is written by the tests
-        if [[ -f $VC/ports ]] && grep -q "^${name#tap}" "$VC/ports"; then echo "tap $name"; fi
+    for name in $(vc_taps); do
+        # taps of this cloud's ports (the tests write the ports file); with
+        # `strict` (after the data plane is cleared: its DHCP and router veths
+        # are gone too) any tap that appeared since the cloud was made
+        if { [[ -f $VC/ports ]] && grep -q "^${name#tap}" "$VC/ports"; } \
+            || { [[ ${1:-} == strict ]] && ! grep -qx "$name" "$VC/taps-before"; }; then
+            echo "tap $name"
+        fi
     done
     if [[ -f $VC/data/network/owned.json ]]; then
         for entry in $(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))))' "$VC/data/network/owned.json"); do
