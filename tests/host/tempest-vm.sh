@@ -4,7 +4,8 @@
 # guests, gives them floating IPs and logs into them over SSH with its own key
 # pair as root). Runs LIST (default: the interop tests that need SSH validation).
 #
-#   tests/host/tempest-vm.sh [LIST]      (root; RUSTACK_BIN, IMAGE_DIR, RUSTACK_SHARED)
+#   tests/host/tempest-vm.sh [LIST]      (root; RUSTACK_BIN, IMAGE_DIR, RUSTACK_SHARED,
+#                                         RUN_VALIDATION=false, VC_EXTRA_CONF, WORKSPACE)
 # The last line is tempest.sh's "N passed, N failed, N skipped".
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -34,10 +35,12 @@ for _ in $(seq 1 240); do
 done
 IMG=$(A image show rustack-test -f value -c id)
 FLAVOR=$(A flavor show m1.tiny -f value -c id)
-# Tempest's guests are the test image: 64 MiB of disk; m1.tiny has 1 GB
-IMAGE_REF=$IMG IMAGE_REF_ALT=$IMG FLAVOR_REF=$FLAVOR FLAVOR_REF_ALT=$FLAVOR \
-RUN_VALIDATION=true IMAGE_SSH_USER=root EXTRA_CONF=$ROOT/tests/tempest/compute.conf \
+FLAVOR_ALT=$(A flavor show m1.small -f value -c id)
+# Tempest's guests are the test image (64 MiB of disk); the alternative flavor must
+# differ (flavor filters, resizes)
+IMAGE_REF=$IMG IMAGE_REF_ALT=$IMG FLAVOR_REF=$FLAVOR FLAVOR_REF_ALT=$FLAVOR_ALT \
+RUN_VALIDATION=${RUN_VALIDATION:-true} IMAGE_SSH_USER=root EXTRA_CONF=$ROOT/tests/tempest/compute.conf \
 OS_AUTH_URL="http://127.0.0.1:$VC_PORT/v3" OS_USERNAME=admin OS_PROJECT_NAME=admin \
 OS_PASSWORD=$(sed -n 's/^admin=//p' "$VC/data/passwords") \
-WORKSPACE=${TEMPEST_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/rustack-tempest}/workspaces/compute-vm \
+WORKSPACE=${WORKSPACE:-${TEMPEST_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/rustack-tempest}/workspaces/compute-vm} \
     "$SHARED/conformance/tempest.sh" compute,image,network "$LIST"
