@@ -310,6 +310,29 @@ impl TestCloud {
         self.request(Method::HEAD, path, Some(token), None).await
     }
 
+    /// Creates a raw image of 1 KiB in the image service (public or the
+    /// caller's own), uploads its bytes and returns its id: something to boot.
+    #[cfg(feature = "image")]
+    pub async fn tiny_image(&self, token: &str, name: &str, public: bool) -> String {
+        let mut body = json!({"name": name, "disk_format": "raw", "container_format": "bare"});
+        if public {
+            body["visibility"] = json!("public");
+        }
+        let r = self.post(&format!("{}/v2/images", self.image.url), token, body).await.expect(201);
+        let id = r.body["id"].as_str().expect("image id").to_string();
+        let put = self
+            .http
+            .put(format!("{}/v2/images/{id}/file", self.image.url))
+            .header("X-Auth-Token", token)
+            .header("Content-Type", "application/octet-stream")
+            .body(vec![0u8; 1024])
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(put.status().as_u16(), 204, "image upload");
+        id
+    }
+
     /// `POST /v3/auth/tokens` with a password; returns the response.
     pub async fn password_auth(&self, user: &str, password: &str, scope: Option<Value>) -> Resp {
         let mut auth = json!({"identity": {"methods": ["password"], "password": {"user": {

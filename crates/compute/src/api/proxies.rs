@@ -557,27 +557,7 @@ mod tests {
         let r = cloud.get(&format!("{nova}/os-migrations"), &token).await.expect(200);
         assert_eq!(r.body["migrations"], serde_json::json!([]));
 
-        let image = cloud
-            .post(
-                &format!("{}/v2/images", cloud.image.url),
-                &token,
-                serde_json::json!({"name": "m", "disk_format": "raw", "container_format": "bare"}),
-            )
-            .await
-            .expect(201)
-            .body["id"]
-            .as_str()
-            .expect("image id")
-            .to_string();
-        let put = reqwest::Client::new()
-            .put(format!("{}/v2/images/{image}/file", cloud.image.url))
-            .header("X-Auth-Token", &token)
-            .header("Content-Type", "application/octet-stream")
-            .body(vec![0u8; 1024])
-            .send()
-            .await
-            .expect("upload");
-        assert_eq!(put.status().as_u16(), 204);
+        let image = cloud.tiny_image(&token, "m", false).await;
         let v237 = [("OpenStack-API-Version", "compute 2.37")];
         let body =
             serde_json::json!({"server": {"name": "m", "imageRef": image, "flavorRef": "1", "networks": "none"}});

@@ -50,27 +50,7 @@ mod tests {
         let cloud = TestCloud::start().await;
         let token = cloud.demo_token().await;
         let nova = format!("{}/v2.1", cloud.compute.url);
-        let image = cloud
-            .post(
-                &format!("{}/v2/images", cloud.image.url),
-                &token,
-                json!({"name": "pw", "disk_format": "raw", "container_format": "bare"}),
-            )
-            .await
-            .expect(201)
-            .body["id"]
-            .as_str()
-            .expect("image id")
-            .to_string();
-        let put = reqwest::Client::new()
-            .put(format!("{}/v2/images/{image}/file", cloud.image.url))
-            .header("X-Auth-Token", &token)
-            .header("Content-Type", "application/octet-stream")
-            .body(vec![0u8; 1024])
-            .send()
-            .await
-            .expect("upload");
-        assert_eq!(put.status().as_u16(), 204);
+        let image = cloud.tiny_image(&token, "pw", false).await;
         let id = cloud
             .request_with(
                 Method::POST,

@@ -269,27 +269,7 @@ mod tests {
             )
             .await
             .expect(200);
-        let image = cloud
-            .post(
-                &format!("{}/v2/images", cloud.image.url),
-                &token,
-                json!({"name": "tiny", "disk_format": "raw", "container_format": "bare", "visibility": "public"}),
-            )
-            .await
-            .expect(201)
-            .body["id"]
-            .as_str()
-            .expect("image id")
-            .to_string();
-        let put = reqwest::Client::new()
-            .put(format!("{}/v2/images/{image}/file", cloud.image.url))
-            .header("X-Auth-Token", &token)
-            .header("Content-Type", "application/octet-stream")
-            .body(vec![0u8; 1024])
-            .send()
-            .await
-            .expect("upload");
-        assert_eq!(put.status().as_u16(), 204);
+        let image = cloud.tiny_image(&token, "tiny", true).await;
         let before = rustack_common::time::iso_micro(&(rustack_common::time::now() - chrono::Duration::seconds(5)));
         let n = 150;
         cloud

@@ -9,25 +9,7 @@ use serde_json::{json, Value};
 
 /// Uploads a small public image and returns its id.
 pub async fn image(cloud: &TestCloud, token: &str) -> String {
-    let r = cloud
-        .post(
-            &format!("{}/v2/images", cloud.image.url),
-            token,
-            json!({"name": "tiny", "disk_format": "raw", "container_format": "bare", "visibility": "public"}),
-        )
-        .await
-        .expect(201);
-    let id = r.body["id"].as_str().unwrap().to_string();
-    let resp = reqwest::Client::new()
-        .put(format!("{}/v2/images/{id}/file", cloud.image.url))
-        .header("X-Auth-Token", token)
-        .header("Content-Type", "application/octet-stream")
-        .body(vec![0u8; 1024])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 204);
-    id
+    cloud.tiny_image(token, "tiny", true).await
 }
 
 pub fn url(cloud: &TestCloud, path: &str) -> String {
