@@ -18,23 +18,8 @@ export PYTHONWARNINGS=ignore
 [[ $EUID -eq 0 ]] || { echo "crash-vm: needs root" >&2; exit 1; }
 [[ -f $IMAGE_DIR/disk.qcow2 ]] || { echo "crash-vm: no test image in $IMAGE_DIR" >&2; exit 1; }
 
-STEPS=0
-fail() { echo "crash-vm: FAILED at step $STEPS: $*" >&2; tail -30 "$VC/up.log" >&2; exit 1; }
-check() { STEPS=$((STEPS + 1)); echo "+ check: $1" >&2; }
-demo() { openstack --os-cloud rustack-demo "$@"; }
-admin() { openstack --os-cloud rustack-admin "$@"; }
-val() { demo "$@" -f value; }
-wait_match() {
-    local timeout=$1 regex=$2 i out=""
-    shift 2
-    for i in $(seq 1 $((timeout * 2))); do
-        out=$("$@" 2>/dev/null || true)
-        [[ $out =~ $regex ]] && return 0
-        sleep 0.5
-    done
-    echo "last output: ${out:0:300}" >&2
-    return 1
-}
+VC_NAME=crash-vm
+fail() { vc_fail "$@"; }
 qemu_of() { pgrep -f "qemu-system.*-uuid $1" || pgrep -f "qemu-system.*$1" || true; }
 
 vmcloud_init

@@ -24,33 +24,17 @@ export PYTHONWARNINGS=ignore
 command -v qemu-system-x86_64 >/dev/null || { echo "e2e-vm: no qemu-system-x86_64" >&2; exit 1; }
 [[ -f $IMAGE_DIR/disk.qcow2 ]] || { echo "e2e-vm: no test image in $IMAGE_DIR (scripts/build-test-image.sh)" >&2; exit 1; }
 
-STEPS=0
+VC_NAME=e2e-vm
 OUT=""
-fail() { echo "e2e-vm: FAILED at step $STEPS: $*" >&2; tail -30 "$VC/up.log" >&2; exit 1; }
+fail() { vc_fail "$@"; }
 run() {
     STEPS=$((STEPS + 1))
     echo "+ $*" >&2
     OUT=$("$@" 2>&1) || { echo "$OUT" >&2; fail "$*"; }
 }
-check() { STEPS=$((STEPS + 1)); echo "+ check: $1" >&2; }
-demo() { openstack --os-cloud rustack-demo "$@"; }
-admin() { openstack --os-cloud rustack-admin "$@"; }
-val() { demo "$@" -f value; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
-# poll CMD until its output matches REGEX (TIMEOUT seconds)
-wait_match() {
-    local timeout=$1 regex=$2 i out=""
-    shift 2
-    for i in $(seq 1 $((timeout * 2))); do
-        out=$("$@" 2>/dev/null || true)
-        [[ $out =~ $regex ]] && return 0
-        sleep 0.5
-    done
-    echo "last output: ${out:0:400}" >&2
-    return 1
-}
 status_is() { wait_match "${3:-$BOOT_TIMEOUT}" "^$2\$" val server show "$1" -c status; }
 markers() { demo console log show "$1" 2>/dev/null | grep -c 'RUSTACK-GUEST-READY' || true; }
 wait_markers() { # SERVER N: the console log has at least N markers

@@ -10,6 +10,7 @@
 #   vmcloud_leftovers [strict]  prints what the cloud left on the host (none: empty);
 #                           strict (after vmcloud_clear): any tap new since vmcloud_init
 #   vmcloud_clear           stops, clears the data plane, kills stray QEMUs
+#   check, vc_fail, wait_match, demo, admin, val: the tests' step helpers
 #
 # Needs root, qemu-system-x86_64, the test image (scripts/build-test-image.sh) and the
 # binary ($RUSTACK_BIN, default target/debug/rustack).
@@ -119,4 +120,24 @@ vmcloud_clear() {
     fi
     [[ -f $VC/rustack.conf ]] && "$RUSTACK_BIN" --config "$VC/rustack.conf" --data-dir "$VC/data" dataplane clear \
         >> "$VC/up.log" 2>&1 || true
+}
+
+# ---- step helpers of the VM tests (VC_NAME names the script in messages) ----
+STEPS=0
+vc_fail() { echo "${VC_NAME:-vm}: FAILED at step $STEPS: $*" >&2; tail -30 "$VC/up.log" >&2; exit 1; }
+check() { STEPS=$((STEPS + 1)); echo "+ check: $1" >&2; }
+demo() { openstack --os-cloud rustack-demo "$@"; }
+admin() { openstack --os-cloud rustack-admin "$@"; }
+val() { demo "$@" -f value; }
+# wait_match TIMEOUT REGEX CMD...: polls CMD until its output matches REGEX
+wait_match() {
+    local timeout=$1 regex=$2 i out=""
+    shift 2
+    for i in $(seq 1 $((timeout * 2))); do
+        out=$("$@" 2>/dev/null || true)
+        [[ $out =~ $regex ]] && return 0
+        sleep 0.5
+    done
+    echo "last output: ${out:0:400}" >&2
+    return 1
 }
