@@ -34,11 +34,14 @@ for _ in $(seq 1 240); do
     sleep 0.5
 done
 IMG=$(A image show rustack-test -f value -c id)
+# a second image for image_ref_alt (image filters and rebuilds need two)
+IMG_ALT=$(A image create --public --disk-format qcow2 --container-format bare \
+    --file "$IMAGE_DIR/disk.qcow2" rustack-test-alt -f value -c id)
 FLAVOR=$(A flavor show m1.tiny -f value -c id)
 FLAVOR_ALT=$(A flavor show m1.small -f value -c id)
 # Tempest's guests are the test image (64 MiB of disk); the alternative flavor must
 # differ (flavor filters, resizes)
-IMAGE_REF=$IMG IMAGE_REF_ALT=$IMG FLAVOR_REF=$FLAVOR FLAVOR_REF_ALT=$FLAVOR_ALT \
+IMAGE_REF=$IMG IMAGE_REF_ALT=$IMG_ALT FLAVOR_REF=$FLAVOR FLAVOR_REF_ALT=$FLAVOR_ALT \
 RUN_VALIDATION=${RUN_VALIDATION:-true} IMAGE_SSH_USER=root EXTRA_CONF=$ROOT/tests/tempest/compute.conf \
 OS_AUTH_URL="http://127.0.0.1:$VC_PORT/v3" OS_USERNAME=admin OS_PROJECT_NAME=admin \
 OS_PASSWORD=$(sed -n 's/^admin=//p' "$VC/data/passwords") \
