@@ -273,7 +273,16 @@ impl HypervisorDriver for QemuDriver {
             if !self.vmm.spec(uuid)?.nics.iter().any(|n| n.id == port_id) {
                 return Ok(());
             }
-            Ok(self.vmm.detach_nic(uuid, port_id, DETACH_TIMEOUT).await?)
+            match self.vmm.detach_nic(uuid, port_id, DETACH_TIMEOUT).await {
+                // the guest did not let go of the device (still booting, or no
+                // hot-plug support): its state, not a failure of the host
+                Err(rustack_qemu::Error::Timeout(_)) => Err(Error::conflict(format!(
+                    "Unable to detach the interface {port_id} from instance {uuid}: the guest did not release it \
+                     within {} s; try again once it has booted.",
+                    DETACH_TIMEOUT.as_secs()
+                ))),
+                r => Ok(r?),
+            }
         })
     }
 
