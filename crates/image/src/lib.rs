@@ -102,8 +102,7 @@ impl Image {
             limit_max: int("api_limit_max")?.max(1) as usize,
         };
         let mut policy = policy::defaults();
-        if let Some(f) = ini.str("oslo_policy", "policy_file") {
-            let p = std::path::Path::new(&f);
+        if let Some(p) = &opts.config.policy_file {
             if p.exists() {
                 policy.load_overrides(p).map_err(|e| Error::bad_request(e.to_string()))?;
             }

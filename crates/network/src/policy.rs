@@ -114,12 +114,8 @@ pub fn load(config: &Config) -> Result<Policy, PolicyError> {
     let d = defaults();
     let pairs: Vec<(&str, &str)> = d.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut p = Policy::from_defaults(&pairs);
-    let file = config
-        .policy_file
-        .clone()
-        .or_else(|| Some(std::path::PathBuf::from("/etc/rustack/policy.yaml")).filter(|p| p.exists()));
-    if let Some(f) = file {
-        let n = p.load_overrides(&f)?;
+    if let Some(f) = &config.policy_file {
+        let n = p.load_overrides(f)?;
         tracing::info!(file = %f.display(), rules = n, "network: loaded policy overrides");
     }
     Ok(p)

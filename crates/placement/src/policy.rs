@@ -48,13 +48,8 @@ pub fn load(opts: &ServiceOptions) -> Result<Policy, Error> {
     let mut pairs: Vec<(&str, &str)> = RULES.iter().map(|r| (*r, ADMIN_OR_SERVICE)).collect();
     pairs.push(("placement:usages", "role:admin or role:service or (role:reader and project_id:%(project_id)s)"));
     let mut p = Policy::from_defaults(&pairs);
-    let file = opts
-        .config
-        .policy_file
-        .clone()
-        .or_else(|| Some(std::path::PathBuf::from("/etc/rustack/policy.yaml")).filter(|p| p.exists()));
-    if let Some(f) = file {
-        p.load_overrides(&f).map_err(|e| Error::bad_request(format!("policy file: {e}")))?;
+    if let Some(f) = &opts.config.policy_file {
+        p.load_overrides(f).map_err(|e| Error::bad_request(format!("policy file: {e}")))?;
     }
     Ok(p)
 }

@@ -334,6 +334,7 @@ pub struct Config {
     pub token_cache_validations: bool,
     pub fernet_key_repository: Option<PathBuf>,
     pub fernet_max_active_keys: u32,
+    /// `[oslo_policy] policy_file`, else `/etc/rustack/policy.yaml` when it exists.
     pub policy_file: Option<PathBuf>,
     pub security: SecurityCompliance,
     pub service_user: ServiceUser,
@@ -360,6 +361,11 @@ pub struct SecurityCompliance {
     pub password_regex: Option<String>,
     pub password_regex_description: Option<String>,
     pub change_password_upon_first_use: bool,
+}
+
+/// The policy file used when `[oslo_policy] policy_file` is empty, if present.
+fn default_policy_file() -> Option<PathBuf> {
+    Some(PathBuf::from("/etc/rustack/policy.yaml")).filter(|p| p.exists())
 }
 
 impl Default for Config {
@@ -429,7 +435,7 @@ impl Config {
             token_cache_validations: ini.bool("token", "cache_validations")?,
             fernet_key_repository: ini.str("fernet_tokens", "key_repository").map(PathBuf::from),
             fernet_max_active_keys: keys as u32,
-            policy_file: ini.str("oslo_policy", "policy_file").map(PathBuf::from),
+            policy_file: ini.str("oslo_policy", "policy_file").map(PathBuf::from).or_else(default_policy_file),
             service_user: ServiceUser {
                 auth_url: ini.str("service_user", "auth_url"),
                 username: ini.str("service_user", "username").unwrap_or_default(),
