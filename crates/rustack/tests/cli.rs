@@ -364,12 +364,28 @@ fn start_up(env: &Env, log: &Path) -> Server {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let server = Server(child);
+    let mut server = Server(child);
+    wait_bootstrapped(&mut server, env, log);
+    server
+}
+
+/// Waits until `up` answers on its identity port and its bootstrap wrote the
+/// client files (so the passwords are on disk too). A child that exits, or a
+/// start slower than a minute (CI runs every test side by side on 2 cores),
+/// fails here with its log, not later with a missing file.
+fn wait_bootstrapped(server: &mut Server, env: &Env, log: &Path) {
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(20) && http_get(env.port, "/v3").is_none() {
+    let log_text = || std::fs::read_to_string(log).unwrap_or_default();
+    loop {
+        if let Ok(Some(status)) = server.0.try_wait() {
+            panic!("rustack up exited with {status} before it served\n{}", log_text());
+        }
+        if env.data().join("clouds.yaml").exists() && http_get(env.port, "/v3").is_some() {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "rustack up did not start in 90 s\n{}", log_text());
         std::thread::sleep(Duration::from_millis(25));
     }
-    server
 }
 
 fn stop(mut server: Server) {
