@@ -45,11 +45,35 @@ pub enum Op {
     ConfirmResize,
     RevertResize,
     Rebuild,
+    /// `createImage`, and `createBackup` with its rotation.
     Snapshot {
         image_id: String,
+        backup: Option<BackupRotation>,
     },
-    Shelve,
+    /// `image_id`: the `<name>-shelved` snapshot the shelve uploads (None for
+    /// a server without an image, e.g. booted from a volume).
+    Shelve {
+        image_id: Option<String>,
+    },
     Unshelve,
+    /// Cold migration: a resize to the same flavor on another host (`host`
+    /// asked for by an admin, else the scheduler's pick).
+    Migrate {
+        host: Option<String>,
+    },
+    /// Live migration to `host` (None: the scheduler picks one).
+    LiveMigrate {
+        host: Option<String>,
+        block_migration: bool,
+    },
+}
+
+/// `createBackup`'s rotation: keep the newest `rotation` backups of this
+/// `backup_type` for the instance, delete older ones.
+#[derive(Debug, Clone)]
+pub struct BackupRotation {
+    pub backup_type: String,
+    pub rotation: u32,
 }
 
 impl Op {
@@ -72,8 +96,10 @@ impl Op {
             Op::RevertResize => "compute_revert_resize",
             Op::Rebuild => "compute_rebuild_instance",
             Op::Snapshot { .. } => "compute_snapshot_instance",
-            Op::Shelve => "compute_shelve_instance",
+            Op::Shelve { .. } => "compute_shelve_instance",
             Op::Unshelve => "compute_unshelve_instance",
+            Op::Migrate { .. } => "compute_prep_resize",
+            Op::LiveMigrate { .. } => "compute_live_migration",
         }
     }
 }

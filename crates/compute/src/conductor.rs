@@ -83,6 +83,7 @@ impl Compute {
         let res = match &t.op {
             Op::Build { networks, security_groups } => self.build(&t, networks, security_groups).await,
             Op::Delete => self.terminate(&t.uuid).await,
+            Op::Migrate { .. } | Op::LiveMigrate { .. } => self.migrate(&t).await,
             _ => self.action(&t).await,
         };
         let failed = res.is_err();
@@ -477,7 +478,7 @@ impl Compute {
                     (Some(vm::ACTIVE.into()), Some(power::RUNNING))
                 }
             }
-            Op::Snapshot { image_id } => {
+            Op::Snapshot { image_id, backup: _ } => {
                 let a = need_agent()?;
                 let images = &self.inner.set.images;
                 match (a.driver.snapshot(uuid).await?, &t.ctx) {
@@ -495,7 +496,7 @@ impl Compute {
                 }
                 (None, None)
             }
-            Op::Shelve => {
+            Op::Shelve { image_id: _ } => {
                 // shelved_offload_time = 0: offloaded at once (Nova's default)
                 if let Some(a) = &agent {
                     a.driver.power_off(uuid).await?;
@@ -528,7 +529,7 @@ impl Compute {
                     .await?;
                 (Some(vm::ACTIVE.into()), Some(power::RUNNING))
             }
-            Op::Build { .. } | Op::Delete => (None, None),
+            Op::Build { .. } | Op::Delete | Op::Migrate { .. } | Op::LiveMigrate { .. } => (None, None),
         };
         self.store()
             .instance_modify(uuid, move |i| {

@@ -17,6 +17,7 @@ pub mod driver;
 mod keygen;
 pub mod local_placement;
 mod metadata;
+mod migration;
 pub mod model;
 pub mod peers;
 pub mod scheduling;

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use super::servers::load;
 use super::{accepted, is_admin, no_content, ok, require_admin, status, view};
-use crate::bus::{Op, Task};
+use crate::bus::{BackupRotation, Op, Task};
 use crate::model::{task, vm, FlavorSnap, Instance, InstanceAction};
 use crate::Compute;
 
@@ -30,11 +30,11 @@ pub(super) fn routes() -> Router<Compute> {
         .route("/servers/{id}/remote-consoles", post(remote_console))
 }
 
-fn conflict_state(action: &str, id: &str, attr: &str, state: &str) -> Error {
+pub(super) fn conflict_state(action: &str, id: &str, attr: &str, state: &str) -> Error {
     Error::conflict(format!("Cannot '{action}' instance {id} while it is in {attr} {state}"))
 }
 
-fn locked(id: &str) -> Error {
+pub(super) fn locked(id: &str) -> Error {
     Error::conflict(format!("Instance {id} is locked"))
 }
 
@@ -42,7 +42,7 @@ fn locked(id: &str) -> Error {
 /// `op`. `vm_ok` empty means any vm_state; `task_ok` lists the task states
 /// allowed besides none.
 #[allow(clippy::too_many_arguments)]
-async fn begin(
+pub(super) async fn begin(
     c: &Compute,
     ctx: &Arc<RequestContext>,
     id: &str,
@@ -500,18 +500,22 @@ async fn action(
             Ok(status(202, json!({"server": s})))
         }
         "createImage" | "createBackup" => {
-            let backup = name == "createBackup";
-            if backup {
+            let backup = if name == "createBackup" {
                 let bt = arg.get("backup_type").and_then(Value::as_str);
                 let rot =
                     arg.get("rotation").and_then(|r| r.as_i64().or_else(|| r.as_str().and_then(|s| s.parse().ok())));
-                if bt.is_none() || rot.is_none_or(|r| r < 0) {
-                    return Err(Error::bad_request(
-                        "Invalid input for field/attribute createBackup: 'backup_type' and a non-negative 'rotation' are required",
-                    )
-                    .into());
+                match (bt, rot.and_then(|r| u32::try_from(r).ok())) {
+                    (Some(bt), Some(rotation)) => Some(BackupRotation { backup_type: bt.to_string(), rotation }),
+                    _ => {
+                        return Err(Error::bad_request(
+                            "Invalid input for field/attribute createBackup: 'backup_type' and a non-negative 'rotation' are required",
+                        )
+                        .into())
+                    }
                 }
-            }
+            } else {
+                None
+            };
             let iname =
                 arg.get("name").and_then(Value::as_str).filter(|n| !n.trim().is_empty() && n.len() <= 255).ok_or_else(
                     || Error::bad_request("Invalid input for field/attribute name. 'name' is a required property"),
@@ -534,15 +538,12 @@ async fn action(
                 }
             }
             props.insert("instance_uuid".into(), id.clone());
-            let kind = if backup { "backup" } else { "snapshot" };
+            let kind = if backup.is_some() { "backup" } else { "snapshot" };
             if !props.contains_key("image_type") {
                 props.insert("image_type".into(), kind.into());
             }
-            if backup {
-                props.insert(
-                    "backup_type".into(),
-                    arg.get("backup_type").and_then(Value::as_str).unwrap_or_default().into(),
-                );
+            if let Some(b) = &backup {
+                props.insert("backup_type".into(), b.backup_type.clone());
             }
             props.insert("base_image_ref".into(), inst.image_ref.clone());
             let image_id = c.inner.set.images.create_snapshot(&ctx, iname, props).await?;
@@ -551,11 +552,11 @@ async fn action(
                 &ctx,
                 &id,
                 &rid,
-                if backup { "createBackup" } else { "createImage" },
+                if backup.is_some() { "createBackup" } else { "createImage" },
                 &[ACTIVE, STOPPED, PAUSED, SUSPENDED],
                 RUNNING_TASKS,
-                Some(if backup { "image_backup" } else { task::IMAGE_SNAPSHOT }),
-                Op::Snapshot { image_id: image_id.clone() },
+                Some(if backup.is_some() { "image_backup" } else { task::IMAGE_SNAPSHOT }),
+                Op::Snapshot { image_id: image_id.clone(), backup },
                 |_| {},
             )
             .await?;
@@ -567,6 +568,34 @@ async fn action(
             Ok(r)
         }
         "shelve" => {
+            // checked first so a refused shelve leaves no image behind
+            let vm_ok = [ACTIVE, STOPPED, PAUSED, SUSPENDED];
+            if inst.locked && !is_admin(&ctx) {
+                return Err(locked(&id).into());
+            }
+            if !vm_ok.contains(&inst.vm_state.as_str()) {
+                return Err(conflict_state("shelve", &id, "vm_state", &inst.vm_state).into());
+            }
+            if let Some(t) = &inst.task_state {
+                return Err(conflict_state("shelve", &id, "task_state", t).into());
+            }
+            // Nova snapshots an image-backed server as `<name>-shelved`;
+            // unshelve boots from it and deletes it
+            let image_id = if inst.image_ref.is_empty() {
+                None
+            } else {
+                let props = BTreeMap::from([
+                    ("instance_uuid".to_string(), id.clone()),
+                    ("image_type".to_string(), "snapshot".to_string()),
+                    ("base_image_ref".to_string(), inst.image_ref.clone()),
+                ]);
+                match c.inner.set.images.create_snapshot(&ctx, &format!("{}-shelved", inst.name), props).await {
+                    Ok(image) => Some(image),
+                    // compute alone (no image service): shelved without a snapshot
+                    Err(e) if e.kind == rustack_common::ErrorKind::ServiceUnavailable => None,
+                    Err(e) => return Err(e.into()),
+                }
+            };
             begin(
                 c,
                 &ctx,
@@ -576,7 +605,7 @@ async fn action(
                 &[ACTIVE, STOPPED, PAUSED, SUSPENDED],
                 RUNNING_TASKS,
                 Some(task::SHELVING),
-                Op::Shelve,
+                Op::Shelve { image_id },
                 |_| {},
             )
             .await?;
@@ -742,8 +771,8 @@ async fn action(
             require_admin(&ctx, "os_compute_api:os-admin-actions")?;
             Ok(accepted())
         }
-        "migrate" | "os-migrateLive" | "evacuate" | "addFixedIp" | "removeFixedIp" | "addFloatingIp"
-        | "removeFloatingIp" => {
+        "migrate" | "os-migrateLive" => super::migrate::action(c, &ctx, &rid, &inst, name, arg, &v).await,
+        "evacuate" | "addFixedIp" | "removeFixedIp" | "addFloatingIp" | "removeFloatingIp" => {
             Err(Error::not_implemented(format!("The action {name} is not served by rustack yet.")).into())
         }
         other => Err(Error::bad_request(format!("There is no such action: {other}")).into()),

@@ -11,6 +11,7 @@ mod groups;
 mod hosts;
 mod keypairs;
 mod legacy_hosts;
+mod migrate;
 mod proxies;
 mod quotas;
 mod secgroups;
