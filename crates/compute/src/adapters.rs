@@ -158,7 +158,7 @@ impl PortsAdapter {
         match req {
             NetRequest::None => Ok(vec![]),
             NetRequest::List(items) => Ok(items.clone()),
-            NetRequest::Auto => {
+            NetRequest::Auto | NetRequest::AutoAllocate => {
                 let nets = self.n.list_networks_for(ctx).await?;
                 let usable: Vec<&Value> = nets
                     .iter()

@@ -78,7 +78,12 @@ pub trait Images: Send + Sync + 'static {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NetRequest {
     None,
+    /// No networks named (before 2.37, or an interface attach without one):
+    /// the one network the project can use, or none at all.
     Auto,
+    /// `networks: "auto"` (2.37): the one network the project can use, else
+    /// the network service's auto-allocated topology for the project.
+    AutoAllocate,
     List(Vec<NetItem>),
 }
 

@@ -138,7 +138,7 @@ fn parse_networks(v: Option<&Value>, ver: Version) -> Result<NetRequest, Error> 
         }
         None => Ok(NetRequest::Auto),
         Some(Value::String(s)) if ver.at_least(2, 37) && s == "none" => Ok(NetRequest::None),
-        Some(Value::String(s)) if ver.at_least(2, 37) && s == "auto" => Ok(NetRequest::Auto),
+        Some(Value::String(s)) if ver.at_least(2, 37) && s == "auto" => Ok(NetRequest::AutoAllocate),
         Some(Value::Array(items)) => {
             let mut out = Vec::new();
             for it in items {
