@@ -2,12 +2,19 @@
 //! `public` (flat, admin project) with its subnet and floating-IP pool, the
 //! demo project's `private` network and subnet, and its `router1` routing
 //! `private` to `public`. Idempotent: what exists (by name) is kept.
+//!
+//! For auto-allocated topologies (devstack does the same when Neutron has
+//! the extension): `public` is the default external network (`is_default`)
+//! unless another is, and a shared default IPv4 subnet pool
+//! `shared-default-subnetpool-v4` (`[network] default_subnetpool_prefix`)
+//! exists; `private-subnet` is carved from that pool when it lies inside, so
+//! the pool never hands its range out again.
 
 use rustack_common::Error;
 use rustack_http::BootstrapProjects;
 use serde_json::{json, Value};
 
-use crate::service::{self, conn, extras, networks, routers, subnets, Caller, Doc};
+use crate::service::{self, conn, extras, networks, routers, subnetpools, subnets, Caller, Doc};
 use crate::{ipam, store, Network};
 
 fn doc(v: Value) -> Doc {
@@ -61,6 +68,8 @@ pub async fn run(net: &Network, p: &BootstrapProjects) -> Result<(), Error> {
         }
     };
     let _ = public_subnet;
+    ensure_default_external(net, &public_net).await?;
+    let pool = ensure_default_pool(net, p).await?;
     let private = match find(net, "network", "private", &p.demo_project_id).await? {
         Some(n) => n,
         None => networks::create(net, &admin, doc(json!({"name": "private", "project_id": p.demo_project_id}))).await?,
@@ -75,11 +84,15 @@ pub async fn run(net: &Network, p: &BootstrapProjects) -> Result<(), Error> {
                 doc(json!({
                     "name": "private-subnet", "project_id": p.demo_project_id, "network_id": private_id,
                     "ip_version": 4, "cidr": cfg.private_cidr,
+                    "subnetpool_id": pool.as_ref().filter(|(_, prefixes)| inside(&cfg.private_cidr, prefixes)).map(|(id, _)| id),
                 })),
             )
             .await?
         }
     };
+    if let Some(pool) = &pool {
+        adopt_into_pool(net, &private_subnet, pool).await?;
+    }
     let router = match find(net, "router", "router1", &p.demo_project_id).await? {
         Some(r) => r,
         None => {
@@ -108,4 +121,91 @@ pub async fn run(net: &Network, p: &BootstrapProjects) -> Result<(), Error> {
     crate::service::secgroups::ensure_default(&mut w, &p.demo_project_id).await?;
     service::commit(net, w).await?;
     Ok(())
+}
+
+/// Marks `public` as the default external network when none is.
+async fn ensure_default_external(net: &Network, public: &Value) -> Result<(), Error> {
+    if public["is_default"] == json!(true) {
+        return Ok(());
+    }
+    let mut c = conn(net).await?;
+    let any_default = store::list(&mut c, "network")
+        .await?
+        .iter()
+        .any(|n| n["router:external"] == json!(true) && n["is_default"] == json!(true));
+    drop(c);
+    if !any_default {
+        let id = public["id"].as_str().unwrap_or_default();
+        networks::update(net, &Caller::admin(), id, doc(json!({"is_default": true}))).await?;
+    }
+    Ok(())
+}
+
+/// The name of the default pool bootstrap makes (devstack's, with its version).
+const DEFAULT_POOL: &str = "shared-default-subnetpool-v4";
+
+/// The bootstrap's default IPv4 subnet pool (made when missing and
+/// configured): its id and prefixes.
+async fn ensure_default_pool(net: &Network, p: &BootstrapProjects) -> Result<Option<(String, Vec<String>)>, Error> {
+    let cfg = net.cfg().clone();
+    let pool = match find(net, "subnetpool", DEFAULT_POOL, &p.admin_project_id).await? {
+        Some(pool) => pool,
+        None => {
+            let Some(prefix) = cfg.default_subnetpool_prefix else { return Ok(None) };
+            let mut c = conn(net).await?;
+            // an operator's default pool stays the default
+            let is_default = subnetpools::default_pool(&mut c, 4).await?.is_none();
+            drop(c);
+            subnetpools::create(
+                net,
+                &Caller::admin(),
+                doc(json!({
+                    "name": DEFAULT_POOL, "project_id": p.admin_project_id, "prefixes": [prefix.trim()],
+                    "default_prefixlen": cfg.default_subnetpool_prefixlen, "shared": true, "is_default": is_default,
+                })),
+            )
+            .await?
+        }
+    };
+    let prefixes = pool["prefixes"].as_array().into_iter().flatten().filter_map(|x| x.as_str().map(String::from));
+    Ok(Some((pool["id"].as_str().unwrap_or_default().to_string(), prefixes.collect())))
+}
+
+/// Whether `cidr` lies inside one of `prefixes`.
+fn inside(cidr: &str, prefixes: &[String]) -> bool {
+    let Ok(n) = cidr.parse::<ipnet::IpNet>() else { return false };
+    prefixes.iter().filter_map(|p| p.parse::<ipnet::IpNet>().ok()).any(|p| p.contains(&n))
+}
+
+/// A `private-subnet` made before the pool existed, inside the pool's
+/// prefixes, joins the pool (so the pool never hands its range out), unless
+/// the pool already gave part of that range to another subnet.
+async fn adopt_into_pool(
+    net: &Network,
+    subnet: &Value,
+    (pool_id, prefixes): &(String, Vec<String>),
+) -> Result<(), Error> {
+    let cidr = subnet["cidr"].as_str().unwrap_or_default();
+    if !subnet["subnetpool_id"].is_null() || !inside(cidr, prefixes) {
+        return Ok(());
+    }
+    let Ok(mine) = cidr.parse::<ipnet::IpNet>() else { return Ok(()) };
+    let mut w = service::begin(net).await?;
+    let taken = store::list(&mut w, "subnet").await?.iter().any(|s| {
+        s["subnetpool_id"] == json!(pool_id)
+            && s["cidr"]
+                .as_str()
+                .and_then(|c| c.parse::<ipnet::IpNet>().ok())
+                .is_some_and(|o| ipam::overlaps(&o, &mine))
+    });
+    if taken {
+        return Ok(());
+    }
+    let Some(mut s) = store::get(&mut w, "subnet", subnet["id"].as_str().unwrap_or_default()).await? else {
+        return Ok(());
+    };
+    s["subnetpool_id"] = json!(pool_id);
+    service::bump(&mut s);
+    store::update(&mut w, "subnet", &s).await?;
+    service::commit(net, w).await
 }

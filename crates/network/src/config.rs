@@ -16,6 +16,9 @@ pub struct NetConfig {
     pub public_physnet: String,
     pub public_cidr: String,
     pub private_cidr: String,
+    /// The default IPv4 subnet pool bootstrap makes (None: none).
+    pub default_subnetpool_prefix: Option<String>,
+    pub default_subnetpool_prefixlen: i64,
     pub masquerade_uplink: Option<String>,
     /// physical network → host interface.
     pub physical_interface_mappings: BTreeMap<String, String>,
@@ -94,6 +97,24 @@ impl NetConfig {
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "localhost".into())
         });
+        let default_subnetpool_prefix =
+            ini.str("network", "default_subnetpool_prefix").filter(|s| !s.trim().is_empty());
+        let default_subnetpool_prefixlen = ini.int("network", "default_subnetpool_prefixlen").map_err(cfgerr)? as i64;
+        if let Some(p) = &default_subnetpool_prefix {
+            let n: ipnet::IpNet = p
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n: &ipnet::IpNet| n.addr().is_ipv4())
+                .ok_or_else(|| bad(ini, "default_subnetpool_prefix", format!("'{p}' is not an IPv4 CIDR")))?;
+            if default_subnetpool_prefixlen < n.prefix_len() as i64 || default_subnetpool_prefixlen > 30 {
+                return Err(bad(
+                    ini,
+                    "default_subnetpool_prefixlen",
+                    format!("{default_subnetpool_prefixlen} is not between {} and 30", n.prefix_len()),
+                ));
+            }
+        }
         Ok(NetConfig {
             dataplane,
             tenant_network_types,
@@ -103,6 +124,8 @@ impl NetConfig {
             public_physnet: ini.str("network", "public_physical_network").unwrap_or_else(|| "public".into()),
             public_cidr: ini.str("network", "public_cidr").unwrap_or_else(|| "172.24.4.0/24".into()),
             private_cidr: ini.str("network", "private_cidr").unwrap_or_else(|| "10.0.0.0/26".into()),
+            default_subnetpool_prefix,
+            default_subnetpool_prefixlen,
             masquerade_uplink: ini.str("network", "masquerade_uplink"),
             physical_interface_mappings,
             physnet_mtu: ini.int("network", "global_physnet_mtu").map_err(cfgerr)? as i64,
@@ -135,6 +158,19 @@ mod tests {
         for bad in ["eth1", "physnet1:", "p:eth 1", "p:an-interface-name-too-long", "p:e;rm"] {
             let e = read(&format!("[network]\nphysical_interface_mappings = {bad}\n")).unwrap_err();
             assert!(e.to_string().contains("physical_interface_mappings"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_default_subnet_pool_is_an_ipv4_prefix_and_a_length_inside_it() {
+        let c = read("[network]\n").unwrap();
+        assert_eq!(c.default_subnetpool_prefix.as_deref(), Some("10.0.0.0/16"));
+        assert_eq!(c.default_subnetpool_prefixlen, 26);
+        assert!(read("[network]\ndefault_subnetpool_prefix =\n").unwrap().default_subnetpool_prefix.is_none());
+        for (prefix, len) in [("nonsense", 26), ("fd00::/48", 64), ("10.0.0.0/16", 8), ("10.0.0.0/16", 31)] {
+            let text =
+                format!("[network]\ndefault_subnetpool_prefix = {prefix}\ndefault_subnetpool_prefixlen = {len}\n");
+            assert!(read(&text).is_err(), "{prefix} /{len}");
         }
     }
 }

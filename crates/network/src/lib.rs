@@ -17,6 +17,9 @@
 //! - [`Network::delete_port`]`(port_id)`, [`Network::ports_of_device`]`(device_id)`.
 //! - [`Network::get_network_for`]`(ctx, id)`, [`Network::list_networks_for`]`(ctx)`:
 //!   the networks a project sees (its own, shared ones, external ones).
+//! - [`Network::auto_allocated_network_for`]`(ctx)`,
+//!   [`Network::check_auto_allocation_for`]`(ctx)`: the project's
+//!   auto-allocated topology (`networks: "auto"`) and its dry run.
 
 mod agent;
 mod api;
@@ -61,6 +64,9 @@ struct Inner {
     generation: std::sync::atomic::AtomicU64,
     applied: std::sync::atomic::AtomicU64,
     applied_notify: tokio::sync::Notify,
+    /// One lock per project building its auto-allocated topology (entries
+    /// nobody holds are dropped on the next call).
+    topology_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Network {
@@ -94,6 +100,7 @@ impl Network {
                 generation: Default::default(),
                 applied: Default::default(),
                 applied_notify: tokio::sync::Notify::new(),
+                topology_locks: Default::default(),
             }),
         })
     }
@@ -153,6 +160,13 @@ impl Network {
         self.inner.changed.notify_one();
     }
 
+    /// The lock a project's auto-allocated topology is built under.
+    pub(crate) fn topology_lock(&self, project: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.inner.topology_locks.lock().unwrap_or_else(|e| e.into_inner());
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        locks.entry(project.to_string()).or_default().clone()
+    }
+
     pub(crate) fn db(&self) -> &Db {
         &self.inner.db
     }
@@ -202,6 +216,26 @@ impl Network {
     /// A network the caller may see, in the API's JSON shape (404 otherwise).
     pub async fn get_network_for(&self, ctx: &RequestContext, id: &str) -> Result<Value, Error> {
         service::networks::show(self, &Caller::from_ctx(ctx), id).await
+    }
+
+    /// The network of the caller's project's auto-allocated topology, built
+    /// on first use (network, subnet from the default pool, router to the
+    /// default external network); one per project, also when called
+    /// concurrently. 409 (`AutoAllocationFailure`) when the deployment has
+    /// no default external network or subnet pool.
+    pub async fn auto_allocated_network_for(&self, ctx: &RequestContext) -> Result<String, Error> {
+        let c = Caller::from_ctx(ctx);
+        let project = c.project_id.clone();
+        let v = service::auto_topology::get(self, &c, &project, &[]).await?;
+        Ok(v["id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// The dry run of [`Network::auto_allocated_network_for`]: Ok when a
+    /// topology could be built for the caller's project, the 409 otherwise.
+    pub async fn check_auto_allocation_for(&self, ctx: &RequestContext) -> Result<(), Error> {
+        let c = Caller::from_ctx(ctx);
+        let project = c.project_id.clone();
+        service::auto_topology::get(self, &c, &project, &["dry-run".to_string()]).await.map(|_| ())
     }
 
     /// Every network the caller's project sees (its own, shared, external), API shape.

@@ -104,6 +104,8 @@ pub fn defaults() -> Vec<(String, String)> {
     add("create_rbac_policy", "rule:regular_user");
     add("update_rbac_policy", ADMIN_OR_OWNER);
     add("delete_rbac_policy", ADMIN_OR_OWNER);
+    add("get_auto_allocated_topology", ADMIN_OR_OWNER);
+    add("delete_auto_allocated_topology", ADMIN_OR_OWNER);
     add("update_agent", ADMIN_ONLY);
     add("delete_agent", ADMIN_ONLY);
     v

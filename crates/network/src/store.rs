@@ -9,8 +9,14 @@ use sqlx::{AnyConnection, Row};
 
 pub type Conn = AnyConnection;
 
-pub static MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "initial", sql: include_str!("../migrations/0001_initial.sql") }];
+pub static MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "initial", sql: include_str!("../migrations/0001_initial.sql") },
+    Migration {
+        version: 2,
+        name: "auto_allocated_topology",
+        sql: include_str!("../migrations/0002_auto_allocated_topology.sql"),
+    },
+];
 
 pub fn db_err(e: sqlx::Error) -> Error {
     Error::internal(&e)
@@ -279,6 +285,53 @@ pub async fn migrate(db: &Db) -> Result<(), Error> {
 pub async fn release_subnet(c: &mut Conn, subnet_id: &str) -> Result<(), Error> {
     sqlx::query("DELETE FROM network_ip_allocation WHERE subnet_id = $1")
         .bind(subnet_id)
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+// ---- auto-allocated topologies -------------------------------------------
+
+/// A project's auto-allocated topology: (network id, router id).
+pub async fn auto_topology(c: &mut Conn, project_id: &str) -> Result<Option<(String, String)>, Error> {
+    let row = sqlx::query("SELECT network_id, router_id FROM network_auto_topology WHERE project_id = $1")
+        .bind(project_id)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(db_err)?;
+    Ok(row.map(|r| (r.get::<String, _>(0), r.get::<String, _>(1))))
+}
+
+/// Records a project's topology: Ok(false) when the project has one already.
+pub async fn save_auto_topology(
+    c: &mut Conn,
+    project_id: &str,
+    network_id: &str,
+    router_id: &str,
+) -> Result<bool, Error> {
+    let q = sqlx::query("INSERT INTO network_auto_topology (project_id, network_id, router_id) VALUES ($1, $2, $3)")
+        .bind(project_id.to_string())
+        .bind(network_id.to_string())
+        .bind(router_id.to_string());
+    try_insert(c, q).await
+}
+
+pub async fn delete_auto_topology(c: &mut Conn, project_id: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM network_auto_topology WHERE project_id = $1")
+        .bind(project_id)
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Forgets the topology a network or router belonged to (it is being
+/// deleted; Neutron's foreign keys cascade the same way).
+pub async fn forget_auto_topology_of(c: &mut Conn, resource_id: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM network_auto_topology WHERE network_id = $1 OR router_id = $2")
+        .bind(resource_id)
+        .bind(resource_id)
         .execute(&mut *c)
         .await
         .map_err(db_err)?;

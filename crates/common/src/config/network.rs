@@ -12,6 +12,8 @@ pub static OPTIONS: &[OptSpec] = &[
     opt!("network", "public_physical_network", Str, "public", "The physical network name of the bootstrap external network `public`."),
     opt!("network", "public_cidr", Str, "172.24.4.0/24", "CIDR of the bootstrap external network `public` (devstack's FLOATING_RANGE)."),
     opt!("network", "private_cidr", Str, "10.0.0.0/26", "CIDR of the demo project's bootstrap network `private` (devstack's FIXED_RANGE)."),
+    opt!("network", "default_subnetpool_prefix", Str, "10.0.0.0/16", "Prefix of the shared default IPv4 subnet pool bootstrap creates (devstack's `shared-default-subnetpool-v4`), from which auto-allocated topologies get their subnets; the bootstrap `private` subnet is carved from it when it lies inside. Empty: no default pool (no auto-allocation)."),
+    opt!("network", "default_subnetpool_prefixlen", Int, "26", "Prefix length of the subnets the default subnet pool hands out when none is asked for."),
     opt!("network", "masquerade_uplink", Str, "", "Host interface the external bridge's traffic is masqueraded to; empty: no masquerading (the host's own addresses and routes are never touched)."),
     opt!("network", "physical_interface_mappings", Str, "", "Comma list of `physical_network:interface`: the host interface each physical network's flat and vlan networks use (vlan tagging by tc eBPF, docs/dataplane.md); empty: none, such networks stay on this host and no host interface is touched."),
     opt!("network", "global_physnet_mtu", Int, "1500", "MTU of the physical networks; vxlan networks get this minus 50."),

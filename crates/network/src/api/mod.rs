@@ -6,6 +6,7 @@
 mod authz;
 mod dispatch;
 mod extensions;
+mod topology;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, Uri};
@@ -72,6 +73,7 @@ pub fn router(svc: Network) -> Router {
         .route("/v2.0/quotas/{project}/default", get(quota_default))
         .route("/v2.0/quotas/{project}/details", get(quota_details))
         .route("/v2.0/availability_zones", get(azs))
+        .route("/v2.0/auto-allocated-topology/{project}", get(topology::show).delete(topology::delete))
         .route("/v2.0/service-providers", get(service_providers))
         .route("/v2.0/network-ip-availabilities", get(ip_availabilities))
         .route("/v2.0/network-ip-availabilities/{id}", get(ip_availability));

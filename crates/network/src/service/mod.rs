@@ -2,6 +2,7 @@
 //! API's shape (what the store keeps and the API returns); every write runs
 //! in one `begin_write` transaction and then wakes the agent.
 
+pub mod auto_topology;
 pub mod compute;
 pub mod extras;
 pub mod floatingips;

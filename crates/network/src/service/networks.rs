@@ -202,6 +202,22 @@ async fn allocate_segment(net: &Network, c: &mut Conn, id: &str, doc: &Doc) -> R
     }
 }
 
+/// Neutron's rule for `is_default`: one default external network at a time
+/// (409 `DefaultExternalNetworkExists` naming the one there is).
+async fn check_one_default(c: &mut Conn, id: &str) -> Result<(), Error> {
+    let other = store::list(c, "network").await?.into_iter().find(|n| {
+        n["router:external"] == json!(true) && n["is_default"] == json!(true) && n["id"].as_str() != Some(id)
+    });
+    match other {
+        Some(n) => Err(Error::conflict(format!(
+            "A default external network already exists: {}.",
+            n["id"].as_str().unwrap_or_default()
+        ))
+        .with_code("DefaultExternalNetworkExists")),
+        None => Ok(()),
+    }
+}
+
 pub async fn create(net: &Network, caller: &Caller, doc: Doc) -> Result<Value, Error> {
     only(&doc, CREATE)?;
     let project = owner_of_new(caller, &doc)?;
@@ -219,7 +235,11 @@ pub async fn create(net: &Network, caller: &Caller, doc: Doc) -> Result<Value, E
     }
     let external = get_bool(&doc, "router:external")?.unwrap_or(false);
     let id = new_id();
+    let is_default = get_bool(&doc, "is_default")?.unwrap_or(false);
     let mut w = begin(net).await?;
+    if is_default {
+        check_one_default(&mut w, &id).await?;
+    }
     check_quota(&mut w, &project, "network", "network", 1).await?;
     let (ty, phys, seg) = allocate_segment(net, &mut w, &id, &doc).await?;
     let default_mtu = if ty == "vxlan" { net.cfg().physnet_mtu - 50 } else { net.cfg().physnet_mtu };
@@ -245,7 +265,7 @@ pub async fn create(net: &Network, caller: &Caller, doc: Doc) -> Result<Value, E
     d.insert("ipv4_address_scope".into(), Value::Null);
     d.insert("ipv6_address_scope".into(), Value::Null);
     d.insert("l2_adjacency".into(), json!(true));
-    d.insert("is_default".into(), json!(get_bool(&doc, "is_default")?.unwrap_or(false)));
+    d.insert("is_default".into(), json!(is_default));
     let v = Value::Object(d);
     store::insert(&mut w, "network", "", &v).await?;
     commit(net, w).await?;
@@ -299,7 +319,15 @@ pub async fn update(net: &Network, caller: &Caller, id: &str, upd: Doc) -> Resul
         n["port_security_enabled"] = json!(b);
     }
     if let Some(b) = get_bool(&upd, "is_default")? {
+        if b {
+            check_one_default(&mut w, id).await?;
+        }
         n["is_default"] = json!(b);
+    }
+    if n["router:external"] != json!(true) && n["is_default"] == json!(true) && upd.contains_key("router:external") {
+        // no longer external: no longer the default external network (Neutron
+        // keeps `is_default` on the external network's record)
+        n["is_default"] = json!(false);
     }
     bump(&mut n);
     store::update(&mut w, "network", &n).await?;
@@ -347,5 +375,6 @@ pub async fn delete(net: &Network, caller: &Caller, id: &str) -> Result<(), Erro
     }
     store::release_segments(&mut w, id).await?;
     store::delete(&mut w, "network", id).await?;
+    store::forget_auto_topology_of(&mut w, id).await?;
     commit(net, w).await
 }

@@ -241,6 +241,7 @@ pub async fn delete(net: &Network, caller: &Caller, id: &str) -> Result<(), Erro
         ports::remove_port_rows(&mut w, p["id"].as_str().unwrap_or_default()).await?;
     }
     store::delete(&mut w, "router", id).await?;
+    store::forget_auto_topology_of(&mut w, id).await?;
     commit(net, w).await
 }
 
