@@ -152,31 +152,66 @@ struct PortsAdapter {
 }
 
 impl PortsAdapter {
+    /// The one network `auto` picks: of the non-external networks the
+    /// project sees, its own if it has exactly one, else the only one; none
+    /// when there is none; several: Nova's 409 (`NetworkAmbiguous`). With
+    /// `only_up` (auto-allocation) a network that is down does not count:
+    /// an auto-allocated topology is down until it is complete.
+    async fn pick(&self, ctx: &RequestContext, only_up: bool) -> Result<Option<String>, Error> {
+        let nets = self.n.list_networks_for(ctx).await?;
+        let usable: Vec<&Value> = nets
+            .iter()
+            .filter(|n| n.get("router:external").and_then(Value::as_bool) != Some(true))
+            .filter(|n| n.get("status").and_then(Value::as_str).is_none_or(|s| s == "ACTIVE"))
+            .filter(|n| !only_up || n.get("admin_state_up").and_then(Value::as_bool) != Some(false))
+            .collect();
+        let own: Vec<&&Value> =
+            usable.iter().filter(|n| n.get("project_id").and_then(Value::as_str) == ctx.project_id()).collect();
+        let pick: Vec<&Value> = if own.len() == 1 { vec![*own[0]] } else { usable };
+        match pick.len() {
+            0 => Ok(None),
+            1 => Ok(pick[0].get("id").and_then(Value::as_str).map(str::to_string)),
+            _ => Err(Error::conflict("Multiple possible networks found, use a Network ID to be more specific.")),
+        }
+    }
+
     /// The networks a request plugs into: explicit ones, or for `auto` the
-    /// one non-external network the project sees (several: Nova's 409).
-    async fn targets(&self, ctx: &RequestContext, req: &NetRequest) -> Result<Vec<crate::peers::NetItem>, Error> {
+    /// one network `pick` finds. For 2.37's `auto` with none, the project's
+    /// auto-allocated topology: built when `allocate` (each instance of a
+    /// multi-create asks; the network service builds it once), only checked
+    /// (its dry run) when validating the request.
+    async fn targets(
+        &self,
+        ctx: &RequestContext,
+        req: &NetRequest,
+        allocate: bool,
+    ) -> Result<Vec<crate::peers::NetItem>, Error> {
+        let item = |id: String| crate::peers::NetItem { network_id: Some(id), ..Default::default() };
         match req {
             NetRequest::None => Ok(vec![]),
             NetRequest::List(items) => Ok(items.clone()),
-            NetRequest::Auto | NetRequest::AutoAllocate => {
-                let nets = self.n.list_networks_for(ctx).await?;
-                let usable: Vec<&Value> = nets
-                    .iter()
-                    .filter(|n| n.get("router:external").and_then(Value::as_bool) != Some(true))
-                    .filter(|n| n.get("status").and_then(Value::as_str).is_none_or(|s| s == "ACTIVE"))
-                    .collect();
-                let own: Vec<&&Value> =
-                    usable.iter().filter(|n| n.get("project_id").and_then(Value::as_str) == ctx.project_id()).collect();
-                let pick: Vec<&Value> = if own.len() == 1 { vec![*own[0]] } else { usable };
-                match pick.len() {
-                    0 => Ok(vec![]),
-                    1 => Ok(vec![crate::peers::NetItem {
-                        network_id: pick[0].get("id").and_then(Value::as_str).map(str::to_string),
-                        ..Default::default()
-                    }]),
-                    _ => {
-                        Err(Error::conflict("Multiple possible networks found, use a Network ID to be more specific."))
+            NetRequest::Auto => Ok(self.pick(ctx, false).await?.map(item).into_iter().collect()),
+            NetRequest::AutoAllocate => {
+                if let Some(id) = self.pick(ctx, true).await? {
+                    return Ok(vec![item(id)]);
+                }
+                // Nova's UnableToAutoAllocateNetwork for the network service's 409s
+                let unable = |e: Error| {
+                    if e.status() == 409 {
+                        tracing::info!(error = %e.message, "compute: no auto-allocated network");
+                        Error::bad_request(format!(
+                            "Unable to automatically allocate a network for project {}",
+                            ctx.project_id().unwrap_or_default()
+                        ))
+                    } else {
+                        e
                     }
+                };
+                if allocate {
+                    Ok(vec![item(self.n.auto_allocated_network_for(ctx).await.map_err(unable)?)])
+                } else {
+                    self.n.check_auto_allocation_for(ctx).await.map_err(unable)?;
+                    Ok(vec![])
                 }
             }
         }
@@ -186,7 +221,7 @@ impl PortsAdapter {
 impl Ports for PortsAdapter {
     fn validate<'a>(&'a self, ctx: &'a RequestContext, req: &'a NetRequest) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            for it in self.targets(ctx, req).await? {
+            for it in self.targets(ctx, req, false).await? {
                 if let Some(n) = &it.network_id {
                     if let Err(e) = self.n.get_network_for(ctx, n).await {
                         return Err(if e.status() == 404 {
@@ -213,7 +248,7 @@ impl Ports for PortsAdapter {
             let mut made: Vec<String> = Vec::new();
             let mut out = Vec::new();
             let res: Result<(), Error> = async {
-                for it in self.targets(ctx, req).await? {
+                for it in self.targets(ctx, req, true).await? {
                     let rec = if let Some(port) = &it.port_id {
                         // the user's port: it names the instance now, as Nova does
                         self.n.attach_port(port, host, instance_uuid, "compute:nova").await?
