@@ -164,6 +164,18 @@ impl Image {
         self.load_visible(ctx, id).await
     }
 
+    /// The images `ctx` sees, filtered as `GET /v2/images` filters (one
+    /// page; compute's backup rotation lists an instance's backups).
+    pub async fn list_for(&self, ctx: &RequestContext, params: &[(String, String)]) -> Result<Vec<ImageRecord>, Error> {
+        Ok(self.list(ctx, params).await?.images)
+    }
+
+    /// Deletes an image as `DELETE /v2/images/{id}` does for `ctx` (compute's
+    /// backup rotation, and unshelve removing the `<name>-shelved` snapshot).
+    pub async fn delete_for(&self, ctx: &RequestContext, id: &str) -> Result<(), Error> {
+        self.delete(ctx, id).await
+    }
+
     /// Registers a new image (status queued) owned by `ctx`'s project.
     /// `fields` are more fields of a Glance create body (`disk_format`,
     /// `container_format`, `visibility`, `min_disk`, custom properties as
