@@ -56,7 +56,7 @@ impl Compute {
     }
 
     /// The NICs an instance has now (its ports, in the order it holds them).
-    async fn nics_of(&self, inst: &Instance) -> Result<Vec<NicSpec>, Error> {
+    pub(crate) async fn nics_of(&self, inst: &Instance) -> Result<Vec<NicSpec>, Error> {
         let ports = self.inner.set.ports.ports_of(&inst.uuid).await?;
         let mut out: Vec<NicSpec> = inst
             .port_ids
@@ -145,11 +145,21 @@ impl Compute {
     /// Picks and claims a host for `inst` (never one of `exclude`); returns
     /// it with its availability zone.
     async fn schedule(&self, inst: &Instance, exclude: &[String]) -> Result<(String, String), Error> {
-        let want = inst.resources();
+        self.schedule_to(inst, exclude, inst.requested_host.clone()).await
+    }
+
+    /// The scheduler's request for `inst` on a host other than `exclude`,
+    /// `host` if given (its group's other members' hosts included).
+    async fn sched_request(
+        &self,
+        inst: &Instance,
+        exclude: &[String],
+        host: Option<String>,
+    ) -> Result<scheduling::Request, Error> {
         let mut req = scheduling::Request {
-            resources: want,
+            resources: inst.resources(),
             az: inst.requested_az.clone(),
-            host: inst.requested_host.clone(),
+            host,
             flavor_extra_specs: inst.flavor.as_ref().map(|f| f.extra_specs.clone()).unwrap_or_default(),
             exclude: exclude.to_vec(),
             project_id: inst.project_id.clone(),
@@ -167,14 +177,42 @@ impl Compute {
                 }
             }
         }
-        let placement = &self.inner.set.placement;
-        let candidates = placement.candidates(want).await?;
+        Ok(req)
+    }
+
+    /// The hosts that could take `inst` now, best first, nothing claimed
+    /// (the API's check before it accepts a migration); `Err` says why
+    /// there is none, in Nova's NoValidHost words.
+    pub(crate) async fn rank_hosts(
+        &self,
+        inst: &Instance,
+        exclude: &[String],
+        host: Option<String>,
+    ) -> Result<(Vec<String>, HashMap<String, HostInfo>), Error> {
+        let req = self.sched_request(inst, exclude, host).await?;
+        let candidates = self.inner.set.placement.candidates(req.resources).await?;
         let hosts = self.host_infos().await?;
         let c = self.cfg();
         let w = Weights { ram: c.ram_weight, cpu: c.cpu_weight, disk: c.disk_weight };
         let ranked = scheduling::select_hosts(&req, &candidates, &hosts, w).map_err(|why| {
             Error::new(rustack_common::ErrorKind::Internal, format!("No valid host was found. {why}"))
         })?;
+        Ok((ranked, hosts))
+    }
+
+    /// [`Self::schedule`] with the host asked for (`host`, None: any):
+    /// claims `inst`'s resources on the best host that still has room (the
+    /// claim replaces what the instance held, wherever).
+    pub(crate) async fn schedule_to(
+        &self,
+        inst: &Instance,
+        exclude: &[String],
+        host: Option<String>,
+    ) -> Result<(String, String), Error> {
+        let want = inst.resources();
+        let (ranked, hosts) = self.rank_hosts(inst, exclude, host).await?;
+        let placement = &self.inner.set.placement;
+        let c = self.cfg();
         for host in ranked {
             if placement
                 .claim(Claim {
@@ -430,22 +468,46 @@ impl Compute {
                             Ok(())
                         })
                         .await;
+                    self.record_resize(t, &inst, "error").await?;
                     return Err(Error::bad_request("No valid host was found. There are not enough hosts available."));
                 }
                 let root_gb = inst.flavor.as_ref().map(|f| f.disk).unwrap_or(0);
                 a.driver.resize(uuid, want, root_gb).await?;
+                self.record_resize(t, &inst, "finished").await?;
                 (Some(vm::RESIZED.into()), None)
             }
             Op::ConfirmResize => {
                 let prev = inst.previous_vm_state.clone().unwrap_or_else(|| vm::ACTIVE.into());
+                if let Some(mc) = &inst.migration_context {
+                    self.confirm_migration(&inst, mc).await?;
+                }
                 self.store()
                     .instance_modify(uuid, |i| {
                         i.old_flavor = None;
                         i.previous_vm_state = None;
+                        i.migration_context = None;
                         Ok(())
                     })
                     .await?;
                 (Some(prev), None)
+            }
+            Op::RevertResize if inst.migration_context.as_ref().is_some_and(|m| m.moved()) => {
+                let mc = inst.migration_context.clone().unwrap_or_default();
+                let p = self.revert_migration(t, &inst, &mc).await?;
+                let prev = inst.previous_vm_state.clone().unwrap_or_else(|| vm::ACTIVE.into());
+                self.store()
+                    .instance_modify(uuid, move |i| {
+                        if let Some(old) = i.old_flavor.take() {
+                            i.flavor = Some(old);
+                        }
+                        i.previous_vm_state = None;
+                        i.migration_context = None;
+                        i.host = Some(mc.source_host);
+                        i.availability_zone = mc.source_az;
+                        Ok(())
+                    })
+                    .await?;
+                (Some(prev), Some(p))
             }
             Op::RevertResize => {
                 let a = need_agent()?;
@@ -455,11 +517,15 @@ impl Compute {
                 self.inner.set.placement.claim(cl).await?;
                 a.driver.resize(uuid, want, old.disk).await?;
                 let prev = inst.previous_vm_state.clone().unwrap_or_else(|| vm::ACTIVE.into());
+                if let Some(mc) = &inst.migration_context {
+                    self.store().migration_set_status(&mc.migration_uuid, "reverted", None).await?;
+                }
                 self.store()
                     .instance_modify(uuid, move |i| {
                         i.flavor = Some(old);
                         i.old_flavor = None;
                         i.previous_vm_state = None;
+                        i.migration_context = None;
                         Ok(())
                     })
                     .await?;
@@ -478,28 +544,30 @@ impl Compute {
                     (Some(vm::ACTIVE.into()), Some(power::RUNNING))
                 }
             }
-            Op::Snapshot { image_id, backup: _ } => {
-                let a = need_agent()?;
-                let images = &self.inner.set.images;
-                match (a.driver.snapshot(uuid).await?, &t.ctx) {
-                    (SnapshotData::Bytes(data), Some(ctx)) => images.upload(ctx, image_id, data).await?,
-                    (SnapshotData::File(path), ctx) => {
-                        // streamed from the file, which goes either way
-                        let r = match ctx {
-                            Some(ctx) => images.upload_file(ctx, image_id, &path).await,
-                            None => Ok(()),
-                        };
-                        let _ = std::fs::remove_file(&path);
-                        r?
-                    }
-                    (SnapshotData::Bytes(_), None) => {}
+            Op::Snapshot { image_id, backup } => {
+                self.upload_snapshot(t, &*need_agent()?, image_id).await?;
+                if let (Some(b), Some(ctx)) = (backup, &t.ctx) {
+                    self.rotate_backups(ctx, uuid, b).await?;
                 }
                 (None, None)
             }
-            Op::Shelve { image_id: _ } => {
+            Op::Shelve { image_id } => {
+                // the `<name>-shelved` snapshot first: unshelve boots from it
+                if let (Some(a), Some(img)) = (&agent, image_id) {
+                    self.upload_snapshot(t, a, img).await?;
+                    let keep = img.clone();
+                    self.store()
+                        .instance_modify(uuid, move |i| {
+                            i.shelved_image_id = Some(keep);
+                            Ok(())
+                        })
+                        .await?;
+                }
                 // shelved_offload_time = 0: offloaded at once (Nova's default)
                 if let Some(a) = &agent {
-                    a.driver.power_off(uuid).await?;
+                    if a.driver.power_state(uuid) == Some(power::RUNNING) {
+                        a.driver.power_off(uuid).await?;
+                    }
                     a.driver.destroy(uuid).await?;
                 }
                 self.inner.set.placement.release(uuid).await?;
@@ -520,13 +588,19 @@ impl Compute {
                     self.inner.set.placement.release(uuid).await?;
                     return Err(e);
                 }
+                let shelved = inst.shelved_image_id.clone();
                 self.store()
                     .instance_modify(uuid, move |i| {
                         i.host = Some(host);
                         i.availability_zone = Some(az);
+                        i.shelved_image_id = None;
                         Ok(())
                     })
                     .await?;
+                // as Nova: the shelve snapshot is gone once the instance runs again
+                if let (Some(img), Some(ctx)) = (shelved, &t.ctx) {
+                    self.delete_image(ctx, &img).await;
+                }
                 (Some(vm::ACTIVE.into()), Some(power::RUNNING))
             }
             Op::Build { .. } | Op::Delete | Op::Migrate { .. } | Op::LiveMigrate { .. } => (None, None),
@@ -773,4 +847,66 @@ pub(crate) async fn sync_power_states(c: &Compute) -> Result<usize, Error> {
         }
     }
     Ok(changed)
+}
+
+impl Compute {
+    /// Takes the guest's snapshot on its host and uploads it into the
+    /// queued image `image_id` (the image becomes active).
+    async fn upload_snapshot(&self, t: &Task, a: &crate::agent::Agent, image_id: &str) -> Result<(), Error> {
+        let images = &self.inner.set.images;
+        match (a.driver.snapshot(&t.uuid).await?, &t.ctx) {
+            (SnapshotData::Bytes(data), Some(ctx)) => images.upload(ctx, image_id, data).await?,
+            (SnapshotData::File(path), ctx) => {
+                // streamed from the file, which goes either way
+                let r = match ctx {
+                    Some(ctx) => images.upload_file(ctx, image_id, &path).await,
+                    None => Ok(()),
+                };
+                let _ = std::fs::remove_file(&path);
+                r?
+            }
+            (SnapshotData::Bytes(_), None) => {}
+        }
+        Ok(())
+    }
+
+    /// createBackup's rotation, as Nova's `_rotate_backups`: of the
+    /// instance's backups of this `backup_type` (the one just made
+    /// included), the newest `rotation` stay and the older ones are
+    /// deleted; rotation 0 deletes them all.
+    async fn rotate_backups(
+        &self,
+        ctx: &rustack_http::RequestContext,
+        uuid: &str,
+        b: &crate::bus::BackupRotation,
+    ) -> Result<(), Error> {
+        let params: Vec<(String, String)> = [
+            ("instance_uuid", uuid),
+            ("image_type", "backup"),
+            ("backup_type", b.backup_type.as_str()),
+            ("sort_key", "created_at"),
+            ("sort_dir", "desc"),
+            ("limit", "1000"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let backups = self.inner.peers.image.list_for(ctx, &params).await?;
+        for img in backups.iter().skip(b.rotation as usize) {
+            tracing::info!(instance = uuid, image = %img.id, "rotating out an old backup");
+            self.delete_image(ctx, &img.id).await;
+        }
+        Ok(())
+    }
+
+    /// Deletes an image compute made (an old backup, the shelve snapshot);
+    /// one already gone is fine, any other failure is logged.
+    async fn delete_image(&self, ctx: &rustack_http::RequestContext, id: &str) {
+        match self.inner.peers.image.delete_for(ctx, id).await {
+            Err(e) if e.status() != 404 => {
+                tracing::warn!(image = id, error = %e.message, "cannot delete the image");
+            }
+            _ => {}
+        }
+    }
 }

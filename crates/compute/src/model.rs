@@ -37,6 +37,9 @@ pub mod task {
     pub const RESCUING: &str = "rescuing";
     pub const UNRESCUING: &str = "unrescuing";
     pub const RESIZE_PREP: &str = "resize_prep";
+    pub const RESIZE_MIGRATING: &str = "resize_migrating";
+    pub const RESIZE_MIGRATED: &str = "resize_migrated";
+    pub const MIGRATING: &str = "migrating";
     pub const RESIZE_FINISH: &str = "resize_finish";
     pub const RESIZE_REVERTING: &str = "resize_reverting";
     pub const RESIZE_CONFIRMING: &str = "resize_confirming";
@@ -175,6 +178,13 @@ pub struct Instance {
     pub deleted: bool,
     pub deleted_at: Option<String>,
     pub progress: i64,
+    /// The `<name>-shelved` snapshot of a shelved instance: unshelve boots
+    /// from it and deletes it.
+    #[serde(default)]
+    pub shelved_image_id: Option<String>,
+    /// A cold migration (or resize) waiting for its confirm or revert.
+    #[serde(default)]
+    pub migration_context: Option<MigrationContext>,
     /// Optimistic-concurrency counter, mirrored in the row.
     pub version: i64,
 }
@@ -189,7 +199,11 @@ impl Instance {
                 Some(task::REBOOTING) => "REBOOT",
                 Some(task::REBOOTING_HARD) => "HARD_REBOOT",
                 Some(task::REBUILDING) => "REBUILD",
-                Some(task::RESIZE_PREP) | Some(task::RESIZE_FINISH) => "RESIZE",
+                Some(task::RESIZE_PREP)
+                | Some(task::RESIZE_MIGRATING)
+                | Some(task::RESIZE_MIGRATED)
+                | Some(task::RESIZE_FINISH) => "RESIZE",
+                Some(task::MIGRATING) if self.vm_state == vm::ACTIVE => "MIGRATING",
                 _ if self.vm_state == vm::ACTIVE => "ACTIVE",
                 _ => "SHUTOFF",
             },
@@ -197,7 +211,10 @@ impl Instance {
                 Some(task::RESIZE_REVERTING) => "REVERT_RESIZE",
                 _ => "VERIFY_RESIZE",
             },
-            vm::PAUSED => "PAUSED",
+            vm::PAUSED => match t {
+                Some(task::MIGRATING) => "MIGRATING",
+                _ => "PAUSED",
+            },
             vm::SUSPENDED => "SUSPENDED",
             vm::RESCUED => "RESCUE",
             vm::ERROR => match t {
@@ -214,6 +231,28 @@ impl Instance {
     /// The resources this instance takes on its host.
     pub fn resources(&self) -> Resources {
         self.flavor.as_ref().map(Resources::of).unwrap_or_default()
+    }
+}
+
+/// A resize or cold migration in VERIFY_RESIZE: where the instance came
+/// from, so confirm can clean the source up and revert can go back to it.
+/// While it lasts the source's allocation is held by the migration (its
+/// uuid is the placement consumer), the instance's by the destination.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct MigrationContext {
+    /// The `compute_migration` row's uuid.
+    pub migration_uuid: String,
+    pub source_host: String,
+    pub dest_host: String,
+    /// The zone of the source host (revert goes back to it).
+    pub source_az: Option<String>,
+}
+
+impl MigrationContext {
+    /// True when the instance changed hosts (a cold migration, not a resize
+    /// in place).
+    pub fn moved(&self) -> bool {
+        self.source_host != self.dest_host
     }
 }
 

@@ -48,6 +48,7 @@ pub fn router(svc: Compute) -> Router {
         .merge(keypairs::routes())
         .merge(servers::routes())
         .merge(actions::routes())
+        .merge(migrate::routes())
         .merge(consoles::routes())
         .merge(server_extras::routes())
         .merge(server_password::routes())

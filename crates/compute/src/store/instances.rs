@@ -16,22 +16,54 @@ fn doc(r: &AnyRow) -> Result<Instance, Error> {
     Ok(i)
 }
 
-/// A resize (or cold migration) as `os-migrations` shows it, derived from
-/// the instance's actions: there is no migration table, the action log
-/// already records every resize and its confirm or revert.
+/// A migration as `os-migrations` shows it: a row of `compute_migration`
+/// (store/migrations.rs), or, for a resize made before that table existed,
+/// one derived from the instance's actions (a resize and its confirm or
+/// revert).
 #[derive(Debug, Clone)]
 pub struct MigrationRecord {
-    /// The action's id (a UUID: Nova's migration `uuid` from 2.59).
+    /// A UUID: Nova's migration `uuid` from 2.59 (the action's id for a
+    /// resize or cold migration).
     pub id: String,
     pub instance_uuid: String,
-    /// `resize` or `migrate`
+    /// `resize`, `migrate` or `live-migration`
     pub action: String,
+    /// Where the instance is (the destination once known).
     pub host: Option<String>,
     pub created_at: String,
     pub updated_at: String,
-    /// `confirmed`, `reverted` (by a later confirmResize / revertResize of
-    /// the same instance) or `finished`.
+    /// Nova's migration status (`finished`, `confirmed`, `reverted`,
+    /// `completed`, `error`, …).
     pub status: &'static str,
+    /// Nova's `migration_type`: `resize`, `migration` or `live-migration`.
+    pub migration_type: &'static str,
+    pub source_compute: Option<String>,
+    pub dest_compute: Option<String>,
+}
+
+/// The statuses a migration may have, as static strings (the API filters
+/// and renders them).
+fn static_status(s: &str) -> &'static str {
+    const ALL: &[&str] = &[
+        "pre-migrating",
+        "migrating",
+        "post-migrating",
+        "finished",
+        "confirming",
+        "confirmed",
+        "reverting",
+        "reverted",
+        "accepted",
+        "queued",
+        "preparing",
+        "running",
+        "completed",
+        "cancelled",
+        "failed",
+        "error",
+        "done",
+    ];
+    ALL.iter().find(|x| **x == s).copied().unwrap_or("error")
 }
 
 /// What a project uses now: servers, VCPUs and RAM of its live instances.
@@ -195,7 +227,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Every resize and cold migration, oldest first (see [`MigrationRecord`]).
+    /// Every migration, oldest first (see [`MigrationRecord`]): the
+    /// migrations table, and the resizes of the action log from before it.
     pub async fn migrations(&self) -> Result<Vec<MigrationRecord>, Error> {
         let rows = sqlx::query(
             "SELECT a.id, a.instance_uuid, a.action, a.start_time, a.updated_at, i.host \
@@ -206,7 +239,7 @@ impl Store {
         .fetch_all(self.db.pool())
         .await
         .map_err(db_err)?;
-        let mut out: Vec<MigrationRecord> = Vec::new();
+        let mut legacy: Vec<MigrationRecord> = Vec::new();
         for r in &rows {
             let action: String = r.try_get("action").map_err(db_err)?;
             let instance_uuid: String = r.try_get("instance_uuid").map_err(db_err)?;
@@ -218,23 +251,59 @@ impl Store {
             if let Some(status) = ending {
                 // closes the instance's last open resize
                 if let Some(m) =
-                    out.iter_mut().rev().find(|m| m.instance_uuid == instance_uuid && m.status == "finished")
+                    legacy.iter_mut().rev().find(|m| m.instance_uuid == instance_uuid && m.status == "finished")
                 {
                     m.status = status;
                     m.updated_at = r.try_get("start_time").map_err(db_err)?;
                 }
                 continue;
             }
-            out.push(MigrationRecord {
+            let host: Option<String> = r.try_get("host").map_err(db_err)?;
+            legacy.push(MigrationRecord {
                 id: r.try_get("id").map_err(db_err)?,
                 instance_uuid,
+                migration_type: if action == "resize" { "resize" } else { "migration" },
                 action,
-                host: r.try_get("host").map_err(db_err)?,
+                source_compute: host.clone(),
+                dest_compute: host.clone(),
+                host,
                 created_at: r.try_get("start_time").map_err(db_err)?,
                 updated_at: r.try_get("updated_at").map_err(db_err)?,
                 status: "finished",
             });
         }
+        let table = self.migration_list().await?;
+        legacy.retain(|l| !table.iter().any(|m| m.uuid == l.id));
+        let mut out: Vec<MigrationRecord> = table
+            .into_iter()
+            .map(|m| {
+                let migration_type = match m.migration_type.as_str() {
+                    "resize" => "resize",
+                    "live-migration" => "live-migration",
+                    _ => "migration",
+                };
+                MigrationRecord {
+                    id: m.uuid,
+                    instance_uuid: m.instance_uuid,
+                    action: match migration_type {
+                        "resize" => "resize",
+                        "live-migration" => "live-migration",
+                        _ => "migrate",
+                    }
+                    .to_string(),
+                    host: m.dest_compute.clone().or_else(|| m.source_compute.clone()),
+                    created_at: m.created_at,
+                    updated_at: m.updated_at,
+                    status: static_status(&m.status),
+                    migration_type,
+                    source_compute: m.source_compute,
+                    dest_compute: m.dest_compute,
+                }
+            })
+            .collect();
+        out.extend(legacy);
+        // stable: the table keeps its id order among equal times
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at));
         Ok(out)
     }
 

@@ -9,6 +9,7 @@ pub mod groups;
 pub mod instances;
 pub mod keypairs;
 pub mod metadata;
+pub mod migrations;
 pub mod quotas;
 pub mod services;
 
@@ -20,6 +21,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "write lock", sql: include_str!("../../migrations/0002_write_lock.sql") },
     Migration { version: 3, name: "write lock row", sql: include_str!("../../migrations/0003_write_lock_row.sql") },
     Migration { version: 4, name: "console tokens", sql: include_str!("../../migrations/0004_console_tokens.sql") },
+    Migration { version: 5, name: "migrations", sql: include_str!("../../migrations/0005_migrations.sql") },
 ];
 
 /// The compute service's storage.

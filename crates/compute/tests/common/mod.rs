@@ -75,3 +75,20 @@ pub async fn wait_status(cloud: &TestCloud, token: &str, id: &str, status: &str)
 pub async fn action(cloud: &TestCloud, token: &str, id: &str, body: Value) -> rustack_test_utils::Resp {
     post_v(cloud, &format!("/servers/{id}/action"), token, body, "2.79").await
 }
+
+/// A cloud whose compute runs with `conf` added (e.g. several fake hosts).
+pub async fn cloud_with(conf: &str) -> TestCloud {
+    TestCloud::start_with(rustack_db::testing::sqlite().await, conf).await
+}
+
+/// The host of a server once it shows `status` (admin token).
+pub async fn host_when(cloud: &TestCloud, admin: &str, id: &str, status: &str) -> String {
+    let s = wait_status(cloud, admin, id, status).await;
+    s["OS-EXT-SRV-ATTR:host"].as_str().unwrap_or_default().to_string()
+}
+
+/// `os-migrations` at microversion `v`, filtered on one instance.
+pub async fn migrations_of(cloud: &TestCloud, admin: &str, id: &str, v: &str) -> Vec<Value> {
+    let r = get_v(cloud, &format!("/os-migrations?instance_uuid={id}"), admin, v).await.expect(200);
+    r.body["migrations"].as_array().cloned().unwrap_or_default()
+}

@@ -1,0 +1,235 @@
+//! Cold and live migration across fake hosts: the scheduler's choice of a
+//! destination, the allocations on both hosts, VERIFY_RESIZE with confirm
+//! and revert, the os-migrations records, and Nova's refusals (409 for a
+//! bad state, 400 for an unknown or the same host and for no other host).
+
+mod common;
+
+use common::*;
+use rustack_test_utils::TestCloud;
+use serde_json::{json, Value};
+
+const TWO_HOSTS: &str = "[compute]\nfake_hosts = 2\n";
+
+async fn booted(cloud: &TestCloud, admin: &str) -> (String, String) {
+    let img = image(cloud, admin).await;
+    let id = boot(cloud, admin, &img, json!({})).await;
+    let host = host_when(cloud, admin, &id, "ACTIVE").await;
+    (id, host)
+}
+
+fn other(cloud: &TestCloud, host: &str) -> String {
+    cloud.compute.svc.hosts().into_iter().find(|h| h != host).expect("a second host")
+}
+
+async fn used_vcpus(cloud: &TestCloud, host: &str) -> i64 {
+    cloud.compute.svc.host_usage(host).await.vcpu
+}
+
+fn runs_on(cloud: &TestCloud, host: &str, id: &str) -> bool {
+    cloud.compute.svc.driver(host).and_then(|d| d.power_state(id)).is_some()
+}
+
+#[tokio::test]
+async fn cold_migration_moves_the_server_and_confirm_frees_the_source() {
+    let cloud = cloud_with(TWO_HOSTS).await;
+    let admin = cloud.admin_token().await;
+    let (id, src) = booted(&cloud, &admin).await;
+    let dst = other(&cloud, &src);
+    action(&cloud, &admin, &id, json!({"migrate": null})).await.expect(202);
+    let s = wait_status(&cloud, &admin, &id, "VERIFY_RESIZE").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], dst.as_str(), "{s}");
+    assert_eq!(s["OS-EXT-STS:vm_state"], "resized");
+    // both hosts hold the server until the migration is confirmed
+    assert_eq!((used_vcpus(&cloud, &src).await, used_vcpus(&cloud, &dst).await), (1, 1));
+    assert!(runs_on(&cloud, &dst, &id) && runs_on(&cloud, &src, &id));
+    let m = migrations_of(&cloud, &admin, &id, "2.59").await;
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!((m[0]["status"].as_str(), m[0]["migration_type"].as_str()), (Some("finished"), Some("migration")));
+    assert!(m[0]["uuid"].is_string());
+
+    action(&cloud, &admin, &id, json!({"confirmResize": null})).await.expect(204);
+    let s = wait_status(&cloud, &admin, &id, "ACTIVE").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], dst.as_str());
+    assert_eq!((used_vcpus(&cloud, &src).await, used_vcpus(&cloud, &dst).await), (0, 1));
+    assert!(!runs_on(&cloud, &src, &id), "the source's guest is destroyed on confirm");
+    let m = migrations_of(&cloud, &admin, &id, "2.23").await;
+    assert_eq!(m[0]["status"], "confirmed");
+    // the action log names the cold migration
+    let r = get_v(&cloud, &format!("/servers/{id}/os-instance-actions"), &admin, "2.79").await.expect(200);
+    let actions: Vec<&str> =
+        r.body["instanceActions"].as_array().unwrap().iter().filter_map(|a| a["action"].as_str()).collect();
+    assert!(actions.contains(&"migrate") && actions.contains(&"confirmResize"), "{actions:?}");
+}
+
+#[tokio::test]
+async fn reverting_a_cold_migration_goes_back_to_the_source() {
+    let cloud = cloud_with(TWO_HOSTS).await;
+    let admin = cloud.admin_token().await;
+    let (id, src) = booted(&cloud, &admin).await;
+    let dst = other(&cloud, &src);
+    action(&cloud, &admin, &id, json!({"migrate": null})).await.expect(202);
+    wait_status(&cloud, &admin, &id, "VERIFY_RESIZE").await;
+    action(&cloud, &admin, &id, json!({"revertResize": null})).await.expect(202);
+    let s = wait_status(&cloud, &admin, &id, "ACTIVE").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], src.as_str(), "{s}");
+    assert_eq!(s["OS-EXT-STS:power_state"], 1);
+    assert_eq!((used_vcpus(&cloud, &src).await, used_vcpus(&cloud, &dst).await), (1, 0));
+    assert!(runs_on(&cloud, &src, &id) && !runs_on(&cloud, &dst, &id));
+    assert_eq!(migrations_of(&cloud, &admin, &id, "2.23").await[0]["status"], "reverted");
+}
+
+#[tokio::test]
+async fn a_stopped_server_migrates_and_stays_stopped() {
+    let cloud = cloud_with(TWO_HOSTS).await;
+    let admin = cloud.admin_token().await;
+    let (id, src) = booted(&cloud, &admin).await;
+    action(&cloud, &admin, &id, json!({"os-stop": null})).await.expect(202);
+    wait_status(&cloud, &admin, &id, "SHUTOFF").await;
+    // a named destination at 2.56
+    let dst = other(&cloud, &src);
+    post_v(&cloud, &format!("/servers/{id}/action"), &admin, json!({"migrate": {"host": dst}}), "2.56")
+        .await
+        .expect(202);
+    let s = wait_status(&cloud, &admin, &id, "VERIFY_RESIZE").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], dst.as_str());
+    assert_eq!(s["OS-EXT-STS:power_state"], 4);
+    action(&cloud, &admin, &id, json!({"confirmResize": null})).await.expect(204);
+    let s = wait_status(&cloud, &admin, &id, "SHUTOFF").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], dst.as_str());
+}
+
+#[tokio::test]
+async fn cold_migration_refusals_are_nova_s() {
+    let cloud = cloud_with(TWO_HOSTS).await;
+    let admin = cloud.admin_token().await;
+    let (id, src) = booted(&cloud, &admin).await;
+    // not an admin, on their own server
+    let demo = cloud.demo_token().await;
+    let img = image(&cloud, &admin).await;
+    let theirs = boot(&cloud, &demo, &img, json!({})).await;
+    wait_status(&cloud, &demo, &theirs, "ACTIVE").await;
+    action(&cloud, &demo, &theirs, json!({"migrate": null})).await.expect(403);
+    // a host before 2.56, an unknown host, the server's own host
+    action(&cloud, &admin, &id, json!({"migrate": {"host": "x"}})).await.expect(400);
+    let path = format!("/servers/{id}/action");
+    let r = post_v(&cloud, &path, &admin, json!({"migrate": {"host": "nowhere"}}), "2.56").await.expect(400);
+    assert!(r.body["badRequest"]["message"].as_str().unwrap().contains("Compute host nowhere could not be found"));
+    post_v(&cloud, &path, &admin, json!({"migrate": {"host": src}}), "2.56").await.expect(400);
+    // a suspended server: 409 with Nova's message, and nothing changed
+    action(&cloud, &admin, &id, json!({"suspend": null})).await.expect(202);
+    wait_status(&cloud, &admin, &id, "SUSPENDED").await;
+    let r = action(&cloud, &admin, &id, json!({"migrate": null})).await.expect(409);
+    assert_eq!(
+        r.body["conflictingRequest"]["message"],
+        format!("Cannot 'migrate' instance {id} while it is in vm_state suspended")
+    );
+    assert!(migrations_of(&cloud, &admin, &id, "2.23").await.is_empty());
+}
+
+#[tokio::test]
+async fn with_one_host_there_is_no_valid_host() {
+    let cloud = cloud_with("[compute]\nfake_hosts = 1\n").await;
+    let admin = cloud.admin_token().await;
+    let (id, src) = booted(&cloud, &admin).await;
+    let r = action(&cloud, &admin, &id, json!({"migrate": null})).await.expect(400);
+    assert!(r.body["badRequest"]["message"].as_str().unwrap().starts_with("No valid host was found"), "{}", r.body);
+    let body = json!({"os-migrateLive": {"host": null, "block_migration": "auto"}});
+    post_v(&cloud, &format!("/servers/{id}/action"), &admin, body, "2.25").await.expect(400);
+    // the server is untouched
+    let s = wait_status(&cloud, &admin, &id, "ACTIVE").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], src.as_str());
+}
+
+async fn live(cloud: &TestCloud, admin: &str, id: &str, body: Value, v: &str) -> rustack_test_utils::Resp {
+    post_v(cloud, &format!("/servers/{id}/action"), admin, json!({ "os-migrateLive": body }), v).await
+}
+
+#[tokio::test]
+async fn live_migration_moves_a_running_or_paused_server() {
+    let cloud = cloud_with(TWO_HOSTS).await;
+    let admin = cloud.admin_token().await;
+    let (id, src) = booted(&cloud, &admin).await;
+    let dst = other(&cloud, &src);
+    live(&cloud, &admin, &id, json!({"host": dst, "block_migration": "auto"}), "2.25").await.expect(202);
+    let s = wait_status(&cloud, &admin, &id, "ACTIVE").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], dst.as_str(), "{s}");
+    assert_eq!((used_vcpus(&cloud, &src).await, used_vcpus(&cloud, &dst).await), (0, 1));
+    assert!(runs_on(&cloud, &dst, &id) && !runs_on(&cloud, &src, &id));
+    let m = migrations_of(&cloud, &admin, &id, "2.23").await;
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(m[0]["status"], "completed");
+    // a paused server, the scheduler choosing (back to the first host)
+    action(&cloud, &admin, &id, json!({"pause": null})).await.expect(202);
+    wait_status(&cloud, &admin, &id, "PAUSED").await;
+    live(&cloud, &admin, &id, json!({"host": null, "block_migration": false, "disk_over_commit": false}), "2.1")
+        .await
+        .expect(202);
+    let s = wait_status(&cloud, &admin, &id, "PAUSED").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], src.as_str());
+    assert_eq!(cloud.compute.svc.driver(&src).unwrap().power_state(&id), Some(3));
+    // nothing left in progress: the server's migrations list is empty, and
+    // a finished migration cannot be aborted or hurried
+    let r = get_v(&cloud, &format!("/servers/{id}/migrations"), &admin, "2.23").await.expect(200);
+    assert_eq!(r.body["migrations"], json!([]));
+    let mid = m[0]["id"].as_i64().unwrap();
+    let r = cloud
+        .request_with(
+            http::Method::DELETE,
+            &url(&cloud, &format!("/servers/{id}/migrations/{mid}")),
+            Some(&admin),
+            None,
+            &[("OpenStack-API-Version", "compute 2.24")],
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 409, "{}", r.body);
+    let path = format!("/servers/{id}/migrations/{mid}/action");
+    post_v(&cloud, &path, &admin, json!({"force_complete": null}), "2.22").await.expect(409);
+    get_v(&cloud, &format!("/servers/{id}/migrations/{mid}"), &admin, "2.23").await.expect(404);
+}
+
+#[tokio::test]
+async fn live_migration_refusals_are_nova_s() {
+    let cloud = cloud_with(TWO_HOSTS).await;
+    let admin = cloud.admin_token().await;
+    let (id, src) = booted(&cloud, &admin).await;
+    let dst = other(&cloud, &src);
+    // Tempest's test_invalid_host_for_migration: 400, the server still ACTIVE
+    let r =
+        live(&cloud, &admin, &id, json!({"host": "no-such-host", "block_migration": false}), "2.30").await.expect(400);
+    assert_eq!(r.body["badRequest"]["message"], "Compute host no-such-host could not be found.");
+    let r = live(&cloud, &admin, &id, json!({"host": src, "block_migration": false}), "2.30").await.expect(400);
+    assert!(r.body["badRequest"]["message"].as_str().unwrap().contains("to current host"), "{}", r.body);
+    // malformed bodies
+    live(&cloud, &admin, &id, json!({"block_migration": false}), "2.30").await.expect(400);
+    live(&cloud, &admin, &id, json!({"host": dst, "block_migration": "auto"}), "2.24").await.expect(400);
+    let bad = json!({"host": dst, "block_migration": false, "disk_over_commit": false});
+    live(&cloud, &admin, &id, bad, "2.25").await.expect(400);
+    wait_status(&cloud, &admin, &id, "ACTIVE").await;
+    // Tempest's test_live_block_migration_suspended: 409
+    action(&cloud, &admin, &id, json!({"suspend": null})).await.expect(202);
+    wait_status(&cloud, &admin, &id, "SUSPENDED").await;
+    let r = live(&cloud, &admin, &id, json!({"host": dst, "block_migration": "auto"}), "2.25").await.expect(409);
+    assert_eq!(
+        r.body["conflictingRequest"]["message"],
+        format!("Cannot 'os-migrateLive' instance {id} while it is in vm_state suspended")
+    );
+    let s = wait_status(&cloud, &admin, &id, "SUSPENDED").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], src.as_str());
+}
+
+#[tokio::test]
+async fn a_resize_in_place_is_a_resize_migration() {
+    let cloud = cloud_with(TWO_HOSTS).await;
+    let admin = cloud.admin_token().await;
+    let (id, src) = booted(&cloud, &admin).await;
+    action(&cloud, &admin, &id, json!({"resize": {"flavorRef": "2"}})).await.expect(202);
+    let s = wait_status(&cloud, &admin, &id, "VERIFY_RESIZE").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], src.as_str());
+    let m = migrations_of(&cloud, &admin, &id, "2.23").await;
+    assert_eq!((m[0]["status"].as_str(), m[0]["migration_type"].as_str()), (Some("finished"), Some("resize")));
+    action(&cloud, &admin, &id, json!({"revertResize": null})).await.expect(202);
+    let s = wait_status(&cloud, &admin, &id, "ACTIVE").await;
+    assert_eq!(s["flavor"]["original_name"], "m1.tiny", "{s}");
+    assert_eq!(migrations_of(&cloud, &admin, &id, "2.23").await[0]["status"], "reverted");
+}
