@@ -339,6 +339,9 @@ async fn action(
                     .into());
                 }
             }
+            // the disk config asked for takes effect with the resize (Nova's
+            // auto_disk_config instance update)
+            let dc = disk_config(arg)?;
             let snap = FlavorSnap::from(&f);
             begin(
                 c,
@@ -354,6 +357,9 @@ async fn action(
                     i.old_flavor = i.flavor.take();
                     i.flavor = Some(snap);
                     i.previous_vm_state = Some(i.vm_state.clone());
+                    if let Some(d) = dc {
+                        i.disk_config = d;
+                    }
                 },
             )
             .await?;
@@ -428,16 +434,7 @@ async fn action(
             let a4 = arg.get("accessIPv4").and_then(Value::as_str).map(str::to_string);
             let a6 = arg.get("accessIPv6").and_then(Value::as_str).map(str::to_string);
             let desc = if v.at_least(2, 19) { arg.get("description").cloned() } else { None };
-            let dc = match arg.get("OS-DCF:diskConfig").and_then(Value::as_str) {
-                Some(d @ ("AUTO" | "MANUAL")) => Some(d.to_string()),
-                Some(d) => {
-                    return Err(Error::bad_request(format!(
-                        "Invalid input for field/attribute OS-DCF:diskConfig. Value: {d}."
-                    ))
-                    .into())
-                }
-                None => None,
-            };
+            let dc = disk_config(arg)?;
             let new_user_data = if v.at_least(2, 57) { arg.get("user_data").cloned() } else { None };
             let pass = arg
                 .get("adminPass")
@@ -772,10 +769,26 @@ async fn action(
             Ok(accepted())
         }
         "migrate" | "os-migrateLive" => super::migrate::action(c, &ctx, &rid, &inst, name, arg, &v).await,
-        "evacuate" | "addFixedIp" | "removeFixedIp" | "addFloatingIp" | "removeFloatingIp" => {
+        "addFloatingIp" | "removeFloatingIp" => {
+            let tok = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            Ok(super::floating_ips::server_action(c, tok, v, &inst, name, arg).await?)
+        }
+        "evacuate" | "addFixedIp" | "removeFixedIp" => {
             Err(Error::not_implemented(format!("The action {name} is not served by rustack yet.")).into())
         }
         other => Err(Error::bad_request(format!("There is no such action: {other}")).into()),
+    }
+}
+
+/// `OS-DCF:diskConfig` of a rebuild or resize: AUTO or MANUAL (400
+/// otherwise, Nova's schema enum).
+fn disk_config(arg: &Value) -> Result<Option<String>, Error> {
+    match arg.get("OS-DCF:diskConfig") {
+        None => Ok(None),
+        Some(Value::String(d)) if d == "AUTO" || d == "MANUAL" => Ok(Some(d.clone())),
+        Some(d) => Err(Error::bad_request(format!(
+            "Invalid input for field/attribute OS-DCF:diskConfig. Value: {d}. {d} is not one of ['AUTO', 'MANUAL']"
+        ))),
     }
 }
 

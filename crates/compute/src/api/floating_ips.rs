@@ -2,7 +2,10 @@
 //! deprecated, gone at 2.36): the network service's Neutron API called with
 //! the caller's own token, as Nova calls Neutron, in Nova's shapes. A pool is
 //! an external network, named by name or id. Associating one with a server
-//! is the addFloatingIp action, not served here.
+//! is the addFloatingIp action (`server_action`, served to 2.43): the
+//! floating IP is pointed at the server's port and the server's addresses
+//! then list it (`OS-EXT-IPS:type` floating), as Nova's refreshed network
+//! info cache does.
 
 use std::collections::HashMap;
 
@@ -20,6 +23,7 @@ use serde_json::{json, Value};
 
 use super::secgroups::neutron;
 use super::{accepted, ok, project_of};
+use crate::model::{Address, Instance};
 use crate::Compute;
 
 pub(super) fn routes() -> Router<Compute> {
@@ -192,10 +196,18 @@ async fn remove(
 ) -> ApiResult<Response> {
     gone(v)?;
     let tok = token(&h);
-    get_one(&c, &tok, &id).await?;
+    let f = get_one(&c, &tok, &id).await?;
     let (s, body) = neutron(&c, &tok, Method::DELETE, &format!("/floatingips/{id}"), None).await?;
     match s {
-        200 | 204 => Ok(accepted()),
+        200 | 204 => {
+            // releasing an associated address disassociates it (Neutron)
+            if let (Some(port), Some(addr)) = (f["port_id"].as_str(), f["floating_ip_address"].as_str()) {
+                if let Some(server) = device_of(&c, &tok, port).await? {
+                    forget_floating(&c, &server, addr).await;
+                }
+            }
+            Ok(accepted())
+        }
         404 => Err(not_found(&id).into()),
         _ => Err(failed(s, &body).into()),
     }
@@ -216,6 +228,195 @@ async fn pools(
     let list: Vec<Value> =
         body["networks"].as_array().into_iter().flatten().map(|n| json!({"name": n["name"]})).collect();
     Ok(ok(json!({ "floating_ip_pools": list })))
+}
+
+/// The device (server uuid) of a port, if the port exists and has one.
+async fn device_of(c: &Compute, tok: &str, port: &str) -> Result<Option<String>, Error> {
+    let (s, p) = neutron(c, tok, Method::GET, &format!("/ports/{port}"), None).await?;
+    Ok((s == 200).then(|| p["port"]["device_id"].as_str().filter(|d| !d.is_empty()).map(str::to_string)).flatten())
+}
+
+/// The floating IP with this address the caller can see (Nova's
+/// FloatingIpNotFoundForAddress when none).
+async fn by_address(c: &Compute, tok: &str, addr: &str) -> Result<Value, Error> {
+    let (s, body) = neutron(c, tok, Method::GET, &format!("/floatingips?floating_ip_address={addr}"), None).await?;
+    if s != 200 {
+        return Err(failed(s, &body));
+    }
+    let list = body["floatingips"].as_array().cloned().unwrap_or_default();
+    match list.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(Error::not_found(format!("Floating IP not found for address {addr}."))),
+        _ => Err(Error::bad_request(format!("Multiple floating IPs are found for address {addr}."))),
+    }
+}
+
+/// A required or optional IP address field of an action body (Nova's
+/// schema: a string in IPv4 or IPv6 form; other keys refused).
+fn ip_field(action: &str, arg: &Value, allowed: &[&str], key: &str) -> Result<Option<String>, Error> {
+    let o = arg.as_object().ok_or_else(|| {
+        Error::bad_request(format!(
+            "Invalid input for field/attribute {action}. Value: {arg}. {arg} is not of type 'object'"
+        ))
+    })?;
+    if let Some(extra) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(Error::bad_request(format!(
+            "Invalid input for field/attribute {action}. Additional properties are not allowed ('{extra}' was unexpected)"
+        )));
+    }
+    match o.get(key) {
+        None => Ok(None),
+        Some(Value::String(a)) if a.parse::<std::net::IpAddr>().is_ok() => Ok(Some(a.clone())),
+        Some(other) => Err(Error::bad_request(format!(
+            "Invalid input for field/attribute {key}. Value: {other}. {other} is not a 'ip-address'"
+        ))),
+    }
+}
+
+/// `addFloatingIp` / `removeFloatingIp` on a server (deprecated: 2.1 to
+/// 2.43, a 404 above as Nova). Neutron does the work with the caller's
+/// token; the server's addresses follow.
+pub(super) async fn server_action(
+    c: &Compute,
+    tok: &str,
+    v: Version,
+    inst: &Instance,
+    name: &str,
+    arg: &Value,
+) -> Result<Response, Error> {
+    if v.at_least(2, 44) {
+        return Err(Error::not_found("The resource could not be found."));
+    }
+    if name == "addFloatingIp" {
+        associate(c, tok, inst, arg).await
+    } else {
+        disassociate(c, tok, inst, arg).await
+    }
+}
+
+async fn associate(c: &Compute, tok: &str, inst: &Instance, arg: &Value) -> Result<Response, Error> {
+    const KEYS: &[&str] = &["address", "fixed_address"];
+    let address = ip_field("addFloatingIp", arg, KEYS, "address")?.ok_or_else(|| {
+        Error::bad_request("Invalid input for field/attribute addFloatingIp. 'address' is a required property")
+    })?;
+    let wanted = ip_field("addFloatingIp", arg, KEYS, "fixed_address")?;
+    let id = &inst.uuid;
+    let fixed: Vec<&Address> = inst.addresses.values().flatten().filter(|a| a.kind == "fixed").collect();
+    if fixed.is_empty() {
+        return Err(Error::bad_request("No fixed IPs associated to instance"));
+    }
+    let fixed_address = match wanted {
+        Some(w) => fixed
+            .iter()
+            .find(|a| a.addr == w)
+            .map(|a| a.addr.clone())
+            .ok_or_else(|| Error::bad_request("Specified fixed address not assigned to instance"))?,
+        // Nova takes the first IPv4 address
+        None => fixed.iter().find(|a| a.version == 4).map(|a| a.addr.clone()).ok_or_else(|| {
+            Error::bad_request(format!(
+                "Unable to associate floating IP {address} to any fixed IPs for instance {id}. Instance has no fixed IPv4 addresses to associate."
+            ))
+        })?,
+    };
+    let fip = by_address(c, tok, &address).await?;
+    let fip_id = fip["id"].as_str().unwrap_or_default().to_string();
+    // the server's port carrying that fixed address
+    let (s, body) = neutron(c, tok, Method::GET, &format!("/ports?device_id={id}"), None).await?;
+    if s != 200 {
+        return Err(failed(s, &body));
+    }
+    let port = body["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["fixed_ips"].as_array().into_iter().flatten().any(|ip| ip["ip_address"] == fixed_address.as_str()))
+        .cloned()
+        .ok_or_else(|| Error::bad_request(format!("Fixed IP {fixed_address} not found on a port of instance {id}.")))?;
+    let port_id = port["id"].as_str().unwrap_or_default().to_string();
+    let before = match fip["port_id"].as_str() {
+        Some(p) if p != port_id => device_of(c, tok, p).await?,
+        _ => None,
+    };
+    let (s, body) = neutron(
+        c,
+        tok,
+        Method::PUT,
+        &format!("/floatingips/{fip_id}"),
+        Some(json!({"floatingip": {"port_id": port_id, "fixed_ip_address": fixed_address}})),
+    )
+    .await?;
+    match s {
+        200 => {}
+        403 => return Err(failed(s, &body)),
+        _ => {
+            let why = body["NeutronError"]["message"].as_str().unwrap_or("the network service refused");
+            return Err(Error::bad_request(format!(
+                "Unable to associate floating IP {address} to fixed IP {fixed_address} for instance {id}. Error: {why}"
+            )));
+        }
+    }
+    // moved from another server: that one no longer lists it
+    if let Some(old) = before.filter(|o| o != id) {
+        forget_floating(c, &old, &address).await;
+    }
+    let mac = port["mac_address"].as_str().unwrap_or_default().to_string();
+    let addr = address.clone();
+    c.store()
+        .instance_modify(id, move |i| {
+            for list in i.addresses.values_mut() {
+                list.retain(|a| !(a.kind == "floating" && a.addr == addr));
+            }
+            let net = i
+                .addresses
+                .iter()
+                .find(|(_, l)| l.iter().any(|a| a.kind == "fixed" && a.addr == fixed_address))
+                .map(|(n, _)| n.clone());
+            if let Some(net) = net {
+                let version = if addr.contains(':') { 6 } else { 4 };
+                i.addresses.entry(net).or_default().push(Address { addr, version, mac, kind: "floating".into() });
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(accepted())
+}
+
+async fn disassociate(c: &Compute, tok: &str, inst: &Instance, arg: &Value) -> Result<Response, Error> {
+    let address = ip_field("removeFloatingIp", arg, &["address"], "address")?.ok_or_else(|| {
+        Error::bad_request("Invalid input for field/attribute removeFloatingIp. 'address' is a required property")
+    })?;
+    let fip = by_address(c, tok, &address).await?;
+    let owner = match fip["port_id"].as_str() {
+        Some(p) => device_of(c, tok, p).await?,
+        None => None,
+    };
+    if owner.as_deref() != Some(inst.uuid.as_str()) {
+        return Err(Error::conflict(format!("Floating IP {address} is not associated with instance {}.", inst.uuid)));
+    }
+    let fip_id = fip["id"].as_str().unwrap_or_default();
+    let (s, body) =
+        neutron(c, tok, Method::PUT, &format!("/floatingips/{fip_id}"), Some(json!({"floatingip": {"port_id": null}})))
+            .await?;
+    if s != 200 {
+        return Err(failed(s, &body));
+    }
+    forget_floating(c, &inst.uuid, &address).await;
+    Ok(accepted())
+}
+
+/// Drops a floating address from a server's addresses. Best effort: the
+/// server may be gone or not be a compute instance at all.
+async fn forget_floating(c: &Compute, server: &str, addr: &str) {
+    let addr = addr.to_string();
+    let _ = c
+        .store()
+        .instance_modify(server, move |i| {
+            for list in i.addresses.values_mut() {
+                list.retain(|a| !(a.kind == "floating" && a.addr == addr));
+            }
+            Ok(())
+        })
+        .await;
 }
 
 #[cfg(test)]

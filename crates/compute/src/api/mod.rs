@@ -5,6 +5,7 @@
 
 mod actions;
 mod consoles;
+mod extensions;
 mod flavors;
 mod floating_ips;
 mod groups;
@@ -59,6 +60,7 @@ pub fn router(svc: Compute) -> Router {
         .merge(legacy_hosts::routes())
         .merge(proxies::routes())
         .merge(secgroups::routes())
+        .merge(extensions::routes())
         .fallback(|| async { ApiError(Error::not_found("The resource could not be found.")) });
     let api = Router::new()
         .merge(versions::routes())

@@ -249,12 +249,14 @@ async fn rule_create(
         .get("security_group_rule")
         .and_then(Value::as_object)
         .ok_or_else(|| Error::bad_request("Invalid input for field/attribute security_group_rule."))?;
-    let parent = r
-        .get("parent_group_id")
-        .and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string())))
-        .ok_or_else(|| Error::bad_request("Parent group id is not a valid UUID"))?;
+    // Neutron's groups have UUIDs: anything else is a 400 before any lookup
+    let parent = uuid_field(r.get("parent_group_id"))?;
     let tok = token(&h);
     get_group(&c, &tok, &parent).await?;
+    let source = match r.get("group_id") {
+        None | Some(Value::Null) => None,
+        g => Some(get_group(&c, &tok, &uuid_field(g)?).await?),
+    };
     let proto = r.get("ip_protocol").and_then(Value::as_str).map(str::to_lowercase);
     if let Some(p) = &proto {
         if !["tcp", "udp", "icmp"].contains(&p.as_str()) {
@@ -278,7 +280,26 @@ async fn rule_create(
             return Err(Error::bad_request(format!("Invalid port range {f}:{t}.")).into());
         }
     }
-    let mut nr = json!({"security_group_id": parent, "direction": "ingress", "ethertype": "IPv4"});
+    // a source group wins over a cidr (Nova ignores the cidr then)
+    let cidr = match (&source, r.get("cidr")) {
+        (Some(_), _) | (None, None | Some(Value::Null)) => None,
+        (None, Some(Value::String(c))) if c.is_empty() => None,
+        (None, Some(Value::String(c))) => {
+            if network_of(c).is_none() {
+                return Err(Error::bad_request(format!("Invalid cidr {c}.")).into());
+            }
+            // a zero-length prefix is only meaningful as "everything"
+            if let Some((addr, "0")) = c.split_once('/') {
+                if addr != "0.0.0.0" && addr != "::" {
+                    return Err(Error::bad_request(format!("Bad prefix for network in cidr {c}")).into());
+                }
+            }
+            Some(c.clone())
+        }
+        (None, Some(other)) => return Err(Error::bad_request(format!("Invalid cidr {other}.")).into()),
+    };
+    let ethertype = if cidr.as_deref().is_some_and(|c| c.contains(':')) { "IPv6" } else { "IPv4" };
+    let mut nr = json!({"security_group_id": parent, "direction": "ingress", "ethertype": ethertype});
     if let Some(p) = proto {
         nr["protocol"] = json!(p);
         if !(icmp && from == Some(-1)) {
@@ -286,11 +307,10 @@ async fn rule_create(
             nr["port_range_max"] = json!(to);
         }
     }
-    if let Some(g) = r.get("group_id").and_then(Value::as_str) {
-        nr["remote_group_id"] = json!(g);
-    } else if let Some(cidr) = r.get("cidr").and_then(Value::as_str) {
-        nr["remote_ip_prefix"] =
-            json!(network_of(cidr).ok_or_else(|| Error::bad_request(format!("Invalid CIDR {cidr}.")))?);
+    if let Some(g) = &source {
+        nr["remote_group_id"] = g["id"].clone();
+    } else if let Some(c) = &cidr {
+        nr["remote_ip_prefix"] = json!(c);
     }
     let (s, v) =
         neutron(&c, &tok, reqwest::Method::POST, "/security-group-rules", Some(json!({"security_group_rule": nr})))
@@ -298,7 +318,30 @@ async fn rule_create(
     if s != 201 && s != 200 {
         return Err(neutron_error(s, &v, "cannot create the rule").into());
     }
-    Ok(ok(json!({"security_group_rule": rule_view(&v["security_group_rule"], &[])})))
+    let sources: Vec<Value> = source.into_iter().collect();
+    let mut view = rule_view(&v["security_group_rule"], &sources);
+    if let Some(g) = sources.first() {
+        // the source group's own project, as Nova names it
+        view["group"]["tenant_id"] = g["project_id"].clone();
+    }
+    if let Some(c) = cidr {
+        // the range as given: Neutron keeps the prefix as the user wrote it
+        view["ip_range"] = json!({"cidr": c});
+    }
+    Ok(ok(json!({"security_group_rule": view})))
+}
+
+/// A security group id of a rule body: a UUID (Nova's "should be uuid" 400).
+fn uuid_field(v: Option<&Value>) -> Result<String, Error> {
+    let s = match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Err(Error::bad_request("Security group id should be uuid")),
+    };
+    if uuid::Uuid::parse_str(&s).is_err() {
+        return Err(Error::bad_request(format!("Security group id should be uuid: {s}")));
+    }
+    Ok(s)
 }
 
 /// `10.2.3.124/24` → `10.2.3.0/24`, as Neutron stores a prefix.

@@ -31,7 +31,6 @@ pub(super) fn routes() -> Router<Compute> {
         .route("/servers/{id}/os-interface/{port}", get(interface_show).delete(interface_detach))
         .route("/servers/{id}/os-volume_attachments", get(volumes))
         .route("/servers/{id}/diagnostics", get(diagnostics))
-        .route("/extensions", get(extensions))
 }
 
 fn check_unlocked(c: &Compute, ctx: &rustack_http::RequestContext, i: &Instance) -> Result<(), Error> {
@@ -564,24 +563,61 @@ async fn volumes(
 async fn diagnostics(
     State(c): State<Compute>,
     Authenticated(ctx): Authenticated,
+    Extension(v): Extension<Version>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     super::require_admin(&ctx, "os_compute_api:os-server-diagnostics")?;
     let i = load(&c, &ctx, &id).await?;
-    let state = match i.power_state {
-        1 => "running",
-        3 => "paused",
-        4 => "shutdown",
-        7 => "suspended",
-        6 => "crashed",
-        _ => "pending",
-    };
-    Ok(ok(json!({"state": state, "driver": "fake", "hypervisor": "fake", "hypervisor_os": "fake-os",
-                 "uptime": 0, "num_cpus": i.flavor.as_ref().map(|f| f.vcpus).unwrap_or(0),
-                 "num_disks": 1, "num_nics": i.port_ids.len(), "memory_details": {"maximum": i.flavor.as_ref().map(|f| f.ram).unwrap_or(0), "used": 0},
-                 "cpu_details": [], "disk_details": [], "nic_details": [], "config_drive": false})))
+    let not_ready = || Error::conflict(format!("Instance {id} is not ready"));
+    let agent = i.host.as_deref().and_then(|h| c.agent(h)).ok_or_else(not_ready)?;
+    // Nova's compute manager answers only for a running guest
+    let power = agent.driver.power_state(&id).ok_or_else(not_ready)?;
+    if power != crate::model::power::RUNNING {
+        return Err(Error::conflict(format!(
+            "Instance {id} in power state {}. Cannot get_diagnostics while the instance is in this state.",
+            crate::driver::diagnostics_state(power)
+        ))
+        .into());
+    }
+    let d = agent.driver.diagnostics(&id).ok_or_else(not_ready)?;
+    if v.at_least(2, 48) {
+        return Ok(ok(serde_json::to_value(&d).map_err(|e| Error::internal(&e))?));
+    }
+    Ok(ok(legacy_diagnostics(&d)))
 }
 
-async fn extensions(Authenticated(_ctx): Authenticated) -> ApiResult<Response> {
-    Ok(ok(json!({"extensions": []})))
+/// Before 2.48 each Nova driver had its own flat shape; this is the libvirt
+/// one's (`cpu0_time`, `memory`, `vda_read`, `<nic>_rx` …), unknown values
+/// left out.
+fn legacy_diagnostics(d: &crate::driver::Diagnostics) -> Value {
+    let mut m = serde_json::Map::new();
+    let mut put = |k: String, v: Option<i64>| {
+        if let Some(v) = v {
+            m.insert(k, json!(v));
+        }
+    };
+    for (n, cpu) in d.cpu_details.iter().enumerate() {
+        put(format!("cpu{n}_time"), cpu.time);
+    }
+    put("memory".into(), d.memory_details.maximum.map(|mib| mib * 1024));
+    put("memory-rss".into(), d.memory_details.used.map(|mib| mib * 1024));
+    for (n, disk) in d.disk_details.iter().enumerate() {
+        let dev = format!("vd{}", char::from(b'a' + (n % 26) as u8));
+        put(format!("{dev}_read"), disk.read_bytes);
+        put(format!("{dev}_read_req"), disk.read_requests);
+        put(format!("{dev}_write"), disk.write_bytes);
+        put(format!("{dev}_write_req"), disk.write_requests);
+        put(format!("{dev}_errors"), disk.errors_count);
+    }
+    for (n, nic) in d.nic_details.iter().enumerate() {
+        put(format!("nic{n}_rx"), nic.rx_octets);
+        put(format!("nic{n}_rx_packets"), nic.rx_packets);
+        put(format!("nic{n}_rx_errors"), nic.rx_errors);
+        put(format!("nic{n}_rx_drop"), nic.rx_drop);
+        put(format!("nic{n}_tx"), nic.tx_octets);
+        put(format!("nic{n}_tx_packets"), nic.tx_packets);
+        put(format!("nic{n}_tx_errors"), nic.tx_errors);
+        put(format!("nic{n}_tx_drop"), nic.tx_drop);
+    }
+    Value::Object(m)
 }

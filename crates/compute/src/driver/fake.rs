@@ -4,12 +4,15 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustack_common::Error;
 use rustack_http::token_layer::BoxFuture;
 
-use super::{HostResources, HypervisorDriver, SnapshotData, SpawnSpec};
+use super::{
+    diagnostics_state, CpuDetails, Diagnostics, DiskDetails, HostResources, HypervisorDriver, MemoryDetails,
+    NicDetails, SnapshotData, SpawnSpec,
+};
 use crate::model::{power, Resources};
 
 #[derive(Debug, Clone)]
@@ -25,6 +28,24 @@ struct FakeVm {
     power: i64,
     resources: Resources,
     boots: u32,
+    started: Instant,
+    /// (port id, MAC) of each NIC.
+    nics: Vec<(String, String)>,
+    config_drive: bool,
+}
+
+impl FakeVm {
+    fn new(spec: &SpawnSpec, power: i64) -> FakeVm {
+        FakeVm {
+            name: spec.name.clone(),
+            power,
+            resources: spec.resources,
+            boots: 1,
+            started: Instant::now(),
+            nics: spec.nics.iter().map(|n| (n.port_id.clone(), n.mac.clone())).collect(),
+            config_drive: spec.config_drive.is_some(),
+        }
+    }
 }
 
 pub struct FakeDriver {
@@ -99,10 +120,10 @@ impl HypervisorDriver for FakeDriver {
                     self.host
                 ))));
             }
-            self.vms.lock().unwrap_or_else(|e| e.into_inner()).insert(
-                spec.uuid.clone(),
-                FakeVm { name: spec.name.clone(), power: power::RUNNING, resources: spec.resources, boots: 1 },
-            );
+            self.vms
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(spec.uuid.clone(), FakeVm::new(spec, power::RUNNING));
             Ok(())
         })
     }
@@ -169,6 +190,24 @@ impl HypervisorDriver for FakeDriver {
         })
     }
 
+    fn attach_interface<'a>(&'a self, uuid: &'a str, nic: &'a super::NicSpec) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            if let Some(vm) = self.vms.lock().unwrap_or_else(|e| e.into_inner()).get_mut(uuid) {
+                vm.nics.push((nic.port_id.clone(), nic.mac.clone()));
+            }
+            Ok(())
+        })
+    }
+
+    fn detach_interface<'a>(&'a self, uuid: &'a str, port_id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            if let Some(vm) = self.vms.lock().unwrap_or_else(|e| e.into_inner()).get_mut(uuid) {
+                vm.nics.retain(|(p, _)| p != port_id);
+            }
+            Ok(())
+        })
+    }
+
     fn power_state(&self, uuid: &str) -> Option<i64> {
         self.vms.lock().unwrap_or_else(|e| e.into_inner()).get(uuid).map(|v| v.power)
     }
@@ -181,10 +220,67 @@ impl HypervisorDriver for FakeDriver {
         let vms = self.vms.lock().unwrap_or_else(|e| e.into_inner());
         let vm = vms.get(uuid)?;
         let mut out = String::new();
+        // a boot log of a few lines per boot, as a guest's serial console has
         for b in 0..vm.boots {
-            out.push_str(&format!("[boot {}] fake console of {} on {}\nlogin: \n", b + 1, vm.name, self.host));
+            // every line names itself, so any tail of the log is recognisable
+            out.push_str(&format!("[boot {}] fake console of {} on {}\n", b + 1, vm.name, self.host));
+            for step in ["loading kernel", "mounting root filesystem", "configuring network", "starting sshd"] {
+                out.push_str(&format!("[boot {}] fake console: {step}\n", b + 1));
+            }
+            out.push_str(&format!("[boot {}] fake console: {} login: \n", b + 1, vm.name));
         }
         Some(out)
+    }
+
+    fn diagnostics(&self, uuid: &str) -> Option<Diagnostics> {
+        let vms = self.vms.lock().unwrap_or_else(|e| e.into_inner());
+        let vm = vms.get(uuid)?;
+        let running = vm.power == power::RUNNING || vm.power == power::PAUSED;
+        // a fake guest moves no bytes: its counters are zero, not unknown
+        let nic_details = vm
+            .nics
+            .iter()
+            .map(|(_, mac)| NicDetails {
+                mac_address: Some(mac.clone()),
+                rx_octets: Some(0),
+                rx_errors: Some(0),
+                rx_drop: Some(0),
+                rx_packets: Some(0),
+                tx_octets: Some(0),
+                tx_errors: Some(0),
+                tx_drop: Some(0),
+                tx_packets: Some(0),
+                ..NicDetails::default()
+            })
+            .collect::<Vec<_>>();
+        let disks = 1 + i64::from(vm.config_drive);
+        let zero = DiskDetails {
+            read_bytes: Some(0),
+            read_requests: Some(0),
+            write_bytes: Some(0),
+            write_requests: Some(0),
+            errors_count: Some(0),
+        };
+        Some(Diagnostics {
+            state: diagnostics_state(vm.power),
+            driver: "libvirt",
+            hypervisor: Some("fake".into()),
+            hypervisor_os: Some("rustack".into()),
+            uptime: running.then(|| vm.started.elapsed().as_secs() as i64),
+            config_drive: vm.config_drive,
+            num_cpus: vm.resources.vcpu,
+            num_nics: nic_details.len() as i64,
+            num_disks: disks,
+            memory_details: MemoryDetails {
+                maximum: Some(vm.resources.memory_mb),
+                used: Some(if running { vm.resources.memory_mb } else { 0 }),
+            },
+            cpu_details: (0..vm.resources.vcpu)
+                .map(|id| CpuDetails { id: Some(id), time: Some(0), utilisation: Some(0) })
+                .collect(),
+            nic_details,
+            disk_details: (0..disks).map(|_| zero.clone()).collect(),
+        })
     }
 
     fn vnc_socket(&self, uuid: &str) -> Option<std::path::PathBuf> {
@@ -194,11 +290,6 @@ impl HypervisorDriver for FakeDriver {
 
     fn adopt(&self, spec: &SpawnSpec, power_state: i64) {
         let mut vms = self.vms.lock().unwrap_or_else(|e| e.into_inner());
-        vms.entry(spec.uuid.clone()).or_insert(FakeVm {
-            name: spec.name.clone(),
-            power: power_state,
-            resources: spec.resources,
-            boots: 1,
-        });
+        vms.entry(spec.uuid.clone()).or_insert_with(|| FakeVm::new(spec, power_state));
     }
 }

@@ -50,6 +50,83 @@ pub enum SnapshotData {
     File(PathBuf),
 }
 
+/// Nova's standardized server diagnostics (compute API 2.48) as a driver
+/// measures them; `None` where it cannot tell. Serializes as Nova's body.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Diagnostics {
+    /// pending, running, paused, shutdown, crashed or suspended.
+    pub state: &'static str,
+    /// Nova's enum of driver names (libvirt, xenapi, vmwareapi, ironic,
+    /// hyperv): a QEMU hypervisor is "libvirt" there, the only value that
+    /// names one.
+    pub driver: &'static str,
+    pub hypervisor: Option<String>,
+    pub hypervisor_os: Option<String>,
+    /// Seconds since the guest's process started.
+    pub uptime: Option<i64>,
+    pub config_drive: bool,
+    pub num_cpus: i64,
+    pub num_nics: i64,
+    pub num_disks: i64,
+    pub memory_details: MemoryDetails,
+    pub cpu_details: Vec<CpuDetails>,
+    pub nic_details: Vec<NicDetails>,
+    pub disk_details: Vec<DiskDetails>,
+}
+
+/// Memory in MiB: what the guest was given, and what it takes on the host.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MemoryDetails {
+    pub maximum: Option<i64>,
+    pub used: Option<i64>,
+}
+
+/// One virtual CPU: its CPU time in nanoseconds and utilisation in percent.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CpuDetails {
+    pub id: Option<i64>,
+    pub time: Option<i64>,
+    pub utilisation: Option<i64>,
+}
+
+/// One NIC's counters, from the guest's side (rx: what the guest received).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct NicDetails {
+    pub mac_address: Option<String>,
+    pub rx_octets: Option<i64>,
+    pub rx_errors: Option<i64>,
+    pub rx_drop: Option<i64>,
+    pub rx_packets: Option<i64>,
+    pub rx_rate: Option<i64>,
+    pub tx_octets: Option<i64>,
+    pub tx_errors: Option<i64>,
+    pub tx_drop: Option<i64>,
+    pub tx_packets: Option<i64>,
+    pub tx_rate: Option<i64>,
+}
+
+/// One disk's counters.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct DiskDetails {
+    pub read_bytes: Option<i64>,
+    pub read_requests: Option<i64>,
+    pub write_bytes: Option<i64>,
+    pub write_requests: Option<i64>,
+    pub errors_count: Option<i64>,
+}
+
+/// The diagnostics `state` of a Nova power state code (`model::power`).
+pub fn diagnostics_state(power: i64) -> &'static str {
+    match power {
+        1 => "running",
+        3 => "paused",
+        4 => "shutdown",
+        6 => "crashed",
+        7 => "suspended",
+        _ => "pending",
+    }
+}
+
 /// A host's capacity, reported as placement inventory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostResources {
@@ -106,6 +183,9 @@ pub trait HypervisorDriver: Send + Sync + 'static {
     /// Every instance the driver runs (re-adoption after a restart).
     fn instances(&self) -> Vec<String>;
     fn console_output(&self, uuid: &str) -> Option<String>;
+    /// What the hypervisor tells of a running instance; None when the driver
+    /// does not know it.
+    fn diagnostics(&self, uuid: &str) -> Option<Diagnostics>;
     /// The instance's VNC server as a Unix socket, for the console proxy;
     /// None when the driver has no graphical console for it.
     fn vnc_socket(&self, uuid: &str) -> Option<std::path::PathBuf>;

@@ -17,7 +17,10 @@ use rustack_http::RequestContext;
 use rustack_qemu::{Accel, DiskFormat, KernelBoot, Nic, PowerState, RootDisk, VmSpec, Vmm};
 
 use super::image_cache::{CachedImage, ImageCache};
-use super::{host_info, HostResources, HypervisorDriver, NicSpec, SnapshotData, SpawnSpec};
+use super::{
+    diagnostics_state, host_info, CpuDetails, Diagnostics, DiskDetails, HostResources, HypervisorDriver, MemoryDetails,
+    NicDetails, NicSpec, SnapshotData, SpawnSpec,
+};
 use crate::config::QemuConfig;
 use crate::model::Resources;
 use crate::peers::Images;
@@ -302,6 +305,41 @@ impl HypervisorDriver for QemuDriver {
         self.known(uuid).then(|| self.vmm.paths(uuid).vnc)
     }
 
+    /// From the VM's spec and what the host shows of its QEMU process
+    /// (/proc) and taps (/sys/class/net); QMP is the Vmm's alone, so the
+    /// per-vCPU and per-disk counters are left unknown.
+    fn diagnostics(&self, uuid: &str) -> Option<Diagnostics> {
+        let spec = self.vmm.spec(uuid).ok()?;
+        let power = self.vmm.power_state_now(uuid).ok()?.nova_code();
+        let pid = self.vmm.pid(uuid).ok().flatten();
+        let nic_details: Vec<NicDetails> = spec.nics.iter().map(|n| proc_stats::tap(&n.tap, &n.mac)).collect();
+        let num_disks = 1 + i64::from(spec.config_drive.is_some());
+        Some(Diagnostics {
+            state: diagnostics_state(power),
+            driver: "libvirt",
+            // Nova's libvirt driver names its virt_type here
+            hypervisor: Some(match self.accel {
+                Accel::Kvm => "kvm".into(),
+                Accel::Tcg => "qemu".into(),
+            }),
+            hypervisor_os: Some("linux".into()),
+            uptime: pid.and_then(proc_stats::uptime),
+            config_drive: spec.config_drive.is_some(),
+            num_cpus: i64::from(spec.vcpus),
+            num_nics: nic_details.len() as i64,
+            num_disks,
+            memory_details: MemoryDetails {
+                maximum: Some(spec.memory_mib as i64),
+                used: Some(pid.and_then(proc_stats::rss_mib).unwrap_or(0)),
+            },
+            cpu_details: (0..i64::from(spec.vcpus))
+                .map(|id| CpuDetails { id: Some(id), time: None, utilisation: None })
+                .collect(),
+            nic_details,
+            disk_details: (0..num_disks).map(|_| DiskDetails::default()).collect(),
+        })
+    }
+
     fn adopt_host<'a>(&'a self, known: &'a [String]) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let found = self.vmm.adopt_all().await?;
@@ -321,6 +359,54 @@ impl HypervisorDriver for QemuDriver {
     fn adopt(&self, _spec: &SpawnSpec, _power_state: i64) {
         // `adopt_host` found whatever still exists; an instance with no VM
         // left shows as NOSTATE and the reconciler records it shut off.
+    }
+}
+
+/// What Linux shows of a QEMU process and its taps.
+mod proc_stats {
+    use super::NicDetails;
+
+    /// Linux's USER_HZ: the unit of /proc/<pid>/stat times on every
+    /// architecture QEMU guests run on here (x86-64, arm64).
+    const USER_HZ: f64 = 100.0;
+
+    /// Seconds since the process started.
+    pub fn uptime(pid: i32) -> Option<i64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // fields after the command (which may hold spaces) end with ')'
+        let rest = stat.rsplit_once(')')?.1;
+        // starttime is field 22; `rest` starts at field 3
+        let start: f64 = rest.split_whitespace().nth(19)?.parse().ok()?;
+        let up: f64 = std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()?;
+        Some((up - start / USER_HZ).max(0.0) as i64)
+    }
+
+    /// Resident memory in MiB.
+    pub fn rss_mib(pid: i32) -> Option<i64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let kib: i64 =
+            status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
+        Some(kib / 1024)
+    }
+
+    /// A tap's counters turned to the guest's side: what the host's tap
+    /// sends, the guest receives.
+    pub fn tap(tap: &str, mac: &str) -> NicDetails {
+        let read = |name: &str| -> Option<i64> {
+            std::fs::read_to_string(format!("/sys/class/net/{tap}/statistics/{name}")).ok()?.trim().parse().ok()
+        };
+        NicDetails {
+            mac_address: Some(mac.to_string()),
+            rx_octets: read("tx_bytes"),
+            rx_errors: read("tx_errors"),
+            rx_drop: read("tx_dropped"),
+            rx_packets: read("tx_packets"),
+            tx_octets: read("rx_bytes"),
+            tx_errors: read("rx_errors"),
+            tx_drop: read("rx_dropped"),
+            tx_packets: read("rx_packets"),
+            ..NicDetails::default()
+        }
     }
 }
 
@@ -350,5 +436,21 @@ pub(crate) mod tests {
         assert_eq!(QemuDriver::root_disk(&img("qcow2"), "i", 0).unwrap().base_format, DiskFormat::Qcow2);
         assert_eq!(QemuDriver::root_disk(&img("ami"), "i", 0).unwrap().base_format, DiskFormat::Raw);
         assert_eq!(QemuDriver::root_disk(&img("iso"), "i", 0).unwrap_err().status(), 400);
+    }
+
+    /// The diagnostics' host-side readings, on this test process and the
+    /// loopback device (a tap's counters are read the same way).
+    #[test]
+    fn diagnostics_read_a_process_and_a_device() {
+        let me = std::process::id() as i32;
+        let up = proc_stats::uptime(me).expect("uptime of this process");
+        assert!((0..3600).contains(&up), "{up}");
+        assert!(proc_stats::rss_mib(me).expect("rss of this process") > 0);
+        assert_eq!(proc_stats::uptime(i32::MAX), None);
+        let lo = proc_stats::tap("lo", "52:54:00:00:00:01");
+        assert_eq!(lo.mac_address.as_deref(), Some("52:54:00:00:00:01"));
+        assert!(lo.rx_octets.is_some() && lo.tx_packets.is_some(), "{lo:?}");
+        let none = proc_stats::tap("tapnosuchdev0", "52:54:00:00:00:02");
+        assert_eq!(none.rx_octets, None);
     }
 }
