@@ -125,7 +125,12 @@ async fn a_project_gets_one_topology_routed_to_the_default_external_network() {
 
 #[tokio::test]
 async fn concurrent_requests_of_a_project_make_one_topology() {
-    let cloud = TestCloud::start().await;
+    for db in rustack_db::testing::all_backends().await {
+        concurrent_requests_make_one(TestCloud::start_with(db, "").await).await;
+    }
+}
+
+async fn concurrent_requests_make_one(cloud: TestCloud) {
     let (pid, tok) = project(&cloud, "p1").await;
     // a second node on the same database: its own locks, so only the
     // database's key keeps the two apart
@@ -214,9 +219,18 @@ async fn errors_are_neutrons() {
     put(&cloud, &format!("/networks/{ext2}"), &admin, json!({"network": {"is_default": false}})).await.expect(200);
     put(&cloud, &format!("/networks/{public_id}"), &admin, json!({"network": {"is_default": true}})).await.expect(200);
 
-    // no default subnet pool
+    // one default subnet pool per IP version
     let pools = cloud.get(&url(&cloud, "/subnetpools"), &admin).await.expect(200);
     let pool = pools.body["subnetpools"][0]["id"].as_str().unwrap().to_string();
+    let second = json!({"subnetpool": {"name": "p2", "prefixes": ["10.9.0.0/16"], "is_default": true}});
+    let r = cloud.post(&url(&cloud, "/subnetpools"), &admin, second).await.expect(400);
+    assert!(r.body["NeutronError"]["message"].as_str().unwrap().contains("Only one default"), "{}", r.body);
+    let v6 = json!({"subnetpool": {"name": "p6", "prefixes": ["fd00:1::/48"], "is_default": true}});
+    let v6 = cloud.post(&url(&cloud, "/subnetpools"), &admin, v6).await.expect(201);
+    let v6 = v6.body["subnetpool"]["id"].as_str().unwrap().to_string();
+    cloud.delete(&url(&cloud, &format!("/subnetpools/{v6}")), &admin).await.expect(204);
+
+    // no default subnet pool
     put(&cloud, &format!("/subnetpools/{pool}"), &admin, json!({"subnetpool": {"is_default": false}}))
         .await
         .expect(200);

@@ -92,6 +92,9 @@ pub async fn create(net: &Network, caller: &Caller, doc: Doc) -> Result<Value, E
     d.insert("address_scope_id".into(), json!(get_str(&doc, "address_scope_id")?));
     let v = Value::Object(d);
     let mut w = begin(net).await?;
+    if is_default {
+        check_one_default(&mut w, &id, if v6 { 6 } else { 4 }).await?;
+    }
     store::insert(&mut w, "subnetpool", "", &v).await?;
     commit(net, w).await?;
     Ok(v)
@@ -135,6 +138,9 @@ pub async fn update(net: &Network, caller: &Caller, id: &str, upd: Doc) -> Resul
         }
     }
     if let Some(b) = get_bool(&upd, "is_default")? {
+        if b {
+            check_one_default(&mut w, id, p["ip_version"].as_i64().unwrap_or(4)).await?;
+        }
         p["is_default"] = json!(b);
     }
     bump(&mut p);
@@ -157,6 +163,16 @@ pub async fn delete(net: &Network, caller: &Caller, id: &str) -> Result<(), Erro
     }
     store::delete(&mut w, "subnetpool", id).await?;
     commit(net, w).await
+}
+
+/// Neutron's rule: one default subnet pool per IP version (400).
+async fn check_one_default(c: &mut Conn, id: &str, version: i64) -> Result<(), Error> {
+    match default_pool(c, version).await? {
+        Some(other) if other != id => Err(invalid(
+            "A default subnetpool for this IP family has already been set. Only one default may exist per IP family",
+        )),
+        _ => Ok(()),
+    }
 }
 
 pub async fn default_pool(c: &mut Conn, version: i64) -> Result<Option<String>, Error> {
