@@ -4,10 +4,10 @@
 //! `private` to `public`. Idempotent: what exists (by name) is kept.
 //!
 //! For auto-allocated topologies (devstack does the same when Neutron has
-//! the extension): `public` is the default external network (`is_default`)
-//! unless another is, and a shared default IPv4 subnet pool
+//! the extension): a shared default IPv4 subnet pool
 //! `shared-default-subnetpool-v4` (`[network] default_subnetpool_prefix`)
-//! exists; `private-subnet` is carved from that pool when it lies inside, so
+//! exists, and when bootstrap makes it, `public` becomes the default external
+//! network (`is_default`) unless another is; `private-subnet` is carved from that pool when it lies inside, so
 //! the pool never hands its range out again.
 
 use rustack_common::Error;
@@ -68,8 +68,12 @@ pub async fn run(net: &Network, p: &BootstrapProjects) -> Result<(), Error> {
         }
     };
     let _ = public_subnet;
-    ensure_default_external(net, &public_net).await?;
-    let pool = ensure_default_pool(net, p).await?;
+    let (pool, pool_made) = ensure_default_pool(net, p).await?;
+    if pool_made {
+        // with the pool (also on the first start of a data dir that had none):
+        // an operator who later unsets it is not overruled at the next start
+        ensure_default_external(net, &public_net).await?;
+    }
     let private = match find(net, "network", "private", &p.demo_project_id).await? {
         Some(n) => n,
         None => networks::create(net, &admin, doc(json!({"name": "private", "project_id": p.demo_project_id}))).await?,
@@ -145,13 +149,18 @@ async fn ensure_default_external(net: &Network, public: &Value) -> Result<(), Er
 const DEFAULT_POOL: &str = "shared-default-subnetpool-v4";
 
 /// The bootstrap's default IPv4 subnet pool (made when missing and
-/// configured): its id and prefixes.
-async fn ensure_default_pool(net: &Network, p: &BootstrapProjects) -> Result<Option<(String, Vec<String>)>, Error> {
+/// configured): its id and prefixes, and whether it was made now.
+async fn ensure_default_pool(
+    net: &Network,
+    p: &BootstrapProjects,
+) -> Result<(Option<(String, Vec<String>)>, bool), Error> {
     let cfg = net.cfg().clone();
+    let mut made = false;
     let pool = match find(net, "subnetpool", DEFAULT_POOL, &p.admin_project_id).await? {
         Some(pool) => pool,
         None => {
-            let Some(prefix) = cfg.default_subnetpool_prefix else { return Ok(None) };
+            let Some(prefix) = cfg.default_subnetpool_prefix else { return Ok((None, false)) };
+            made = true;
             let mut c = conn(net).await?;
             // an operator's default pool stays the default
             let is_default = subnetpools::default_pool(&mut c, 4).await?.is_none();
@@ -168,7 +177,7 @@ async fn ensure_default_pool(net: &Network, p: &BootstrapProjects) -> Result<Opt
         }
     };
     let prefixes = pool["prefixes"].as_array().into_iter().flatten().filter_map(|x| x.as_str().map(String::from));
-    Ok(Some((pool["id"].as_str().unwrap_or_default().to_string(), prefixes.collect())))
+    Ok((Some((pool["id"].as_str().unwrap_or_default().to_string(), prefixes.collect())), made))
 }
 
 /// Whether `cidr` lies inside one of `prefixes`.

@@ -63,10 +63,34 @@ async fn bootstrap_makes_public_the_default_and_a_shared_default_pool() {
     // the extension is listed now that it is served
     let r = cloud.get(&url(&cloud, "/extensions/auto-allocated-topology"), &demo).await.expect(200);
     assert_eq!(r.body["extension"]["alias"], "auto-allocated-topology");
-    // bootstrap again changes nothing
+    // bootstrap again changes nothing, and does not overrule the operator
+    let public = cloud.get(&url(&cloud, "/networks?name=public"), &admin).await.expect(200);
+    let public_id = public.body["networks"][0]["id"].as_str().unwrap().to_string();
+    put(&cloud, &format!("/networks/{public_id}"), &admin, json!({"network": {"is_default": false}})).await.expect(200);
     cloud.network.svc.bootstrap(&cloud.projects).await.unwrap();
     let r = cloud.get(&url(&cloud, "/subnetpools"), &admin).await.expect(200);
     assert_eq!(ids(&r.body, "subnetpools"), vec![pool["id"].as_str().unwrap().to_string()]);
+    let r = cloud.get(&url(&cloud, &format!("/networks/{public_id}")), &admin).await.expect(200);
+    assert_eq!(r.body["network"]["is_default"], json!(false));
+}
+
+#[tokio::test]
+async fn without_a_default_pool_prefix_bootstrap_makes_no_pool() {
+    let cloud =
+        TestCloud::start_with(rustack_db::testing::sqlite().await, "[network]\ndefault_subnetpool_prefix =\n").await;
+    let admin = cloud.admin_token().await;
+    let r = cloud.get(&url(&cloud, "/subnetpools"), &admin).await.expect(200);
+    assert!(r.body["subnetpools"].as_array().unwrap().is_empty(), "{}", r.body);
+    let r = cloud.get(&url(&cloud, "/subnets?name=private-subnet"), &admin).await.expect(200);
+    assert_eq!(r.body["subnets"][0]["subnetpool_id"], Value::Null);
+    let r = cloud
+        .get(
+            &url(&cloud, &format!("/auto-allocated-topology/{}?fields=dry-run", cloud.projects.demo_project_id)),
+            &admin,
+        )
+        .await
+        .expect(409);
+    assert_eq!(r.body["NeutronError"]["type"], "AutoAllocationFailure");
 }
 
 #[tokio::test]
