@@ -109,6 +109,41 @@ async fn floating_ips_associate_move_and_disassociate_through_server_actions() {
 }
 
 #[tokio::test]
+async fn a_floating_ip_set_through_the_network_api_shows_on_the_server() {
+    let cloud = TestCloud::start().await;
+    let token = cloud.demo_token().await;
+    let img = image(&cloud, &cloud.admin_token().await).await;
+    let net = network_id(&cloud, &token, "private").await;
+    let id = boot(&cloud, &token, &img, json!({"networks": [{"uuid": net}]})).await;
+    wait_status(&cloud, &token, &id, "ACTIVE").await;
+    let neutron = format!("{}/v2.0", cloud.network.url);
+    let r = cloud.get(&format!("{neutron}/ports?device_id={id}"), &token).await.expect(200);
+    let port = r.body["ports"][0]["id"].as_str().unwrap().to_string();
+    let (fip_id, fip) = allocate(&cloud, &token).await;
+
+    // what `openstack server add floating ip` does: Neutron alone
+    let body = json!({"floatingip": {"port_id": port}});
+    cloud
+        .request(http::Method::PUT, &format!("{neutron}/floatingips/{fip_id}"), Some(&token), Some(body))
+        .await
+        .expect(200);
+    assert!(addresses(&cloud, &token, &id).await.contains(&(fip.clone(), "floating".to_string())));
+    // stored once seen, so the detailed list has it too
+    let r = cloud.get(&url(&cloud, "/servers/detail"), &token).await.expect(200);
+    let listed = r.body["servers"][0]["addresses"]["private"].as_array().unwrap().clone();
+    assert!(listed.iter().any(|a| a["addr"] == fip.as_str() && a["OS-EXT-IPS:type"] == "floating"), "{listed:?}");
+    let r = cloud.get(&url(&cloud, &format!("/servers/{id}/ips/private")), &token).await.expect(200);
+    assert!(r.body["private"].as_array().unwrap().iter().any(|a| a["addr"] == fip.as_str()));
+
+    let body = json!({"floatingip": {"port_id": null}});
+    cloud
+        .request(http::Method::PUT, &format!("{neutron}/floatingips/{fip_id}"), Some(&token), Some(body))
+        .await
+        .expect(200);
+    assert!(!addresses(&cloud, &token, &id).await.iter().any(|(a, _)| *a == fip));
+}
+
+#[tokio::test]
 async fn a_resize_takes_the_disk_config_it_is_given() {
     let cloud = TestCloud::start().await;
     let token = cloud.demo_token().await;

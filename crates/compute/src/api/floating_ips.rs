@@ -404,6 +404,66 @@ async fn disassociate(c: &Compute, tok: &str, inst: &Instance, arg: &Value) -> R
     Ok(accepted())
 }
 
+/// Nova lists a server's addresses from its network info cache, which
+/// Neutron's change notifications keep current. Rustack's network service
+/// sends none, so the floating addresses of a server are re-read from it
+/// when the server is shown (a floating IP set through the Neutron API, as
+/// the openstack CLI does) and stored when they changed, so lists show them
+/// too. Best effort: a network error shows what was stored.
+pub(crate) async fn refresh(c: &Compute, tok: &str, inst: Instance) -> Instance {
+    if inst.port_ids.is_empty() || c.inner.peers.network.is_none() || tok.is_empty() {
+        return inst;
+    }
+    let q: Vec<String> = inst.port_ids.iter().map(|p| format!("port_id={p}")).collect();
+    let fips = match neutron(c, tok, Method::GET, &format!("/floatingips?{}", q.join("&")), None).await {
+        Ok((200, body)) => body["floatingips"].as_array().cloned().unwrap_or_default(),
+        _ => return inst,
+    };
+    // each floating IP goes under the network of the fixed address it maps to
+    let mut wanted: Vec<(String, Address)> = Vec::new();
+    for f in &fips {
+        let (Some(addr), Some(fixed)) = (f["floating_ip_address"].as_str(), f["fixed_ip_address"].as_str()) else {
+            continue;
+        };
+        let place = inst
+            .addresses
+            .iter()
+            .find_map(|(net, l)| l.iter().find(|a| a.kind == "fixed" && a.addr == fixed).map(|a| (net, a)));
+        if let Some((net, a)) = place {
+            let version = if addr.contains(':') { 6 } else { 4 };
+            let float = Address { addr: addr.to_string(), version, mac: a.mac.clone(), kind: "floating".into() };
+            wanted.push((net.clone(), float));
+        }
+    }
+    let key = |(n, a): &(String, Address)| (n.clone(), a.addr.clone(), a.mac.clone());
+    let mut have: Vec<(String, Address)> = inst
+        .addresses
+        .iter()
+        .flat_map(|(n, l)| l.iter().filter(|a| a.kind == "floating").map(move |a| (n.clone(), a.clone())))
+        .collect();
+    have.sort_by_key(key);
+    wanted.sort_by_key(key);
+    if have == wanted {
+        return inst;
+    }
+    let updated = c
+        .store()
+        .instance_modify(&inst.uuid, move |i| {
+            for list in i.addresses.values_mut() {
+                list.retain(|a| a.kind != "floating");
+            }
+            for (net, a) in wanted {
+                i.addresses.entry(net).or_default().push(a);
+            }
+            Ok(())
+        })
+        .await;
+    match updated {
+        Ok((i, ())) => i,
+        Err(_) => inst,
+    }
+}
+
 /// Drops a floating address from a server's addresses. Best effort: the
 /// server may be gone or not be a compute instance at all.
 async fn forget_floating(c: &Compute, server: &str, addr: &str) {

@@ -33,6 +33,10 @@ pub(super) fn routes() -> Router<Compute> {
         .route("/servers/{id}/diagnostics", get(diagnostics))
 }
 
+fn token(h: &axum::http::HeaderMap) -> &str {
+    h.get("x-auth-token").and_then(|t| t.to_str().ok()).unwrap_or_default()
+}
+
 fn check_unlocked(c: &Compute, ctx: &rustack_http::RequestContext, i: &Instance) -> Result<(), Error> {
     let _ = c;
     if i.locked && !is_admin(ctx) {
@@ -409,8 +413,10 @@ async fn ips(
     State(c): State<Compute>,
     Authenticated(ctx): Authenticated,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let i = load(&c, &ctx, &id).await?;
+    let i = super::floating_ips::refresh(&c, token(&headers), i).await;
     let mut a = view::addresses(&i);
     for list in a.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
         for x in list.as_array_mut().into_iter().flatten() {
@@ -426,8 +432,10 @@ async fn ips_of(
     State(c): State<Compute>,
     Authenticated(ctx): Authenticated,
     Path((id, net)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let i = load(&c, &ctx, &id).await?;
+    let i = super::floating_ips::refresh(&c, token(&headers), i).await;
     let list = i.addresses.get(&net).ok_or_else(|| Error::not_found("There are no instances on this network."))?;
     let v: Vec<Value> = list.iter().map(|a| json!({"version": a.version, "addr": a.addr})).collect();
     Ok(ok(json!({ net: v })))

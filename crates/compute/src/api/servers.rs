@@ -764,8 +764,11 @@ async fn show(
     Authenticated(ctx): Authenticated,
     Extension(v): Extension<Version>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let i = load(&c, &ctx, &id).await?;
+    let tok = headers.get("x-auth-token").and_then(|t| t.to_str().ok()).unwrap_or_default();
+    let i = super::floating_ips::refresh(&c, tok, i).await;
     Ok(ok(json!({"server": view::detail(&c, &ctx, v, &i, true)})))
 }
 
