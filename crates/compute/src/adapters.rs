@@ -153,14 +153,23 @@ struct PortsAdapter {
 
 impl PortsAdapter {
     /// The one network `auto` picks: of the non-external networks the
-    /// project sees, its own if it has exactly one, else the only one; none
-    /// when there is none; several: Nova's 409 (`NetworkAmbiguous`). With
-    /// `only_up` (auto-allocation) a network that is down does not count:
-    /// an auto-allocated topology is down until it is complete.
+    /// project may use (its own and shared ones, as Nova lists them: an
+    /// admin sees every project's networks but uses only those), its own if
+    /// it has exactly one, else the only one; none when there is none;
+    /// several: Nova's 409 (`NetworkAmbiguous`). With `only_up`
+    /// (auto-allocation) a network that is down does not count: an
+    /// auto-allocated topology is down until it is complete.
     async fn pick(&self, ctx: &RequestContext, only_up: bool) -> Result<Option<String>, Error> {
         let nets = self.n.list_networks_for(ctx).await?;
+        let admin = ctx.has_role("admin");
         let usable: Vec<&Value> = nets
             .iter()
+            .filter(|n| {
+                // what a non-admin is shown is its own, shared (also by RBAC) or external
+                !admin
+                    || n.get("project_id").and_then(Value::as_str) == ctx.project_id()
+                    || n.get("shared").and_then(Value::as_bool) == Some(true)
+            })
             .filter(|n| n.get("router:external").and_then(Value::as_bool) != Some(true))
             .filter(|n| n.get("status").and_then(Value::as_str).is_none_or(|s| s == "ACTIVE"))
             .filter(|n| !only_up || n.get("admin_state_up").and_then(Value::as_bool) != Some(false))

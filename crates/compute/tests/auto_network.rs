@@ -153,3 +153,18 @@ async fn before_237_no_networks_means_none_and_auto_needs_the_deployment() {
     let r = post_v(&cloud, "/servers", &tok, server(&img, json!("none")), "2.37").await.expect(202);
     wait_status(&cloud, &tok, r.body["server"]["id"].as_str().unwrap(), "ACTIVE").await;
 }
+
+#[tokio::test]
+async fn an_admin_never_lands_on_another_projects_network() {
+    // the admin sees the demo project's `private`, but it is not the admin's to use
+    let cloud = TestCloud::start().await;
+    let admin = cloud.admin_token().await;
+    let img = image(&cloud, &admin).await;
+    let r = post_v(&cloud, "/servers", &admin, server(&img, json!("auto")), "2.37").await.expect(202);
+    let s = wait_status(&cloud, &admin, r.body["server"]["id"].as_str().unwrap(), "ACTIVE").await;
+    let nets: Vec<&String> = s["addresses"].as_object().unwrap().keys().collect();
+    assert_eq!(nets, ["auto_allocated_network"], "{s}");
+    let mine = networks_of(&cloud, &admin, &cloud.projects.admin_project_id).await;
+    let names: HashSet<&str> = mine.iter().filter_map(|n| n["name"].as_str()).collect();
+    assert_eq!(names, HashSet::from(["public", "auto_allocated_network"]));
+}
