@@ -106,7 +106,7 @@ fn host_arg(arg: &Value, field: &str) -> Result<Option<String>, Error> {
     }
 }
 
-/// `migrate`: `{"migrate": null}`, or `{"host": …}` from 2.56.
+/// `migrate`: `{"migrate": null}` (or `{}`), or `{"host": …}` from 2.56.
 async fn cold(
     c: &Compute,
     ctx: &Arc<RequestContext>,
@@ -118,6 +118,8 @@ async fn cold(
     require_admin(ctx, "os_compute_api:os-migrate-server:migrate")?;
     let host = match arg {
         Value::Null => None,
+        // `{}` is what most clients send (Tempest's included)
+        Value::Object(o) if o.is_empty() => None,
         Value::Object(o) if v.at_least(2, 56) => {
             if let Some(k) = o.keys().find(|k| k.as_str() != "host") {
                 return Err(Error::bad_request(format!(
