@@ -407,24 +407,55 @@ async fn disassociate(c: &Compute, tok: &str, inst: &Instance, arg: &Value) -> R
 /// Nova lists a server's addresses from its network info cache, which
 /// Neutron's change notifications keep current. Rustack's network service
 /// sends none, so the floating addresses of a server are re-read from it
-/// when the server is shown (a floating IP set through the Neutron API, as
-/// the openstack CLI does) and stored when they changed, so lists show them
-/// too. Best effort: a network error shows what was stored.
+/// when the server is shown or listed in detail (a floating IP set through
+/// the Neutron API, as the openstack CLI does) and stored when they
+/// changed. Best effort: a network error shows what was stored.
 pub(crate) async fn refresh(c: &Compute, tok: &str, inst: Instance) -> Instance {
     if inst.port_ids.is_empty() || c.inner.peers.network.is_none() || tok.is_empty() {
         return inst;
     }
     let q: Vec<String> = inst.port_ids.iter().map(|p| format!("port_id={p}")).collect();
-    let fips = match neutron(c, tok, Method::GET, &format!("/floatingips?{}", q.join("&")), None).await {
-        Ok((200, body)) => body["floatingips"].as_array().cloned().unwrap_or_default(),
-        _ => return inst,
+    match floating_of(c, tok, &format!("/floatingips?{}", q.join("&"))).await {
+        Some(fips) => reconcile(c, inst, &fips).await,
+        None => inst,
+    }
+}
+
+/// `refresh` for a page of a detailed list: one look-up of the floating
+/// IPs the caller sees, for every server of the page.
+pub(crate) async fn refresh_all(c: &Compute, tok: &str, items: Vec<Instance>) -> Vec<Instance> {
+    if c.inner.peers.network.is_none() || tok.is_empty() || items.iter().all(|i| i.port_ids.is_empty()) {
+        return items;
+    }
+    let Some(fips) = floating_of(c, tok, "/floatingips").await else {
+        return items;
     };
-    // each floating IP goes under the network of the fixed address it maps to
+    let mut out = Vec::with_capacity(items.len());
+    for i in items {
+        out.push(if i.port_ids.is_empty() { i } else { reconcile(c, i, &fips).await });
+    }
+    out
+}
+
+async fn floating_of(c: &Compute, tok: &str, path: &str) -> Option<Vec<Value>> {
+    match neutron(c, tok, Method::GET, path, None).await {
+        Ok((200, body)) => Some(body["floatingips"].as_array().cloned().unwrap_or_default()),
+        _ => None,
+    }
+}
+
+/// Makes the floating entries of `inst`'s addresses those of `fips` bound
+/// to its ports: each under the network of the fixed address it maps to.
+async fn reconcile(c: &Compute, inst: Instance, fips: &[Value]) -> Instance {
     let mut wanted: Vec<(String, Address)> = Vec::new();
-    for f in &fips {
+    for f in fips {
+        let on_port = f["port_id"].as_str().is_some_and(|p| inst.port_ids.iter().any(|x| x == p));
         let (Some(addr), Some(fixed)) = (f["floating_ip_address"].as_str(), f["fixed_ip_address"].as_str()) else {
             continue;
         };
+        if !on_port {
+            continue;
+        }
         let place = inst
             .addresses
             .iter()

@@ -617,6 +617,7 @@ async fn listing(
     v: Version,
     q: &HashMap<String, String>,
     detail: bool,
+    tok: &str,
 ) -> ApiResult<Response> {
     let admin = is_admin(ctx);
     let all_tenants =
@@ -738,6 +739,7 @@ async fn listing(
         Some(last) if more => Some(next_link(c, if detail { "servers/detail" } else { "servers" }, q, &last.uuid)),
         _ => None,
     };
+    let items = if detail { super::floating_ips::refresh_all(c, tok, items).await } else { items };
     Ok(view::servers_body(c, ctx, v, items, detail, links))
 }
 
@@ -747,7 +749,7 @@ async fn list(
     Extension(v): Extension<Version>,
     axum::extract::Query(q): super::Query,
 ) -> ApiResult<Response> {
-    listing(&c, &ctx, v, &q, false).await
+    listing(&c, &ctx, v, &q, false, "").await
 }
 
 async fn list_detail(
@@ -755,8 +757,10 @@ async fn list_detail(
     Authenticated(ctx): Authenticated,
     Extension(v): Extension<Version>,
     axum::extract::Query(q): super::Query,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
-    listing(&c, &ctx, v, &q, true).await
+    let tok = headers.get("x-auth-token").and_then(|t| t.to_str().ok()).unwrap_or_default();
+    listing(&c, &ctx, v, &q, true, tok).await
 }
 
 async fn show(
