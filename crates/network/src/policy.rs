@@ -211,6 +211,11 @@ mod tests {
         assert!(p.enforce("delete_port", &member, &on_p1), "the network's owner deletes ports on it");
         assert!(!p.enforce("get_agent", &member, &mine));
         assert!(p.enforce("get_network", &other, &mine), "visibility is the service's");
+        // a project's auto-allocated topology: its members' and the admin's
+        assert!(p.enforce("get_auto_allocated_topology", &member, &mine));
+        assert!(!p.enforce("get_auto_allocated_topology", &other, &mine));
+        assert!(p.enforce("delete_auto_allocated_topology", &admin, &mine));
+        assert!(!p.enforce("delete_auto_allocated_topology", &other, &mine));
     }
 
     #[test]

@@ -240,7 +240,11 @@ async fn errors_are_neutrons() {
     }
     // the other one can be the default now
     put(&cloud, &format!("/networks/{ext2}"), &admin, json!({"network": {"is_default": true}})).await.expect(200);
-    put(&cloud, &format!("/networks/{ext2}"), &admin, json!({"network": {"is_default": false}})).await.expect(200);
+    // no longer external: no longer the default either
+    let r = put(&cloud, &format!("/networks/{ext2}"), &admin, json!({"network": {"router:external": false}}))
+        .await
+        .expect(200);
+    assert_eq!(r.body["network"]["is_default"], json!(false));
     put(&cloud, &format!("/networks/{public_id}"), &admin, json!({"network": {"is_default": true}})).await.expect(200);
 
     // one default subnet pool per IP version
