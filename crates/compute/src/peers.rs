@@ -207,16 +207,21 @@ impl Images for NoImages {
     }
 }
 
-/// No network service: servers boot with no ports; asking for networks is a 400.
+/// No network service: servers boot with no ports; asking for networks
+/// (or 2.37's `auto`, which needs a network to allocate) is a 400.
 pub struct NoPorts;
 
 impl Ports for NoPorts {
-    fn validate<'a>(&'a self, _ctx: &'a RequestContext, req: &'a NetRequest) -> BoxFuture<'a, Result<(), Error>> {
+    fn validate<'a>(&'a self, ctx: &'a RequestContext, req: &'a NetRequest) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             match req {
                 NetRequest::List(items) if !items.is_empty() => {
                     Err(Error::bad_request("Networking is not available: the network service is not running."))
                 }
+                NetRequest::AutoAllocate => Err(Error::bad_request(format!(
+                    "Unable to automatically allocate a network for project {}",
+                    ctx.project_id().unwrap_or_default()
+                ))),
                 _ => Ok(()),
             }
         })
@@ -248,4 +253,34 @@ pub struct PeerSet {
     pub images: Arc<dyn Images>,
     pub ports: Arc<dyn Ports>,
     pub placement: Arc<dyn PlacementClient>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> RequestContext {
+        RequestContext::from_token_json(&serde_json::json!({
+            "user": {"id": "u1", "name": "u", "domain": {"id": "default", "name": "Default"}},
+            "project": {"id": "p1", "name": "p", "domain": {"id": "default", "name": "Default"}},
+            "roles": [{"id": "r", "name": "member"}],
+            "methods": ["password"],
+            "expires_at": "2999-01-01T00:00:00.000000Z",
+        }))
+        .expect("a token")
+    }
+
+    #[tokio::test]
+    async fn without_a_network_service_only_no_network_boots() {
+        let p = NoPorts;
+        assert!(p.validate(&ctx(), &NetRequest::None).await.is_ok());
+        assert!(p.validate(&ctx(), &NetRequest::Auto).await.is_ok(), "before 2.37: no network, as Nova");
+        let e = p.validate(&ctx(), &NetRequest::AutoAllocate).await.unwrap_err();
+        assert_eq!(
+            (e.status(), e.message.as_str()),
+            (400, "Unable to automatically allocate a network for project p1")
+        );
+        let item = NetItem { network_id: Some("n1".into()), ..Default::default() };
+        assert_eq!(p.validate(&ctx(), &NetRequest::List(vec![item])).await.unwrap_err().status(), 400);
+    }
 }
