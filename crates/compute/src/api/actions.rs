@@ -771,7 +771,7 @@ async fn action(
         "migrate" | "os-migrateLive" => super::migrate::action(c, &ctx, &rid, &inst, name, arg, &v).await,
         "addFloatingIp" | "removeFloatingIp" => {
             let tok = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
-            Ok(super::floating_ips::server_action(c, tok, v, &inst, name, arg).await?)
+            Ok(super::server_floating_ips::action(c, tok, v, &inst, name, arg).await?)
         }
         "evacuate" | "addFixedIp" | "removeFixedIp" => {
             Err(Error::not_implemented(format!("The action {name} is not served by rustack yet.")).into())

@@ -17,6 +17,7 @@ mod proxies;
 mod quotas;
 mod secgroups;
 mod server_extras;
+mod server_floating_ips;
 mod server_password;
 mod servers;
 mod versions;

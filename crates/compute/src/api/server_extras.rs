@@ -416,7 +416,7 @@ async fn ips(
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let i = load(&c, &ctx, &id).await?;
-    let i = super::floating_ips::refresh(&c, token(&headers), i).await;
+    let i = super::server_floating_ips::refresh(&c, token(&headers), i).await;
     let mut a = view::addresses(&i);
     for list in a.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
         for x in list.as_array_mut().into_iter().flatten() {
@@ -435,7 +435,7 @@ async fn ips_of(
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let i = load(&c, &ctx, &id).await?;
-    let i = super::floating_ips::refresh(&c, token(&headers), i).await;
+    let i = super::server_floating_ips::refresh(&c, token(&headers), i).await;
     let list = i.addresses.get(&net).ok_or_else(|| Error::not_found("There are no instances on this network."))?;
     let v: Vec<Value> = list.iter().map(|a| json!({"version": a.version, "addr": a.addr})).collect();
     Ok(ok(json!({ net: v })))

@@ -739,7 +739,7 @@ async fn listing(
         Some(last) if more => Some(next_link(c, if detail { "servers/detail" } else { "servers" }, q, &last.uuid)),
         _ => None,
     };
-    let items = if detail { super::floating_ips::refresh_all(c, tok, items).await } else { items };
+    let items = if detail { super::server_floating_ips::refresh_all(c, tok, items).await } else { items };
     Ok(view::servers_body(c, ctx, v, items, detail, links))
 }
 
@@ -772,7 +772,7 @@ async fn show(
 ) -> ApiResult<Response> {
     let i = load(&c, &ctx, &id).await?;
     let tok = headers.get("x-auth-token").and_then(|t| t.to_str().ok()).unwrap_or_default();
-    let i = super::floating_ips::refresh(&c, tok, i).await;
+    let i = super::server_floating_ips::refresh(&c, tok, i).await;
     Ok(ok(json!({"server": view::detail(&c, &ctx, v, &i, true)})))
 }
 
