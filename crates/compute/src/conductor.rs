@@ -624,8 +624,14 @@ impl Compute {
     /// finished ends in ERROR with its allocation freed; a delete is redone;
     /// any other task is cleared (the instance keeps its vm_state).
     pub(crate) async fn recover(&self) -> Result<(), Error> {
+        for i in self.store().instances_resized().await? {
+            self.rehold_source(&i).await?;
+        }
         for i in self.store().instances_in_flight().await? {
             let uuid = i.uuid.clone();
+            if self.recover_migration(&i).await? {
+                continue;
+            }
             if i.task_state.as_deref() == Some(task::DELETING) {
                 self.terminate(&uuid).await?;
                 continue;

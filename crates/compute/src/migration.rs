@@ -254,6 +254,65 @@ impl Compute {
         Ok(())
     }
 
+    /// At start: a resize or migration a crash cut off (its task still
+    /// set). The instance goes back to where it was (its recorded host, its
+    /// old flavor, its power), any copy on the destination is destroyed,
+    /// and the migration ends in `error`. False when `i` was not migrating.
+    pub(crate) async fn recover_migration(&self, i: &Instance) -> Result<bool, Error> {
+        let t = i.task_state.as_deref();
+        let cold = matches!(t, Some(task::RESIZE_PREP | task::RESIZE_MIGRATING | task::RESIZE_MIGRATED));
+        let live = t == Some(task::MIGRATING);
+        let Some(source) = i.host.clone().filter(|_| cold || live) else { return Ok(false) };
+        let uuid = i.uuid.as_str();
+        for m in self.store().migrations_of(uuid).await? {
+            if !m.in_progress() || m.status == "finished" {
+                continue;
+            }
+            if let Some(d) = m.dest_compute.as_deref().filter(|d| *d != source) {
+                if let Some(a) = self.agent(d) {
+                    if a.driver.power_state(uuid).is_some() {
+                        a.driver.destroy(uuid).await?;
+                    }
+                }
+            }
+            self.inner.set.placement.release(&m.uuid).await?;
+            self.store().migration_set_status(&m.uuid, "error", None).await?;
+        }
+        let flavor = if cold { i.old_flavor.clone().or_else(|| i.flavor.clone()) } else { i.flavor.clone() };
+        let want = flavor.as_ref().map(crate::model::Resources::of).unwrap_or_default();
+        let back = Claim { consumer: uuid, host: &source, want, project: &i.project_id, user: &i.user_id };
+        if !self.inner.set.placement.claim(back).await? {
+            tracing::warn!(instance = uuid, host = %source, "cannot claim the interrupted migration's source back");
+        }
+        if let Some(a) = self.agent(&source) {
+            let now = a.driver.power_state(uuid);
+            if i.power_state == power::RUNNING && now == Some(power::SHUTDOWN) {
+                a.driver.power_on(uuid).await?;
+            }
+        }
+        self.unwind_prep(uuid).await?;
+        tracing::info!(instance = uuid, host = %source, "interrupted migration rolled back");
+        Ok(true)
+    }
+
+    /// At start: a cold migration waiting for its confirm keeps the
+    /// source's resources held by the migration (an in-process tracker
+    /// forgot them).
+    pub(crate) async fn rehold_source(&self, i: &Instance) -> Result<(), Error> {
+        let Some(mc) = i.migration_context.as_ref().filter(|m| m.moved() && i.vm_state == vm::RESIZED) else {
+            return Ok(());
+        };
+        let held = Claim {
+            consumer: &mc.migration_uuid,
+            host: &mc.source_host,
+            want: i.old_flavor.as_ref().map(crate::model::Resources::of).unwrap_or_else(|| i.resources()),
+            project: &i.project_id,
+            user: &i.user_id,
+        };
+        self.inner.set.placement.claim(held).await?;
+        Ok(())
+    }
+
     /// A resize in place: its migration row (`resize`, finished at
     /// VERIFY_RESIZE) and context, so confirm and revert close it.
     pub(crate) async fn record_resize(&self, t: &Task, inst: &Instance, status: &str) -> Result<(), Error> {

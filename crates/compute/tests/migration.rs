@@ -234,3 +234,47 @@ async fn a_resize_in_place_is_a_resize_migration() {
     assert_eq!(s["flavor"]["original_name"], "m1.tiny", "{s}");
     assert_eq!(migrations_of(&cloud, &admin, &id, "2.23").await[0]["status"], "reverted");
 }
+
+#[tokio::test]
+async fn a_restart_rolls_an_interrupted_migration_back() {
+    // spawns take 2 s: the migration's spawn on the destination is still
+    // under way when a second compute process opens the same database
+    let cloud = cloud_with("[compute]\nfake_hosts = 2\nfake_spawn_delay_ms = 2000\n").await;
+    let admin = cloud.admin_token().await;
+    let (id, src) = booted(&cloud, &admin).await;
+    let dst = other(&cloud, &src);
+    // a second server waits in VERIFY_RESIZE across the restart
+    let img = image(&cloud, &admin).await;
+    let waiting = boot(&cloud, &admin, &img, json!({})).await;
+    let w_src = host_when(&cloud, &admin, &waiting, "ACTIVE").await;
+    action(&cloud, &admin, &waiting, json!({"migrate": null})).await.expect(202);
+    wait_status(&cloud, &admin, &waiting, "VERIFY_RESIZE").await;
+    action(&cloud, &admin, &id, json!({"migrate": null})).await.expect(202);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let r = get_v(&cloud, &format!("/servers/{id}"), &admin, "2.1").await.expect(200);
+    assert_eq!(r.body["server"]["status"], "RESIZE");
+
+    let peers = rustack_compute::Peers {
+        placement: cloud.placement.svc.clone(),
+        image: cloud.image.svc.clone(),
+        network: Some(cloud.network.svc.clone()),
+    };
+    let opts = cloud.compute.svc.options().clone();
+    let again = rustack_compute::Compute::open(cloud.db.db.clone(), opts, peers).await.unwrap();
+    let r = get_v(&cloud, &format!("/servers/{id}"), &admin, "2.79").await.expect(200);
+    let s = &r.body["server"];
+    assert_eq!((s["status"].as_str(), s["OS-EXT-SRV-ATTR:host"].as_str()), (Some("ACTIVE"), Some(src.as_str())), "{s}");
+    assert_eq!(again.driver(&src).unwrap().power_state(&id), Some(1), "running on the source again");
+    let m = migrations_of(&cloud, &admin, &id, "2.23").await;
+    assert_eq!(m[0]["status"], "error");
+    // the waiting migration still holds both hosts; the rolled-back one only its source
+    let w_dst = other(&cloud, &w_src);
+    let usage = |h: &str| {
+        let again = again.clone();
+        let h = h.to_string();
+        async move { again.host_usage(&h).await.vcpu }
+    };
+    let expect_src = 1 + i64::from(w_src == src) + i64::from(w_dst == src);
+    assert_eq!(usage(&src).await, expect_src);
+    assert_eq!(usage(&dst).await, 3 - expect_src);
+}

@@ -329,6 +329,16 @@ impl Store {
         rows.iter().map(doc).collect()
     }
 
+    /// Live instances waiting for a resize or cold migration's confirm
+    /// (VERIFY_RESIZE).
+    pub async fn instances_resized(&self) -> Result<Vec<Instance>, Error> {
+        let rows = sqlx::query("SELECT doc, version FROM compute_instance WHERE deleted = 0 AND vm_state = 'resized'")
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(doc).collect()
+    }
+
     /// Loads a live instance, applies `f` and writes it back, in one write
     /// transaction. `f` may refuse (its error is returned, nothing written).
     /// A missing instance is a 404.
