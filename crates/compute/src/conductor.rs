@@ -383,6 +383,10 @@ impl Compute {
         if let Some(agent) = inst.host.as_deref().and_then(|h| self.agent(h)) {
             agent.driver.destroy(uuid).await?;
         }
+        if let Some(mc) = &inst.migration_context {
+            // deleted in VERIFY_RESIZE: the source's copy and hold go too
+            self.drop_migration_source(&inst, mc).await?;
+        }
         self.release_ports(&inst, &inst.port_ids).await?;
         self.inner.set.placement.release(uuid).await?;
         if let Some(g) = &inst.server_group {

@@ -340,6 +340,14 @@ impl Compute {
     /// confirmResize of a cold migration: the source's guest and allocation
     /// go; the migration is `confirmed`.
     pub(crate) async fn confirm_migration(&self, inst: &Instance, mc: &MigrationContext) -> Result<(), Error> {
+        self.drop_migration_source(inst, mc).await?;
+        self.store().migration_set_status(&mc.migration_uuid, "confirmed", None).await?;
+        Ok(())
+    }
+
+    /// The source side of a cold migration is no longer needed (confirmed,
+    /// or the instance deleted): its guest and the migration's allocation go.
+    pub(crate) async fn drop_migration_source(&self, inst: &Instance, mc: &MigrationContext) -> Result<(), Error> {
         if mc.moved() {
             if let Some(a) = self.agent(&mc.source_host) {
                 if a.driver.power_state(&inst.uuid).is_some() {
@@ -348,7 +356,6 @@ impl Compute {
             }
             self.inner.set.placement.release(&mc.migration_uuid).await?;
         }
-        self.store().migration_set_status(&mc.migration_uuid, "confirmed", None).await?;
         Ok(())
     }
 

@@ -278,3 +278,17 @@ async fn a_restart_rolls_an_interrupted_migration_back() {
     assert_eq!(usage(&src).await, expect_src);
     assert_eq!(usage(&dst).await, 3 - expect_src);
 }
+
+#[tokio::test]
+async fn deleting_a_migrated_server_frees_both_hosts() {
+    let cloud = cloud_with(TWO_HOSTS).await;
+    let admin = cloud.admin_token().await;
+    let (id, src) = booted(&cloud, &admin).await;
+    let dst = other(&cloud, &src);
+    action(&cloud, &admin, &id, json!({"migrate": null})).await.expect(202);
+    wait_status(&cloud, &admin, &id, "VERIFY_RESIZE").await;
+    cloud.delete(&url(&cloud, &format!("/servers/{id}")), &admin).await.expect(204);
+    wait_status(&cloud, &admin, &id, "DELETED").await;
+    assert_eq!((used_vcpus(&cloud, &src).await, used_vcpus(&cloud, &dst).await), (0, 0));
+    assert!(!runs_on(&cloud, &src, &id) && !runs_on(&cloud, &dst, &id));
+}
