@@ -224,7 +224,18 @@ impl Compute {
             Ok(())
         }
         .await;
+        // done, unless an admin aborted it meanwhile (one of the two wins)
+        let res = match res {
+            Ok(()) if !self.store().migration_set_status_if(&mig.uuid, &["running"], "completed").await? => Err(None),
+            Ok(()) => Ok(()),
+            Err(e) => Err(Some(e)),
+        };
         if let Err(e) = res {
+            if let Some(a) = self.agent(&dest) {
+                if a.driver.power_state(&uuid).is_some() {
+                    a.driver.destroy(&uuid).await?;
+                }
+            }
             let _ = self.bind_ports_to(t, &inst, &source).await;
             let back = Claim {
                 consumer: &uuid,
@@ -234,9 +245,17 @@ impl Compute {
                 user: &inst.user_id,
             };
             self.inner.set.placement.claim(back).await?;
-            self.store().migration_set_status(&mig.uuid, "error", None).await?;
             clear_task().await?;
-            return Err(e);
+            return match e {
+                Some(e) => {
+                    self.store().migration_set_status(&mig.uuid, "error", None).await?;
+                    Err(e)
+                }
+                None => {
+                    tracing::info!(instance = %uuid, "live migration aborted: the guest stays on {source}");
+                    Ok(())
+                }
+            };
         }
         // the guest runs on the destination now: the source's copy goes
         if let Err(e) = src_agent.driver.destroy(&uuid).await {
@@ -250,7 +269,6 @@ impl Compute {
                 Ok(())
             })
             .await?;
-        self.store().migration_set_status(&mig.uuid, "completed", None).await?;
         Ok(())
     }
 

@@ -292,3 +292,53 @@ async fn deleting_a_migrated_server_frees_both_hosts() {
     assert_eq!((used_vcpus(&cloud, &src).await, used_vcpus(&cloud, &dst).await), (0, 0));
     assert!(!runs_on(&cloud, &src, &id) && !runs_on(&cloud, &dst, &id));
 }
+
+/// DELETE of a server's migration (abort) at 2.24.
+async fn abort(cloud: &TestCloud, admin: &str, id: &str, mid: i64) -> rustack_test_utils::Resp {
+    let u = url(cloud, &format!("/servers/{id}/migrations/{mid}"));
+    cloud.request_with(http::Method::DELETE, &u, Some(admin), None, &[("OpenStack-API-Version", "compute 2.24")]).await
+}
+
+/// Polls the server's in-progress migrations until one shows up.
+async fn running_migration(cloud: &TestCloud, admin: &str, id: &str) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let r = get_v(cloud, &format!("/servers/{id}/migrations"), admin, "2.79").await.expect(200);
+        if let Some(m) = r.body["migrations"].as_array().and_then(|l| l.first()) {
+            return m.clone();
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "no migration in progress");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_live_migration_under_way_is_listed_and_can_be_aborted() {
+    // the destination's spawn takes 1 s: the migration is `running` meanwhile
+    let cloud = cloud_with("[compute]\nfake_hosts = 2\nfake_spawn_delay_ms = 1000\n").await;
+    let admin = cloud.admin_token().await;
+    let (id, src) = booted(&cloud, &admin).await;
+    let dst = other(&cloud, &src);
+    live(&cloud, &admin, &id, json!({"host": dst, "block_migration": "auto"}), "2.25").await.expect(202);
+    let m = running_migration(&cloud, &admin, &id).await;
+    assert_eq!((m["status"].as_str(), m["dest_compute"].as_str()), (Some("running"), Some(dst.as_str())), "{m}");
+    assert_eq!(m["server_uuid"], id.as_str());
+    assert!(m["uuid"].is_string(), "{m}");
+    let mid = m["id"].as_i64().unwrap();
+    let r = get_v(&cloud, &format!("/servers/{id}"), &admin, "2.79").await.expect(200);
+    assert_eq!(r.body["server"]["status"], "MIGRATING");
+    let r = get_v(&cloud, &format!("/servers/{id}/migrations/{mid}"), &admin, "2.23").await.expect(200);
+    assert_eq!(r.body["migration"]["id"], mid);
+    let path = format!("/servers/{id}/migrations/{mid}/action");
+    post_v(&cloud, &path, &admin, json!({"force_complete": null}), "2.22").await.expect(202);
+    let r = abort(&cloud, &admin, &id, mid).await;
+    assert_eq!(r.status.as_u16(), 202, "{}", r.body);
+    // the guest stays on its source, the destination is cleaned up
+    let s = wait_status(&cloud, &admin, &id, "ACTIVE").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], src.as_str());
+    assert_eq!((used_vcpus(&cloud, &src).await, used_vcpus(&cloud, &dst).await), (1, 0));
+    assert!(runs_on(&cloud, &src, &id) && !runs_on(&cloud, &dst, &id));
+    assert_eq!(migrations_of(&cloud, &admin, &id, "2.23").await[0]["status"], "cancelled");
+    // over now: a second abort is refused
+    assert_eq!(abort(&cloud, &admin, &id, mid).await.status.as_u16(), 409);
+}

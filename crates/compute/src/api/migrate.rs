@@ -344,12 +344,14 @@ async fn force_complete(
         ))
         .into());
     }
-    // the fake driver's live migration is done in one step: nothing to hurry
+    // nothing to hurry: the guest's state is copied in one step here (no
+    // memory pre-copy rounds to cut short); the migration ends on its own
     Ok(accepted())
 }
 
-/// Abort (DELETE, 2.24+): as force_complete, a live migration under way
-/// only; a finished one is 400, the instance not MIGRATING 409.
+/// Abort (DELETE, 2.24+): a live migration under way is cancelled (the
+/// conductor then puts the guest back on its source); a finished one is
+/// 400, the instance not MIGRATING 409.
 async fn abort(
     State(c): State<Compute>,
     Authenticated(ctx): Authenticated,
@@ -370,12 +372,18 @@ async fn abort(
         .find(|m| m.id.to_string() == mid)
         .ok_or_else(|| Error::not_found(format!("Migration {mid} for instance {id} could not be found.")))?;
     let abortable = if v.at_least(2, 65) { &["queued", "preparing", "running"][..] } else { &["running"][..] };
-    if m.migration_type != kind::LIVE || !abortable.contains(&m.status.as_str()) {
-        return Err(Error::bad_request(format!(
+    let refused = || {
+        Error::bad_request(format!(
             "Migration {mid} state of instance {id} is {}. Cannot abort live migration while the migration is in this state.",
             m.status
         ))
-        .into());
+    };
+    if m.migration_type != kind::LIVE || !abortable.contains(&m.status.as_str()) {
+        return Err(refused().into());
+    }
+    // the conductor sees it before it finishes and puts the guest back
+    if !c.store().migration_set_status_if(&m.uuid, abortable, "cancelled").await? {
+        return Err(refused().into());
     }
     Ok(accepted())
 }

@@ -122,6 +122,31 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
+    /// Moves a migration to `to` only from one of the statuses `from` (an
+    /// abort racing the workflow's end: one of the two wins); false when it
+    /// was in none of them.
+    pub async fn migration_set_status_if(&self, uuid: &str, from: &[&str], to: &str) -> Result<bool, Error> {
+        let mut w = self.write().await?;
+        let cur: Option<String> = sqlx::query("SELECT status FROM compute_migration WHERE uuid = $1")
+            .bind(uuid)
+            .fetch_optional(&mut *w.tx)
+            .await
+            .map_err(db_err)?
+            .map(|r| r.get("status"));
+        if !cur.as_deref().is_some_and(|c| from.contains(&c)) {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE compute_migration SET status = $1, updated_at = $2 WHERE uuid = $3")
+            .bind(to)
+            .bind(crate::model::now())
+            .bind(uuid)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(db_err)?;
+        w.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
     pub async fn migration_get(&self, uuid: &str) -> Result<Option<Migration>, Error> {
         let q = format!("SELECT {COLS} FROM compute_migration WHERE uuid = $1");
         let r = sqlx::query(&q).bind(uuid).fetch_optional(self.db.pool()).await.map_err(db_err)?;
@@ -171,7 +196,8 @@ mod tests {
             assert!(s.migration_set_status("m-a", "finished", Some("h2")).await.unwrap());
             assert!(!s.migration_set_status("nope", "finished", None).await.unwrap());
             // a later status without a destination keeps the one recorded
-            assert!(s.migration_set_status("m-a", "confirmed", None).await.unwrap());
+            assert!(!s.migration_set_status_if("m-a", &["running"], "cancelled").await.unwrap());
+            assert!(s.migration_set_status_if("m-a", &["finished"], "confirmed").await.unwrap());
             let got = s.migration_get("m-a").await.unwrap().unwrap();
             assert_eq!((got.status.as_str(), got.dest_compute.as_deref()), ("confirmed", Some("h2")));
             assert!(!got.in_progress());
