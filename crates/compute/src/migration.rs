@@ -142,6 +142,7 @@ impl Compute {
             let dst_agent = self.agent_of(&dest)?;
             let nics = self.bind_ports_to(t, &inst, &dest).await?;
             let spec = self.spawn_spec(&inst, t.ctx.clone(), nics).await?;
+            self.set_task(&uuid, task::RESIZE_FINISH).await?;
             if let Err(e) = dst_agent.driver.spawn(&spec).await {
                 let _ = dst_agent.driver.destroy(&uuid).await;
                 return Err(e);
@@ -278,7 +279,8 @@ impl Compute {
     /// and the migration ends in `error`. False when `i` was not migrating.
     pub(crate) async fn recover_migration(&self, i: &Instance) -> Result<bool, Error> {
         let t = i.task_state.as_deref();
-        let cold = matches!(t, Some(task::RESIZE_PREP | task::RESIZE_MIGRATING | task::RESIZE_MIGRATED));
+        let cold =
+            matches!(t, Some(task::RESIZE_PREP | task::RESIZE_MIGRATING | task::RESIZE_MIGRATED | task::RESIZE_FINISH));
         let live = t == Some(task::MIGRATING);
         let Some(source) = i.host.clone().filter(|_| cold || live) else { return Ok(false) };
         let uuid = i.uuid.as_str();

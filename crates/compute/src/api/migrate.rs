@@ -83,17 +83,26 @@ async fn check_host(c: &Compute, inst: &Instance, host: &str, same_host_msg: Str
     Ok(())
 }
 
-/// The scheduler's verdict (nothing claimed): 400 NoValidHost when no
-/// other host can take the instance.
-async fn check_room(c: &Compute, inst: &Instance, host: Option<String>, force: bool) -> Result<(), Error> {
+/// The scheduler's verdict (nothing claimed): 400 NoValidHost with
+/// `reason` (Nova's words for the operation) when no other host can take
+/// the instance.
+async fn check_room(
+    c: &Compute,
+    inst: &Instance,
+    host: Option<String>,
+    force: bool,
+    reason: &str,
+) -> Result<(), Error> {
     if force {
         return Ok(());
     }
     let exclude: Vec<String> = inst.host.iter().cloned().collect();
     match c.rank_hosts(inst, &exclude, host).await {
         Ok((hosts, _)) if !hosts.is_empty() => Ok(()),
-        Ok(_) => Err(Error::bad_request("No valid host was found. There are not enough hosts available.")),
-        Err(e) if e.message.starts_with("No valid host") => Err(Error::bad_request(e.message)),
+        Ok(_) => Err(Error::bad_request(format!("No valid host was found. {reason}"))),
+        Err(e) if e.message.starts_with("No valid host") => {
+            Err(Error::bad_request(format!("No valid host was found. {reason}")))
+        }
         Err(e) => Err(e),
     }
 }
@@ -133,9 +142,9 @@ async fn cold(
     };
     check_state(ctx, inst, "migrate", &[vm::ACTIVE, vm::STOPPED])?;
     if let Some(h) = &host {
-        check_host(c, inst, h, format!("Cannot migrate to the host {h} where the server already is.")).await?;
+        check_host(c, inst, h, "Cannot migrate to the host where the server exists.".into()).await?;
     }
-    check_room(c, inst, host.clone(), false).await?;
+    check_room(c, inst, host.clone(), false, "No valid host found for cold migrate").await?;
     begin(
         c,
         ctx,
@@ -218,7 +227,7 @@ async fn live(
         check_host(c, inst, h, same).await?;
     }
     // forcing skips the scheduler's filters, not the room check
-    check_room(c, inst, host.clone(), force && host.is_some()).await?;
+    check_room(c, inst, host.clone(), force && host.is_some(), "No valid host found for live migration").await?;
     begin(
         c,
         ctx,
