@@ -343,3 +343,24 @@ async fn a_live_migration_under_way_is_listed_and_can_be_aborted() {
     // over now: a second abort is refused
     assert_eq!(abort(&cloud, &admin, &id, mid).await.status.as_u16(), 409);
 }
+
+#[tokio::test]
+async fn migrations_are_recorded_on_postgresql_too() {
+    // runs where a PostgreSQL server is configured (RUSTACK_TEST_POSTGRES_URL)
+    let Some(db) = rustack_db::testing::postgres().await else { return };
+    let cloud = TestCloud::start_with(db, TWO_HOSTS).await;
+    let admin = cloud.admin_token().await;
+    let (id, src) = booted(&cloud, &admin).await;
+    action(&cloud, &admin, &id, json!({"migrate": null})).await.expect(202);
+    wait_status(&cloud, &admin, &id, "VERIFY_RESIZE").await;
+    action(&cloud, &admin, &id, json!({"revertResize": null})).await.expect(202);
+    let s = wait_status(&cloud, &admin, &id, "ACTIVE").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], src.as_str());
+    let dst = other(&cloud, &src);
+    live(&cloud, &admin, &id, json!({"host": dst, "block_migration": "auto"}), "2.25").await.expect(202);
+    let s = wait_status(&cloud, &admin, &id, "ACTIVE").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], dst.as_str());
+    let m = migrations_of(&cloud, &admin, &id, "2.59").await;
+    let statuses: Vec<&str> = m.iter().filter_map(|m| m["status"].as_str()).collect();
+    assert_eq!(statuses, ["completed", "reverted"], "newest first: {m:?}");
+}
