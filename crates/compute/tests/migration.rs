@@ -364,3 +364,36 @@ async fn migrations_are_recorded_on_postgresql_too() {
     let statuses: Vec<&str> = m.iter().filter_map(|m| m["status"].as_str()).collect();
     assert_eq!(statuses, ["completed", "reverted"], "newest first: {m:?}");
 }
+
+/// The `binding:host_id` of the server's one port (admin's view).
+async fn port_host(cloud: &TestCloud, admin: &str, server: &str) -> String {
+    let r = cloud.get(&format!("{}/v2.0/ports?device_id={server}", cloud.network.url), admin).await.expect(200);
+    let ports = r.body["ports"].as_array().cloned().unwrap_or_default();
+    assert_eq!(ports.len(), 1, "one port: {}", r.body);
+    ports[0]["binding:host_id"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn the_ports_follow_the_server_between_hosts() {
+    let cloud = cloud_with(TWO_HOSTS).await;
+    let admin = cloud.admin_token().await;
+    let demo = cloud.demo_token().await;
+    let img = image(&cloud, &admin).await;
+    let r = cloud.get(&format!("{}/v2.0/networks?name=private", cloud.network.url), &demo).await.expect(200);
+    let net = r.body["networks"][0]["id"].as_str().unwrap().to_string();
+    let id = boot(&cloud, &demo, &img, json!({"networks": [{"uuid": net}]})).await;
+    let src = host_when(&cloud, &admin, &id, "ACTIVE").await;
+    let dst = other(&cloud, &src);
+    let addresses = wait_status(&cloud, &demo, &id, "ACTIVE").await["addresses"].clone();
+    assert_eq!(port_host(&cloud, &admin, &id).await, src);
+    action(&cloud, &admin, &id, json!({"migrate": null})).await.expect(202);
+    wait_status(&cloud, &admin, &id, "VERIFY_RESIZE").await;
+    assert_eq!(port_host(&cloud, &admin, &id).await, dst);
+    action(&cloud, &admin, &id, json!({"revertResize": null})).await.expect(202);
+    wait_status(&cloud, &admin, &id, "ACTIVE").await;
+    assert_eq!(port_host(&cloud, &admin, &id).await, src);
+    live(&cloud, &admin, &id, json!({"host": null, "block_migration": "auto"}), "2.25").await.expect(202);
+    let s = wait_status(&cloud, &demo, &id, "ACTIVE").await;
+    assert_eq!(port_host(&cloud, &admin, &id).await, dst);
+    assert_eq!(s["addresses"], addresses, "the server keeps its addresses");
+}
