@@ -43,20 +43,24 @@ async fn migrations(
 ) -> ApiResult<Response> {
     require_admin(&ctx, "os_compute_api:os-migrations:index")?;
     let all = c.store().migrations().await?;
-    let kind = |m: &crate::store::instances::MigrationRecord| if m.action == "resize" { "resize" } else { "migration" };
+    let kind = |m: &crate::store::instances::MigrationRecord| m.migration_type;
     let list: Vec<Value> = all
         .iter()
         .enumerate()
         .rev()
         .filter(|(_, m)| q.get("instance_uuid").is_none_or(|u| *u == m.instance_uuid))
         .filter(|(_, m)| q.get("status").is_none_or(|s| s.eq_ignore_ascii_case(m.status)))
-        .filter(|(_, m)| q.get("host").is_none_or(|h| m.host.as_deref() == Some(h.as_str())))
+        .filter(|(_, m)| {
+            q.get("host")
+                .is_none_or(|h| [&m.source_compute, &m.dest_compute].iter().any(|c| c.as_deref() == Some(h.as_str())))
+        })
         .filter(|(_, m)| q.get("migration_type").is_none_or(|t| t == kind(m)))
         .map(|(n, m)| {
             let mut o = json!({
                 "id": n + 1, "status": m.status, "instance_uuid": m.instance_uuid,
-                "source_node": m.host, "source_compute": m.host, "dest_node": m.host, "dest_compute": m.host,
-                "dest_host": m.host, "old_instance_type_id": null, "new_instance_type_id": null,
+                "source_node": m.source_compute, "source_compute": m.source_compute,
+                "dest_node": m.dest_compute, "dest_compute": m.dest_compute,
+                "dest_host": m.dest_compute, "old_instance_type_id": null, "new_instance_type_id": null,
                 "created_at": iso_naive(&m.created_at), "updated_at": iso_naive(&m.updated_at),
             });
             if v.at_least(2, 23) {
