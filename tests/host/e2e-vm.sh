@@ -6,7 +6,8 @@
 # `server create --wait`; the console log shows the guest's marker with the right
 # hostname and key; ping, ssh with the key and TCP 7 through a floating IP work and
 # another port is blocked; reboot; stop/start; snapshot and a second server booted
-# from it; a second port attached; delete all — and nothing is left on the host.
+# from it; a second port attached; shelve and unshelve (the guest comes back from its
+# shelve snapshot); delete all — and nothing is left on the host.
 #
 #   tests/host/e2e-vm.sh          (root; RUSTACK_BIN, IMAGE_DIR, BOOT_TIMEOUT)
 #
@@ -175,6 +176,17 @@ P2IP=$(python3 -c 'import json,sys; f=json.loads(sys.argv[1])["fixed_ips"]; prin
 run demo server add port "$S-vm1" "$P2"
 wait_match 120 "$P2IP" ssh_guest "$FIP" ip -4 addr show eth1 || fail "eth1 has no $P2IP"
 run demo server remove port "$S-vm1" "$P2"
+
+check "shelve, then unshelve: the guest comes back from its shelve snapshot"
+run demo server shelve "$S-vm1"
+status_is "$S-vm1" SHELVED_OFFLOADED 180 || fail "not SHELVED_OFFLOADED"
+[[ -z $(pgrep -f "qemu-system.*$(cat "$VC/vm1")" || true) ]] || fail "QEMU still runs after shelve"
+run val image show "$S-vm1-shelved" -c status
+[[ $OUT == active ]] || fail "shelve snapshot status $OUT"
+run demo server unshelve "$S-vm1"
+status_is "$S-vm1" ACTIVE 180 || fail "not ACTIVE after unshelve"
+wait_match 180 "^$S-vm1\$" ssh_guest "$FIP" hostname || fail "ssh after unshelve"
+! val image show "$S-vm1-shelved" >/dev/null 2>&1 || fail "the shelve snapshot outlived the unshelve"
 
 check "delete everything"
 run demo server delete --wait "$S-vm1" "$S-vm2"

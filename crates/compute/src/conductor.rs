@@ -587,7 +587,12 @@ impl Compute {
                 let (host, az) = self.schedule(&inst, &[]).await.map_err(|e| Error::conflict(e.message))?;
                 let a = self.agent(&host).cloned().ok_or_else(|| Error::not_found("no agent"))?;
                 let nics = self.nics_of(&inst).await?;
-                let spec = self.spawn_spec(&inst, t.ctx.clone(), nics).await?;
+                let mut spec = self.spawn_spec(&inst, t.ctx.clone(), nics).await?;
+                // as Nova: the guest comes back from its shelve snapshot, with
+                // its disk as it was (the instance keeps its image_ref)
+                if let Some(img) = &inst.shelved_image_id {
+                    spec.image_ref = img.clone();
+                }
                 if let Err(e) = a.driver.spawn(&spec).await {
                     self.inner.set.placement.release(uuid).await?;
                     return Err(e);
