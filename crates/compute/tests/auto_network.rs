@@ -15,22 +15,9 @@ fn net_url(cloud: &TestCloud, path: &str) -> String {
     format!("{}/v2.0{path}", cloud.network.url)
 }
 
-/// A new project with a member user and no networks; (project id, token).
+/// A new project with a member user (and no networks); (project id, token).
 async fn project(cloud: &TestCloud, name: &str) -> (String, String) {
-    let admin = cloud.admin_token().await;
-    let p = cloud
-        .post("/v3/projects", &admin, json!({"project": {"name": name, "domain_id": "default"}}))
-        .await
-        .expect(201);
-    let pid = p.body["project"]["id"].as_str().unwrap().to_string();
-    let u = cloud
-        .post("/v3/users", &admin, json!({"user": {"name": name, "password": "secret-pw", "domain_id": "default"}}))
-        .await
-        .expect(201);
-    let uid = u.body["user"]["id"].as_str().unwrap().to_string();
-    let member = cloud.role_id("member").await;
-    cloud.put(&format!("/v3/projects/{pid}/users/{uid}/roles/{member}"), &admin).await.expect(204);
-    (pid, cloud.project_token(name, "secret-pw", name).await)
+    cloud.project_with_user(name, "member").await
 }
 
 fn server(img: &str, networks: Value) -> Value {

@@ -382,4 +382,23 @@ impl TestCloud {
     pub async fn role_id(&self, name: &str) -> String {
         self.identity.store().get_role_by_name(name, None).await.unwrap().expect("role exists").id
     }
+
+    /// A new project `name` with a user `name` (password `pw-secret`) holding
+    /// `role` on it: (project id, the user's project-scoped token).
+    pub async fn project_with_user(&self, name: &str, role: &str) -> (String, String) {
+        let admin = self.admin_token().await;
+        let p = self
+            .post("/v3/projects", &admin, json!({"project": {"name": name, "domain_id": "default"}}))
+            .await
+            .expect(201);
+        let pid = p.body["project"]["id"].as_str().expect("project id").to_string();
+        let u = self
+            .post("/v3/users", &admin, json!({"user": {"name": name, "password": "pw-secret", "domain_id": "default"}}))
+            .await
+            .expect(201);
+        let uid = u.body["user"]["id"].as_str().expect("user id").to_string();
+        let rid = self.role_id(role).await;
+        self.put(&format!("/v3/projects/{pid}/users/{uid}/roles/{rid}"), &admin).await.expect(204);
+        (pid, self.project_token(name, "pw-secret", name).await)
+    }
 }

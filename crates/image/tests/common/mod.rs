@@ -103,20 +103,8 @@ pub async fn project_id(cloud: &TestCloud, name: &str) -> String {
     r.body["projects"][0]["id"].as_str().unwrap().to_string()
 }
 
-/// A user `name` with role `role` on a new project `name`; their token.
+/// A user `name` with role `role` on a new project `name`; (their token, project id).
 pub async fn user_with_project(cloud: &TestCloud, name: &str, role: &str) -> (String, String) {
-    let admin = cloud.admin_token().await;
-    let p = cloud
-        .post("/v3/projects", &admin, json!({"project": {"name": name, "domain_id": "default"}}))
-        .await
-        .expect(201);
-    let pid = p.body["project"]["id"].as_str().unwrap().to_string();
-    let u = cloud
-        .post("/v3/users", &admin, json!({"user": {"name": name, "password": "pw-secret", "domain_id": "default"}}))
-        .await
-        .expect(201);
-    let uid = u.body["user"]["id"].as_str().unwrap().to_string();
-    let rid = cloud.role_id(role).await;
-    cloud.put(&format!("/v3/projects/{pid}/users/{uid}/roles/{rid}"), &admin).await.expect(204);
-    (cloud.project_token(name, "pw-secret", name).await, pid)
+    let (pid, token) = cloud.project_with_user(name, role).await;
+    (token, pid)
 }
