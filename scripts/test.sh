@@ -140,8 +140,8 @@ start_server() {
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   # the [security_compliance] settings Tempest's security-compliance tests expect
   # the fake hypervisor: Tempest's 400-odd compute tests boot hundreds of servers
-  # (real VMs are stage 7's)
-  printf '[identity]\nport = %s\n[security_compliance]\nlockout_failure_attempts = 2\nlockout_duration = 5\nunique_last_password_count = 2\n[compute]\ndriver = fake\n' \
+  # (real VMs are stage 7's); two fake hosts, for the migration and multi-node tests
+  printf '[identity]\nport = %s\n[security_compliance]\nlockout_failure_attempts = 2\nlockout_duration = 5\nunique_last_password_count = 2\n[compute]\ndriver = fake\nfake_hosts = 2\n' \
     "$port" > "$TMP/rustack.conf"
   local t0 t1
   t0=$(date +%s%N)

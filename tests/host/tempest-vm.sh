@@ -41,8 +41,12 @@ FLAVOR=$(A flavor show m1.tiny -f value -c id)
 FLAVOR_ALT=$(A flavor show m1.small -f value -c id)
 # Tempest's guests are the test image (64 MiB of disk); the alternative flavor must
 # differ (flavor filters, resizes)
+# compute.conf is for the two fake hosts of scripts/test.sh's cloud: this one has one
+# host, so no migrations
+sed -e 's/^min_compute_nodes = .*/min_compute_nodes = 1/' -e 's/^\(cold_migration\|live_migration\) = .*/\1 = false/' \
+    "$ROOT/tests/tempest/compute.conf" > "$VC/compute.conf"
 IMAGE_REF=$IMG IMAGE_REF_ALT=$IMG_ALT FLAVOR_REF=$FLAVOR FLAVOR_REF_ALT=$FLAVOR_ALT \
-RUN_VALIDATION=${RUN_VALIDATION:-true} IMAGE_SSH_USER=root EXTRA_CONF=$ROOT/tests/tempest/compute.conf \
+RUN_VALIDATION=${RUN_VALIDATION:-true} IMAGE_SSH_USER=root EXTRA_CONF=$VC/compute.conf \
 OS_AUTH_URL="http://127.0.0.1:$VC_PORT/v3" OS_USERNAME=admin OS_PROJECT_NAME=admin \
 OS_PASSWORD=$(sed -n 's/^admin=//p' "$VC/data/passwords") \
 WORKSPACE=${WORKSPACE:-${TEMPEST_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/rustack-tempest}/workspaces/compute-vm} \
