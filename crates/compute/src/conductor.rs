@@ -916,7 +916,7 @@ impl Compute {
 
     /// Deletes an image compute made (an old backup, the shelve snapshot);
     /// one already gone is fine, any other failure is logged.
-    async fn delete_image(&self, ctx: &rustack_http::RequestContext, id: &str) {
+    pub(crate) async fn delete_image(&self, ctx: &rustack_http::RequestContext, id: &str) {
         match self.inner.peers.image.delete_for(ctx, id).await {
             Err(e) if e.status() != 404 => {
                 tracing::warn!(image = id, error = %e.message, "cannot delete the image");

@@ -82,6 +82,15 @@ pub(super) async fn begin(
     Ok(i)
 }
 
+/// A snapshot or shelve refused after its image record was made (the state
+/// changed in between): the empty image goes too, so nothing is left half-made.
+async fn forget_image(c: &Compute, ctx: &RequestContext, image: Option<String>, e: Error) -> Error {
+    if let Some(id) = image {
+        c.delete_image(ctx, &id).await;
+    }
+    e
+}
+
 async fn record(c: &Compute, ctx: &RequestContext, i: &Instance, rid: &str, name: &str) -> Result<String, Error> {
     let now = crate::model::now();
     let a = InstanceAction {
@@ -544,7 +553,7 @@ async fn action(
             }
             props.insert("base_image_ref".into(), inst.image_ref.clone());
             let image_id = c.inner.set.images.create_snapshot(&ctx, iname, props).await?;
-            begin(
+            let begun = begin(
                 c,
                 &ctx,
                 &id,
@@ -556,7 +565,10 @@ async fn action(
                 Op::Snapshot { image_id: image_id.clone(), backup },
                 |_| {},
             )
-            .await?;
+            .await;
+            if let Err(e) = begun {
+                return Err(forget_image(c, &ctx, Some(image_id), e).await.into());
+            }
             let mut r = if v.at_least(2, 45) { status(202, json!({"image_id": image_id})) } else { accepted() };
             let loc = format!("{}/images/{image_id}", c.options().public_url);
             if let Ok(h) = loc.parse() {
@@ -593,7 +605,7 @@ async fn action(
                     Err(e) => return Err(e.into()),
                 }
             };
-            begin(
+            let begun = begin(
                 c,
                 &ctx,
                 &id,
@@ -602,10 +614,13 @@ async fn action(
                 &[ACTIVE, STOPPED, PAUSED, SUSPENDED],
                 RUNNING_TASKS,
                 Some(task::SHELVING),
-                Op::Shelve { image_id },
+                Op::Shelve { image_id: image_id.clone() },
                 |_| {},
             )
-            .await?;
+            .await;
+            if let Err(e) = begun {
+                return Err(forget_image(c, &ctx, image_id, e).await.into());
+            }
             Ok(accepted())
         }
         "shelveOffload" => {
