@@ -300,12 +300,13 @@ async fn abort(cloud: &TestCloud, admin: &str, id: &str, mid: i64) -> rustack_te
     cloud.request_with(http::Method::DELETE, &u, Some(admin), None, &[("OpenStack-API-Version", "compute 2.24")]).await
 }
 
-/// Polls the server's in-progress migrations until one shows up.
+/// Polls the server's in-progress migrations until one is `running` (it is
+/// `preparing` first, while the destination is claimed).
 async fn running_migration(cloud: &TestCloud, admin: &str, id: &str) -> Value {
     let start = std::time::Instant::now();
     loop {
         let r = get_v(cloud, &format!("/servers/{id}/migrations"), admin, "2.79").await.expect(200);
-        if let Some(m) = r.body["migrations"].as_array().and_then(|l| l.first()) {
+        if let Some(m) = r.body["migrations"].as_array().and_then(|l| l.first()).filter(|m| m["status"] == "running") {
             return m.clone();
         }
         assert!(start.elapsed() < std::time::Duration::from_secs(10), "no migration in progress");
@@ -339,7 +340,10 @@ async fn a_live_migration_under_way_is_listed_and_can_be_aborted() {
     assert_eq!(s["OS-EXT-SRV-ATTR:host"], src.as_str());
     assert_eq!((used_vcpus(&cloud, &src).await, used_vcpus(&cloud, &dst).await), (1, 0));
     assert!(runs_on(&cloud, &src, &id) && !runs_on(&cloud, &dst, &id));
-    assert_eq!(migrations_of(&cloud, &admin, &id, "2.23").await[0]["status"], "cancelled");
+    let listed = migrations_of(&cloud, &admin, &id, "2.23").await;
+    assert_eq!(listed[0]["status"], "cancelled");
+    // os-migrations and the server's migrations name it by the same id
+    assert_eq!(listed[0]["id"], mid, "{}", listed[0]);
     // over now: a second abort is refused
     assert_eq!(abort(&cloud, &admin, &id, mid).await.status.as_u16(), 409);
 }

@@ -1,5 +1,5 @@
-//! Small APIs Nova answers for its peers or as proxies: `os-migrations`
-//! (no migrations happen here), `os-server-external-events`, and the image
+//! Small APIs Nova answers for its peers or as proxies: `os-migrations`,
+//! `os-server-external-events`, and the image
 //! proxy's read calls (`GET /images/{id}`, its metadata).
 
 use axum::extract::{Path, State};
@@ -32,9 +32,9 @@ pub(super) fn routes() -> Router<Compute> {
         .route("/os-networks/{id}", get(network))
 }
 
-/// `os-migrations`: the resizes and cold migrations of the action log
-/// (`Store::migrations`), newest first, with Nova's filters (`instance_uuid`,
-/// `status`, `host`, `migration_type`). A resize stays on its host here.
+/// `os-migrations`: the migrations table (and resizes older than it, from
+/// the action log: `Store::migrations`), newest first, with Nova's filters
+/// (`instance_uuid`, `status`, `host`, `migration_type`).
 async fn migrations(
     State(c): State<Compute>,
     Authenticated(ctx): Authenticated,
@@ -44,6 +44,9 @@ async fn migrations(
     require_admin(&ctx, "os_compute_api:os-migrations:index")?;
     let all = c.store().migrations().await?;
     let kind = |m: &crate::store::instances::MigrationRecord| m.migration_type;
+    // the table's ids, as servers/{id}/migrations shows them; resizes older
+    // than the table are numbered after its ids
+    let legacy_base = all.iter().filter_map(|m| m.num).max().unwrap_or(0);
     let list: Vec<Value> = all
         .iter()
         .enumerate()
@@ -57,7 +60,7 @@ async fn migrations(
         .filter(|(_, m)| q.get("migration_type").is_none_or(|t| t == kind(m)))
         .map(|(n, m)| {
             let mut o = json!({
-                "id": n + 1, "status": m.status, "instance_uuid": m.instance_uuid,
+                "id": m.num.unwrap_or(legacy_base + n as i64 + 1), "status": m.status, "instance_uuid": m.instance_uuid,
                 "source_node": m.source_compute, "source_compute": m.source_compute,
                 "dest_node": m.dest_compute, "dest_compute": m.dest_compute,
                 "dest_host": m.dest_compute, "old_instance_type_id": null, "new_instance_type_id": null,

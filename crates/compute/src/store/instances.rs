@@ -25,6 +25,9 @@ pub struct MigrationRecord {
     /// A UUID: Nova's migration `uuid` from 2.59 (the action's id for a
     /// resize or cold migration).
     pub id: String,
+    /// Nova's integer id: the migrations table's (None for a resize older
+    /// than the table, found in the action log).
+    pub num: Option<i64>,
     pub instance_uuid: String,
     /// `resize`, `migrate` or `live-migration`
     pub action: String,
@@ -261,6 +264,7 @@ impl Store {
             let host: Option<String> = r.try_get("host").map_err(db_err)?;
             legacy.push(MigrationRecord {
                 id: r.try_get("id").map_err(db_err)?,
+                num: None,
                 instance_uuid,
                 migration_type: if action == "resize" { "resize" } else { "migration" },
                 action,
@@ -284,6 +288,7 @@ impl Store {
                 };
                 MigrationRecord {
                     id: m.uuid,
+                    num: Some(m.id),
                     instance_uuid: m.instance_uuid,
                     action: match migration_type {
                         "resize" => "resize",
