@@ -238,9 +238,10 @@ async fn a_resize_in_place_is_a_resize_migration() {
 
 #[tokio::test]
 async fn a_restart_rolls_an_interrupted_migration_back() {
-    // spawns take 2 s: the migration's spawn on the destination is still
-    // under way when a second compute process opens the same database
-    let cloud = cloud_with("[compute]\nfake_hosts = 2\nfake_spawn_delay_ms = 2000\n").await;
+    // spawns take 4 s: the migration's spawn on the destination is still
+    // under way when a second compute process opens the same database (with
+    // room for a loaded CI machine)
+    let cloud = cloud_with("[compute]\nfake_hosts = 2\nfake_spawn_delay_ms = 4000\n").await;
     let admin = cloud.admin_token().await;
     let (id, src) = booted(&cloud, &admin).await;
     let dst = other(&cloud, &src);
