@@ -788,9 +788,8 @@ async fn action(
             let tok = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
             Ok(super::server_floating_ips::action(c, tok, v, &inst, name, arg).await?)
         }
-        "evacuate" | "addFixedIp" | "removeFixedIp" => {
-            Err(Error::not_implemented(format!("The action {name} is not served by rustack yet.")).into())
-        }
+        "addFixedIp" | "removeFixedIp" => Ok(super::fixed_ips::action(c, &ctx, v, &inst, name, arg).await?),
+        "evacuate" => Err(Error::not_implemented(format!("The action {name} is not served by rustack yet.")).into()),
         other => Err(Error::bad_request(format!("There is no such action: {other}")).into()),
     }
 }

@@ -6,6 +6,7 @@
 mod actions;
 mod consoles;
 mod extensions;
+mod fixed_ips;
 mod flavors;
 mod floating_ips;
 mod groups;
