@@ -284,6 +284,7 @@ impl Store {
                 let migration_type = match m.migration_type.as_str() {
                     "resize" => "resize",
                     "live-migration" => "live-migration",
+                    "evacuation" => "evacuation",
                     _ => "migration",
                 };
                 MigrationRecord {
@@ -293,6 +294,7 @@ impl Store {
                     action: match migration_type {
                         "resize" => "resize",
                         "live-migration" => "live-migration",
+                        "evacuation" => "evacuate",
                         _ => "migrate",
                     }
                     .to_string(),
