@@ -66,6 +66,8 @@ impl Compute {
             let known: Vec<String> =
                 on_host.iter().filter(|i| i.vm_state != vm::BUILDING).map(|i| i.uuid.clone()).collect();
             agent.driver.adopt_host(&known).await?;
+            // evacuated away while this host was down: never run them twice
+            self.destroy_evacuated(agent).await?;
             for i in on_host {
                 if i.vm_state == vm::BUILDING {
                     continue; // the crash recovery decides about these
@@ -101,13 +103,18 @@ impl Compute {
     }
 
     /// The agents' periodic report: inventory to placement (a no-op there
-    /// when unchanged) and the service heartbeat.
+    /// when unchanged), the service heartbeat, and (a host up again) the
+    /// clean-up of the guests evacuated from it.
     pub(crate) async fn report(&self) -> Result<(), Error> {
         let placement = &self.inner.set.placement;
         for agent in self.inner.agents.values() {
             placement.ensure_provider(&agent.host, agent.driver.host_resources()).await?;
             let svc = self.store().service_ensure(&agent.host, "nova-compute").await?;
             self.store().service_save(&svc).await?;
+            if !svc.forced_down {
+                // the host is back: the guests evacuated meanwhile go
+                self.destroy_evacuated(agent).await?;
+            }
         }
         Ok(())
     }

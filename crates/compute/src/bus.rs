@@ -66,6 +66,11 @@ pub enum Op {
         host: Option<String>,
         block_migration: bool,
     },
+    /// Evacuation: rebuilt on `host` (None: the scheduler picks one) while
+    /// the instance's own host is down.
+    Evacuate {
+        host: Option<String>,
+    },
 }
 
 /// `createBackup`'s rotation: keep the newest `rotation` backups of this
@@ -100,6 +105,7 @@ impl Op {
             Op::Unshelve => "compute_unshelve_instance",
             Op::Migrate { .. } => "compute_prep_resize",
             Op::LiveMigrate { .. } => "compute_live_migration",
+            Op::Evacuate { .. } => "compute_rebuild_instance",
         }
     }
 }

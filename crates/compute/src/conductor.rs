@@ -84,6 +84,7 @@ impl Compute {
             Op::Build { networks, security_groups } => self.build(&t, networks, security_groups).await,
             Op::Delete => self.terminate(&t.uuid).await,
             Op::Migrate { .. } | Op::LiveMigrate { .. } => self.migrate(&t).await,
+            Op::Evacuate { host } => self.evacuate(&t, host.clone()).await,
             _ => self.action(&t).await,
         };
         let failed = res.is_err();
@@ -612,7 +613,9 @@ impl Compute {
                 }
                 (Some(vm::ACTIVE.into()), Some(power::RUNNING))
             }
-            Op::Build { .. } | Op::Delete | Op::Migrate { .. } | Op::LiveMigrate { .. } => (None, None),
+            Op::Build { .. } | Op::Delete | Op::Migrate { .. } | Op::LiveMigrate { .. } | Op::Evacuate { .. } => {
+                (None, None)
+            }
         };
         self.store()
             .instance_modify(uuid, move |i| {

@@ -14,6 +14,7 @@ mod conductor;
 pub mod config;
 mod console;
 pub mod driver;
+mod evacuate;
 mod keygen;
 pub mod local_placement;
 mod metadata;

@@ -38,13 +38,13 @@ impl Compute {
         }
     }
 
-    fn agent_of(&self, host: &str) -> Result<Arc<Agent>, Error> {
+    pub(crate) fn agent_of(&self, host: &str) -> Result<Arc<Agent>, Error> {
         self.agent(host).cloned().ok_or_else(|| Error::not_found(format!("Compute host {host} could not be found.")))
     }
 
     /// Binds the instance's ports to `host` (the network service then plugs
     /// them there).
-    async fn bind_ports_to(&self, t: &Task, inst: &Instance, host: &str) -> Result<Vec<NicSpec>, Error> {
+    pub(crate) async fn bind_ports_to(&self, t: &Task, inst: &Instance, host: &str) -> Result<Vec<NicSpec>, Error> {
         let nics = self.nics_of(inst).await?;
         if let (Some(ctx), false) = (&t.ctx, nics.is_empty()) {
             let items =
@@ -54,7 +54,13 @@ impl Compute {
         Ok(nics)
     }
 
-    async fn new_migration(&self, t: &Task, inst: &Instance, kind: &str, status: &str) -> Result<Migration, Error> {
+    pub(crate) async fn new_migration(
+        &self,
+        t: &Task,
+        inst: &Instance,
+        kind: &str,
+        status: &str,
+    ) -> Result<Migration, Error> {
         let mut m = Migration {
             // a resize or cold migration is known by its action's id
             uuid: match (&t.action_id, kind) {

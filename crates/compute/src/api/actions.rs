@@ -789,7 +789,7 @@ async fn action(
             Ok(super::server_floating_ips::action(c, tok, v, &inst, name, arg).await?)
         }
         "addFixedIp" | "removeFixedIp" => Ok(super::fixed_ips::action(c, &ctx, v, &inst, name, arg).await?),
-        "evacuate" => Err(Error::not_implemented(format!("The action {name} is not served by rustack yet.")).into()),
+        "evacuate" => super::evacuate::action(c, &ctx, &rid, &inst, arg, &v).await,
         other => Err(Error::bad_request(format!("There is no such action: {other}")).into()),
     }
 }

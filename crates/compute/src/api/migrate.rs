@@ -51,13 +51,13 @@ pub(super) async fn action(
     }
 }
 
-fn invalid(field: &str) -> Error {
+pub(super) fn invalid(field: &str) -> Error {
     Error::bad_request(format!("Invalid input for field/attribute {field}."))
 }
 
 /// The state checks `begin` repeats atomically, done first so a refused
 /// migration is a 409 before any host question (Nova's order).
-fn check_state(ctx: &RequestContext, inst: &Instance, action: &str, vm_ok: &[&str]) -> Result<(), Error> {
+pub(super) fn check_state(ctx: &RequestContext, inst: &Instance, action: &str, vm_ok: &[&str]) -> Result<(), Error> {
     if inst.locked && !is_admin(ctx) {
         return Err(locked(&inst.uuid));
     }
@@ -86,7 +86,7 @@ async fn check_host(c: &Compute, inst: &Instance, host: &str, same_host_msg: Str
 /// The scheduler's verdict (nothing claimed): 400 NoValidHost with
 /// `reason` (Nova's words for the operation) when no other host can take
 /// the instance.
-async fn check_room(
+pub(super) async fn check_room(
     c: &Compute,
     inst: &Instance,
     host: Option<String>,
@@ -107,7 +107,7 @@ async fn check_room(
     }
 }
 
-fn host_arg(arg: &Value, field: &str) -> Result<Option<String>, Error> {
+pub(super) fn host_arg(arg: &Value, field: &str) -> Result<Option<String>, Error> {
     match arg.get("host") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(h)) if !h.is_empty() && h.len() <= 255 => Ok(Some(h.clone())),
@@ -166,7 +166,7 @@ async fn cold(
 }
 
 /// Nova's boolean parameter: a JSON bool or its usual spellings.
-fn bool_value(v: &Value) -> Option<bool> {
+pub(super) fn bool_value(v: &Value) -> Option<bool> {
     match v {
         Value::Bool(b) => Some(*b),
         Value::String(s) => super::bool_param(s),

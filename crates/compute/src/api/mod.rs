@@ -5,6 +5,7 @@
 
 mod actions;
 mod consoles;
+mod evacuate;
 mod extensions;
 mod fixed_ips;
 mod flavors;

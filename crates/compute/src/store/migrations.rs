@@ -12,6 +12,8 @@ pub mod kind {
     pub const RESIZE: &str = "resize";
     pub const MIGRATION: &str = "migration";
     pub const LIVE: &str = "live-migration";
+    /// An evacuation: rebuilt on another host while its own host is down.
+    pub const EVACUATION: &str = "evacuation";
 }
 
 /// One migration as stored.
