@@ -648,6 +648,9 @@ impl Compute {
                 self.terminate(&uuid).await?;
                 continue;
             }
+            if i.task_state.as_deref() == Some(task::REBUILDING) {
+                self.fail_interrupted_evacuation(&uuid).await?;
+            }
             if i.vm_state == vm::BUILDING {
                 if let Some(a) = i.host.as_deref().and_then(|h| self.agent(h)) {
                     a.driver.destroy(&uuid).await?;

@@ -94,6 +94,18 @@ impl Compute {
         Ok(())
     }
 
+    /// At start: an evacuation a crash cut off (the instance still
+    /// `rebuilding`, still on its source, whose agent re-adopts it) ends its
+    /// migration in `error`; the caller clears the task.
+    pub(crate) async fn fail_interrupted_evacuation(&self, uuid: &str) -> Result<(), Error> {
+        for m in self.store().migrations_of(uuid).await? {
+            if m.migration_type == kind::EVACUATION && m.in_progress() {
+                self.store().migration_set_status(&m.uuid, "error", None).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// A host whose service is up again: the guests it still holds of
     /// instances evacuated away are destroyed and their migrations
     /// `completed`. Returns how many guests went.

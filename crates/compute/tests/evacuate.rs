@@ -149,3 +149,30 @@ async fn a_lone_host_has_nowhere_to_evacuate_to() {
     let s = wait_status(&cloud, &admin, &id, "ACTIVE").await;
     assert_eq!(s["OS-EXT-SRV-ATTR:host"], src.as_str());
 }
+
+#[tokio::test]
+async fn a_restart_fails_an_interrupted_evacuation() {
+    use rustack_compute::{Compute, Peers};
+    // spawns take 2 s, so the evacuation's rebuild is in flight at the "crash"
+    let cloud = cloud_with("[compute]\nfake_hosts = 2\nfake_spawn_delay_ms = 2000\n").await;
+    let admin = cloud.admin_token().await;
+    let (id, src) = booted(&cloud, &admin).await;
+    force_down(&cloud, &admin, &src, true).await;
+    evacuate(&cloud, &admin, &id, json!({}), "2.14").await.expect(200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(migrations_of(&cloud, &admin, &id, "2.23").await[0]["status"], "pre-migrating");
+
+    // a second compute process on the same database (the first one "crashed")
+    let peers = Peers {
+        placement: cloud.placement.svc.clone(),
+        image: cloud.image.svc.clone(),
+        network: Some(cloud.network.svc.clone()),
+    };
+    let again = Compute::open(cloud.db.db.clone(), cloud.compute.svc.options().clone(), peers).await.unwrap();
+    assert!(again.driver(&src).and_then(|d| d.power_state(&id)).is_some(), "the source re-adopts it");
+    let m = migrations_of(&cloud, &admin, &id, "2.23").await;
+    assert_eq!(m[0]["status"], "error", "{m:?}");
+    let r = get_v(&cloud, &format!("/servers/{id}"), &admin, "2.79").await.expect(200);
+    assert!(r.body["server"]["OS-EXT-STS:task_state"].is_null(), "{}", r.body);
+    assert_eq!(r.body["server"]["OS-EXT-SRV-ATTR:host"], src.as_str());
+}

@@ -120,7 +120,8 @@ pub(super) async fn action(
         }
     }
     check_state(ctx, inst, "evacuate", STATES)?;
-    let source = inst.host.clone().unwrap_or_default();
+    // never placed (a failed boot): nothing to evacuate from
+    let source = inst.host.clone().ok_or_else(|| Error::not_found("Compute host None could not be found."))?;
     if compute_service(&services, &source).is_some_and(|s| !is_down(s, c.cfg().sync_interval)) {
         return Err(Error::bad_request(format!("Compute service of {source} is still in use.")).into());
     }
