@@ -153,8 +153,9 @@ async fn a_lone_host_has_nowhere_to_evacuate_to() {
 #[tokio::test]
 async fn a_restart_fails_an_interrupted_evacuation() {
     use rustack_compute::{Compute, Peers};
-    // spawns take 2 s, so the evacuation's rebuild is in flight at the "crash"
-    let cloud = cloud_with("[compute]\nfake_hosts = 2\nfake_spawn_delay_ms = 2000\n").await;
+    // spawns take 4 s, so the evacuation's rebuild is in flight at the "crash"
+    // (with room for a loaded CI machine)
+    let cloud = cloud_with("[compute]\nfake_hosts = 2\nfake_spawn_delay_ms = 4000\n").await;
     let admin = cloud.admin_token().await;
     let (id, src) = booted(&cloud, &admin).await;
     force_down(&cloud, &admin, &src, true).await;
