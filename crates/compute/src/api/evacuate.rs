@@ -47,11 +47,7 @@ fn parse(arg: &Value, v: &Version) -> Result<Request, Error> {
     if v.at_least(2, 29) && !v.at_least(2, 68) {
         allowed.push("force");
     }
-    if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(Error::bad_request(format!(
-            "Invalid input for field/attribute evacuate. Additional properties are not allowed ('{k}' was unexpected)"
-        )));
-    }
+    super::only_keys(o, &allowed, "evacuate")?;
     let host = host_arg(arg, "evacuate")?;
     let admin_pass = match o.get("adminPass") {
         None => None,

@@ -62,11 +62,7 @@ fn only<'a>(action: &str, arg: &'a Value, key: &str) -> Result<&'a Value, Error>
             "Invalid input for field/attribute {action}. Value: {arg}. {arg} is not of type 'object'"
         ))
     })?;
-    if let Some(extra) = o.keys().find(|k| k.as_str() != key) {
-        return Err(Error::bad_request(format!(
-            "Invalid input for field/attribute {action}. Additional properties are not allowed ('{extra}' was unexpected)"
-        )));
-    }
+    super::only_keys(o, &[key], action)?;
     o.get(key).ok_or_else(|| {
         Error::bad_request(format!("Invalid input for field/attribute {action}. '{key}' is a required property"))
     })

@@ -130,12 +130,7 @@ async fn cold(
         // `{}` is what most clients send (Tempest's included)
         Value::Object(o) if o.is_empty() => None,
         Value::Object(o) if v.at_least(2, 56) => {
-            if let Some(k) = o.keys().find(|k| k.as_str() != "host") {
-                return Err(Error::bad_request(format!(
-                    "Additional properties are not allowed ('{k}' was unexpected)"
-                ))
-                .into());
-            }
+            super::only_keys(o, &["host"], "migrate")?;
             host_arg(arg, "migrate")?
         }
         _ => return Err(invalid("migrate").into()),
@@ -194,9 +189,7 @@ async fn live(
     if v.at_least(2, 30) && !v.at_least(2, 68) {
         allowed.push("force");
     }
-    if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(Error::bad_request(format!("Additional properties are not allowed ('{k}' was unexpected)")).into());
-    }
+    super::only_keys(o, &allowed, "os-migrateLive")?;
     if !o.contains_key("host") {
         return Err(Error::bad_request(
             "Invalid input for field/attribute os-migrateLive. 'host' is a required property",

@@ -124,6 +124,17 @@ pub(crate) fn project_of(ctx: &RequestContext) -> Result<&str, Error> {
     ctx.project_id().ok_or_else(|| Error::forbidden("A project-scoped token is required."))
 }
 
+/// Nova's schema check of an action body's object: a key not in `allowed`
+/// is a 400 naming it (additionalProperties false).
+pub(crate) fn only_keys(o: &serde_json::Map<String, Value>, allowed: &[&str], attribute: &str) -> Result<(), Error> {
+    match o.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(Error::bad_request(format!(
+            "Invalid input for field/attribute {attribute}. Additional properties are not allowed ('{k}' was unexpected)"
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn ok(v: Value) -> Response {
     (StatusCode::OK, Json(v)).into_response()
 }

@@ -46,11 +46,7 @@ fn ip_field(action: &str, arg: &Value, allowed: &[&str], key: &str) -> Result<Op
             "Invalid input for field/attribute {action}. Value: {arg}. {arg} is not of type 'object'"
         ))
     })?;
-    if let Some(extra) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(Error::bad_request(format!(
-            "Invalid input for field/attribute {action}. Additional properties are not allowed ('{extra}' was unexpected)"
-        )));
-    }
+    super::only_keys(o, allowed, action)?;
     match o.get(key) {
         None => Ok(None),
         Some(Value::String(a)) if a.parse::<std::net::IpAddr>().is_ok() => Ok(Some(a.clone())),
